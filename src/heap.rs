@@ -1,0 +1,498 @@
+//! The allocator's core: plain Rust over a [`Source`] of memory.
+//!
+//! # Layout
+//! Every block is an 8-byte header followed by its payload; headers and payloads are 8-aligned.
+//! ```text
+//!  used:  | logical size u32 | effective size | flags |  payload (effective size bytes) ...  |
+//!  free:  | next free u32    | effective size | flags |  prev free u32 | ... | eff size u32 |
+//!  last:  | next region u32  | spare bytes    | LAST  |  (end of a region left behind)      |
+//! ```
+//! The effective size (the payload's capacity) is a multiple of 8, so its low 3 bits are flags:
+//! `FREE`, `PREV_FREE` (the block before is free, so the word before this header is that
+//! block's effective size: its footer) and `LAST` (a region's end marker).
+//!
+//! # Invariants
+//! - **I1 tiling:** a region's blocks tile it from its start to the bump pointer `top` (current
+//!   region) or to its `LAST` marker (a region left behind when memory grew elsewhere); the
+//!   marker's word 0 is the next region's start.
+//! - **I2 coalesced:** no two adjacent blocks are free, and the block just below `top` is never
+//!   free: a block freed there goes back to the bump pointer.
+//! - **I3 flags agree:** `PREV_FREE` is set exactly when the block before is free; a free block's
+//!   footer equals its effective size.
+//! - **I4 lists:** every free block is in exactly one doubly linked list, the one of
+//!   [`class_of`] its size; the bitmap marks exactly the non-empty lists.
+//! - **I5 the 125% rule:** a block handed out has an effective size within 125% of the rounded
+//!   request: larger blocks are split (a remainder of 16 bytes or more becomes a free block), and
+//!   a block that cannot be split is taken only if it is within 125%.
+//! - **I6 fresh memory:** bytes from `fresh` (>= `top`) to the end of the current region have
+//!   never been written since the memory grew, so they are zero.
+//!
+//! [`Heap::validate`] checks all of these.
+
+use crate::classes::{class_fitting, class_of, FreeLists};
+use crate::source::{Source, PAGE};
+
+pub(crate) const HEADER: u32 = 8;
+pub(crate) const FREE: u32 = 1;
+pub(crate) const PREV_FREE: u32 = 2;
+pub(crate) const LAST: u32 = 4;
+pub(crate) const FLAGS: u32 = 7;
+/// The smallest block that can be free: header, two links' worth of payload (prev, footer).
+const MIN_FREE_BLOCK: u32 = 16;
+/// Requests above this can never be met in a 4 GiB memory; refusing them early keeps every sum
+/// below from overflowing.
+pub const MAX_REQUEST: u32 = u32::MAX - 2 * PAGE;
+
+/// A heap over the memory source `S`. Addresses in and out are `u32`; 0 is nil.
+pub struct Heap<S: Source> {
+    source: S,
+    started: bool,
+    /// Start of the first region (where the heap walk begins).
+    pub(crate) first: u32,
+    /// Start of the current region.
+    pub(crate) region: u32,
+    /// The bump pointer: end of the current region's last block.
+    pub(crate) top: u32,
+    /// The current region ends at `limit + 8`; the last 8 bytes are kept for its `LAST` marker.
+    /// 0 while there is no region.
+    pub(crate) limit: u32,
+    /// See I6.
+    pub(crate) fresh: u32,
+    pub(crate) lists: FreeLists,
+}
+
+/// The effective size for a request of `size` bytes, `None` for 0 or impossible sizes.
+#[inline]
+fn effective(size: u32) -> Option<u32> {
+    if size.wrapping_sub(1) >= MAX_REQUEST {
+        return None;
+    }
+    Some(((size + 7) & !7).max(8))
+}
+
+impl<S: Source> Heap<S> {
+    /// An empty heap; it asks `source` for memory on the first allocation.
+    pub const fn new(source: S) -> Self {
+        Heap {
+            source,
+            started: false,
+            first: 0,
+            region: 0,
+            top: 0,
+            limit: 0,
+            fresh: 0,
+            lists: FreeLists::new(),
+        }
+    }
+
+    /// The memory source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The memory source, e.g. to simulate another allocator growing memory in between.
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    #[inline]
+    pub(crate) fn read(&self, addr: u32) -> u32 {
+        // SAFETY: callers pass 4-aligned addresses of words inside blocks or region markers
+        // (I1), which lie in memory the source gave the heap.
+        unsafe { self.source.at(addr).cast::<u32>().read() }
+    }
+
+    #[inline]
+    fn write(&mut self, addr: u32, value: u32) {
+        // SAFETY: as in `read`.
+        unsafe { self.source.at(addr).cast::<u32>().write(value) }
+    }
+
+    /// A pointer to `addr` for copying payloads.
+    #[inline]
+    pub(crate) fn at(&self, addr: u32) -> *mut u8 {
+        self.source.at(addr)
+    }
+
+    /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
+    pub fn allocate(&mut self, size: u32) -> u32 {
+        let Some(need) = effective(size) else { return 0 };
+        let found = self.take_free(need);
+        let header = if found != 0 {
+            let eff = self.read(found + 4) & !FLAGS;
+            self.unlink(found, eff);
+            self.trim(found, 0, eff, need);
+            found
+        } else {
+            if !self.ensure(HEADER + need) {
+                return 0;
+            }
+            self.bump(need, 0)
+        };
+        self.write(header, size);
+        header + HEADER
+    }
+
+    /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
+    pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
+        if align <= 8 {
+            return self.allocate(size);
+        }
+        let Some(need) = effective(size) else { return 0 };
+        // A free block this large holds an aligned payload wherever it starts: the gap in front
+        // is at most `align + 8` (a gap of exactly 8 cannot be a free block, so it grows by one
+        // more alignment step).
+        let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
+            return 0;
+        };
+        let found = self.take_free(room);
+        let header = if found != 0 {
+            let eff = self.read(found + 4) & !FLAGS;
+            self.unlink(found, eff);
+            let gap = aligned_gap(found, align);
+            if gap == 0 {
+                self.trim(found, 0, eff, need);
+                found
+            } else {
+                // The front part is free; its left neighbour is used since `found` was free.
+                self.make_free(found, gap - HEADER);
+                self.trim(found + gap, PREV_FREE, eff - gap, need);
+                found + gap
+            }
+        } else {
+            loop {
+                let top = self.top;
+                let gap = aligned_gap(top, align);
+                if !self.ensure(gap + HEADER + need) {
+                    return 0;
+                }
+                if self.top != top {
+                    continue; // growth opened a new region: align again there
+                }
+                if gap == 0 {
+                    break self.bump(need, 0);
+                }
+                self.set_top(top + gap);
+                self.make_free(top, gap - HEADER);
+                break self.bump(need, PREV_FREE);
+            }
+        };
+        self.write(header, size);
+        header + HEADER
+    }
+
+    /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
+    /// zero already (I6), so only the part below `fresh` is cleared.
+    pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
+        let fresh = self.fresh;
+        let region = self.region;
+        let p = self.allocate_aligned(size, align);
+        // A new region is fresh throughout; otherwise clear what lies below the old mark.
+        if p != 0 && self.region == region && p < fresh {
+            let dirty = size.min(fresh - p);
+            // SAFETY: `[p, p + dirty)` is inside the block just allocated.
+            unsafe { self.at(p).write_bytes(0, dirty as usize) };
+        }
+        p
+    }
+
+    /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
+    /// header shows, and a second free of the same block are ignored.
+    pub fn deallocate(&mut self, p: u32) {
+        let Some(header) = self.used_block(p) else { return };
+        let flags_and_size = self.read(header + 4);
+        // Mark the header free even when it is about to be merged away: a later `deallocate` of
+        // the same pointer then sees a free header and is ignored.
+        self.write(header + 4, flags_and_size | FREE);
+        let mut start = header;
+        let mut eff = flags_and_size & !FLAGS;
+        if flags_and_size & PREV_FREE != 0 {
+            let prev_eff = self.read(header - 4);
+            start = header - HEADER - prev_eff;
+            self.unlink(start, prev_eff);
+            eff += HEADER + prev_eff;
+        }
+        self.release(start, eff);
+    }
+
+    /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
+    /// that is not a used block.
+    pub fn size(&self, p: u32) -> u32 {
+        match self.used_block(p) {
+            Some(header) => self.read(header),
+            None => 0,
+        }
+    }
+
+    /// Resizes the block at `p` to `size` bytes, in place when it can, else by moving it; the
+    /// first `min(old, new)` bytes are kept. `p == 0` allocates; `size == 0` frees and returns 0.
+    /// On failure returns 0 and leaves the old block untouched.
+    pub fn reallocate(&mut self, p: u32, size: u32) -> u32 {
+        self.reallocate_aligned(p, size, 8)
+    }
+
+    /// [`Heap::reallocate`] for a block allocated with alignment `align`.
+    pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
+        if p == 0 {
+            return self.allocate_aligned(size, align);
+        }
+        let Some(header) = self.used_block(p) else { return 0 };
+        if size == 0 {
+            self.deallocate(p);
+            return 0;
+        }
+        let Some(need) = effective(size) else { return 0 };
+        if self.resize_in_place(header, need) {
+            self.write(header, size);
+            return p;
+        }
+        let q = self.allocate_aligned(size, align);
+        if q != 0 {
+            let keep = self.read(header).min(size);
+            // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
+            unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+            self.deallocate(p);
+        }
+        q
+    }
+
+    /// The header of the used block whose payload starts at `p`, if the cheap checks pass:
+    /// aligned, inside the heap, a used header whose sizes are coherent.
+    #[inline]
+    fn used_block(&self, p: u32) -> Option<u32> {
+        if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
+            return None;
+        }
+        let header = p - HEADER;
+        let flags_and_size = self.read(header + 4);
+        let eff = flags_and_size & !FLAGS;
+        if flags_and_size & (FREE | LAST) != 0 || eff > self.top - p || self.read(header) > eff {
+            return None;
+        }
+        Some(header)
+    }
+
+    /// A free block for an effective size `need`, still linked, or 0: the head of the request's
+    /// own class if it fits (the smallest block found in O(1)), else the head of the first
+    /// non-empty class above, which fits by construction of the classes.
+    #[inline]
+    fn take_free(&self, need: u32) -> u32 {
+        let own = class_of(need);
+        let head = self.lists.heads[own & 255];
+        if head != 0 && self.read(head + 4) & !FLAGS >= need {
+            return head;
+        }
+        let Some(class) = self.lists.first_at_or_above(own + 1) else { return 0 };
+        let head = self.lists.heads[class & 255];
+        let surplus = (self.read(head + 4) & !FLAGS) - need;
+        if surplus < MIN_FREE_BLOCK && surplus * 4 > need {
+            // Unsplittable and over 125% (only for requests under 32 bytes): look for a block
+            // that can be split instead.
+            return match self.lists.first_at_or_above(class_fitting(need + MIN_FREE_BLOCK)) {
+                Some(class) => self.lists.heads[class & 255],
+                None => 0,
+            };
+        }
+        head
+    }
+
+    /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
+    /// payload, then splits off everything beyond `need` as a free block when that is at least a
+    /// minimal block. The bytes after `total` must belong to a used block, a marker or `top`.
+    fn trim(&mut self, header: u32, prev_flag: u32, total: u32, need: u32) {
+        if total - need >= MIN_FREE_BLOCK {
+            self.write(header + 4, need | prev_flag);
+            self.release(header + HEADER + need, total - need - HEADER);
+        } else {
+            self.write(header + 4, total | prev_flag);
+            let next = header + HEADER + total;
+            if next != self.top {
+                let next_word = self.read(next + 4);
+                self.write(next + 4, next_word & !PREV_FREE);
+            }
+        }
+    }
+
+    /// Makes `[start, start + 8 + eff)` free: merges it with a free right neighbour, or gives it
+    /// back to the bump pointer when it ends at `top`. Its left neighbour must be used.
+    fn release(&mut self, start: u32, mut eff: u32) {
+        let next = start + HEADER + eff;
+        if next == self.top {
+            self.top = start;
+            return;
+        }
+        let next_word = self.read(next + 4);
+        if next_word & FREE != 0 {
+            let next_eff = next_word & !FLAGS;
+            self.unlink(next, next_eff);
+            eff += HEADER + next_eff;
+        } else {
+            self.write(next + 4, next_word | PREV_FREE);
+        }
+        self.make_free(start, eff);
+    }
+
+    /// Writes a free header and footer at `header` and links it into its class. The block after
+    /// it must already carry `PREV_FREE`, or be set by the caller.
+    fn make_free(&mut self, header: u32, eff: u32) {
+        self.write(header + 4, eff | FREE);
+        self.write(header + 4 + eff, eff);
+        let class = class_of(eff) & 255;
+        let next = self.lists.heads[class];
+        self.write(header, next);
+        self.write(header + HEADER, 0);
+        if next != 0 {
+            self.write(next + HEADER, header);
+        }
+        self.lists.heads[class] = header;
+        self.lists.mark_non_empty(class);
+    }
+
+    /// Takes the free block at `header` out of its list.
+    fn unlink(&mut self, header: u32, eff: u32) {
+        let class = class_of(eff) & 255;
+        let next = self.read(header);
+        let prev = self.read(header + HEADER);
+        if prev != 0 {
+            self.write(prev, next);
+        } else {
+            self.lists.heads[class] = next;
+            if next == 0 {
+                self.lists.mark_empty(class);
+            }
+        }
+        if next != 0 {
+            self.write(next + HEADER, prev);
+        }
+    }
+
+    /// Grows or shrinks the used block at `header` to `need` bytes without moving it.
+    fn resize_in_place(&mut self, header: u32, need: u32) -> bool {
+        let flags_and_size = self.read(header + 4);
+        let prev_flag = flags_and_size & PREV_FREE;
+        let eff = flags_and_size & !FLAGS;
+        if need <= eff {
+            self.trim(header, prev_flag, eff, need);
+            return true;
+        }
+        let next = header + HEADER + eff;
+        if next == self.top {
+            // Growth may open a new region instead of extending this one: then move.
+            if !self.ensure(need - eff) || self.top != next {
+                return false;
+            }
+            self.set_top(header + HEADER + need);
+            self.write(header + 4, need | prev_flag);
+            return true;
+        }
+        let next_word = self.read(next + 4);
+        let total = eff + HEADER + (next_word & !FLAGS);
+        if next_word & FREE == 0 || total < need {
+            return false;
+        }
+        self.unlink(next, next_word & !FLAGS);
+        self.trim(header, prev_flag, total, need);
+        true
+    }
+
+    /// Carves a used block of `need` bytes at `top`; `ensure` must have made room.
+    fn bump(&mut self, need: u32, prev_flag: u32) -> u32 {
+        let header = self.top;
+        self.set_top(header + HEADER + need);
+        self.write(header + 4, need | prev_flag);
+        header
+    }
+
+    #[inline]
+    fn set_top(&mut self, top: u32) {
+        self.top = top;
+        if top > self.fresh {
+            self.fresh = top;
+        }
+    }
+
+    /// Makes room for `bytes` more at `top`, growing memory if needed. When memory grew somewhere
+    /// else since the last growth, the current region is closed and a new one starts in the new
+    /// pages (so `top` moves). False when the memory cannot grow; the heap is unchanged then,
+    /// but for a possible new empty region.
+    fn ensure(&mut self, bytes: u32) -> bool {
+        loop {
+            let want = self.top as u64 + bytes as u64;
+            if want <= self.limit as u64 {
+                return true;
+            }
+            if !self.started {
+                self.start();
+                continue;
+            }
+            let short = if self.limit == 0 { bytes as u64 + 8 } else { want - self.limit as u64 };
+            let pages = (short + PAGE as u64 - 1) / PAGE as u64;
+            if pages > 65_536 {
+                return false;
+            }
+            let Some(old) = self.source.grow(pages as u32) else { return false };
+            let start = old as u64 * PAGE as u64;
+            let limit = (start + pages * PAGE as u64 - 8) as u32;
+            if self.limit != 0 && start == self.limit as u64 + 8 {
+                self.limit = limit;
+                continue;
+            }
+            let start = start as u32;
+            if self.limit != 0 {
+                self.close_region(start);
+            } else {
+                self.first = start;
+            }
+            self.region = start;
+            self.top = start;
+            self.fresh = start;
+            self.limit = limit;
+        }
+    }
+
+    /// Takes the memory the source had before any growth.
+    fn start(&mut self) {
+        self.started = true;
+        let (start, pages) = self.source.initial();
+        let start = (start as u64 + 7) & !7;
+        let end = pages as u64 * PAGE as u64;
+        if start != 0 && start + 24 <= end {
+            let start = start as u32;
+            self.first = start;
+            self.region = start;
+            self.top = start;
+            self.fresh = start;
+            self.limit = (end - 8) as u32;
+        }
+    }
+
+    /// Leaves the current region for one at `next`: the space above `top` becomes a free block
+    /// and a `LAST` marker links to the next region.
+    fn close_region(&mut self, next: u32) {
+        let room = self.limit - self.top;
+        let marker = if room >= MIN_FREE_BLOCK {
+            // The block below `top` is used (I2), so this free block has no free neighbour.
+            self.make_free(self.top, room - HEADER);
+            self.write(self.limit + 4, LAST | PREV_FREE);
+            self.limit
+        } else {
+            self.write(self.top + 4, room | LAST);
+            self.top
+        };
+        self.write(marker, next);
+    }
+}
+
+/// Bytes from `header` to the header of an `align`-aligned payload, 0 or at least 16 (a gap
+/// must hold a free block).
+#[inline]
+fn aligned_gap(header: u32, align: u32) -> u32 {
+    let align = align as u64;
+    let payload = (header as u64 + HEADER as u64 + align - 1) & !(align - 1);
+    let gap = (payload - HEADER as u64 - header as u64) as u32;
+    if gap == HEADER {
+        gap + align as u32
+    } else {
+        gap
+    }
+}

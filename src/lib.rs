@@ -1,0 +1,36 @@
+//! wall-e: a small, fast WebAssembly memory allocator.
+//!
+//! - [`Heap`] is the allocator over any [`Source`] of memory; it runs on the host too.
+//! - [`WallE`] (wasm32) is the `GlobalAlloc`; the default feature `exports` turns the crate into
+//!   the standalone `wall-e.wasm` with the raw ABI `allocate`, `deallocate`, `reallocate`, `size`.
+//!
+//! See `heap.rs` for the block layout and the invariants, and the README for the ABI contract.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod classes;
+mod heap;
+mod source;
+mod walk;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod host;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+mod exports;
+
+pub use heap::{Heap, MAX_REQUEST};
+#[cfg(not(target_arch = "wasm32"))]
+pub use host::HostMemory;
+pub use source::{Source, PAGE};
+pub use walk::{Corruption, Stats};
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{LinearMemory, WallE};
+
+// On the host the crate links std, so that its cdylib has a panic handler; only the test memory
+// source uses it.
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;

@@ -1,0 +1,30 @@
+//! Where the heap's memory comes from.
+//!
+//! The allocator never touches memory it was not given: the memory present when it starts (from
+//! the source's heap base up to the end of the initial memory), and the pages it grew itself.
+
+/// Bytes in a WebAssembly page, the unit in which linear memory grows.
+pub const PAGE: u32 = 65_536;
+
+/// A linear memory the heap can grow, with `memory.grow` semantics.
+///
+/// Addresses are `u32` offsets into one address space; address 0 is never part of the heap.
+///
+/// # Safety
+/// An implementation promises that:
+/// - `initial` returns `(start, pages)` such that bytes `[start, pages * PAGE)` exist, are zero,
+///   and belong to the heap alone (may be empty, `start >= pages * PAGE`); `start > 0`;
+/// - a successful `grow(n)` returns the previous size in pages `old`, and bytes
+///   `[old * PAGE, (old + n) * PAGE)` then exist, are zero, and belong to the heap alone;
+/// - `at(addr)` is a pointer valid for reads and writes of every byte that exists, for as long as
+///   the source lives.
+pub unsafe trait Source {
+    /// The heap's share of the memory that exists before the first `grow`: its first address and
+    /// the memory's size in pages. Called once, before anything else.
+    fn initial(&mut self) -> (u32, u32);
+    /// Grows the memory by `pages` pages; returns the previous size in pages, or `None` when the
+    /// memory cannot grow (out of memory).
+    fn grow(&mut self, pages: u32) -> Option<u32>;
+    /// A pointer to the byte at `addr`.
+    fn at(&self, addr: u32) -> *mut u8;
+}

@@ -1,0 +1,151 @@
+//! The heap walker: checks every invariant of `heap.rs` and counts what it sees.
+
+use crate::classes::{class_of, CLASSES};
+use crate::heap::{Heap, FLAGS, FREE, HEADER, LAST, PREV_FREE};
+use crate::source::Source;
+
+/// What a walk of the heap counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes of memory the heap owns: the sum of its regions' sizes.
+    pub heap_bytes: u32,
+    /// Sum of the logical sizes of the used blocks (what callers asked for).
+    pub used_bytes: u32,
+    /// Number of used blocks.
+    pub used_blocks: u32,
+    /// Sum of the free blocks' effective sizes.
+    pub free_bytes: u32,
+    /// Number of free blocks.
+    pub free_blocks: u32,
+    /// Effective size of the largest free block.
+    pub largest_free: u32,
+    /// Bytes between the bump pointer and the end of the current region.
+    pub top_room: u32,
+    /// Number of regions (more than one when something else grew memory in between).
+    pub regions: u32,
+}
+
+/// A broken invariant found by [`Heap::validate`]: where, and which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Corruption {
+    /// The address of the header (or list head) where the walk found it.
+    pub at: u32,
+    /// What is wrong.
+    pub what: &'static str,
+}
+
+fn check(ok: bool, at: u32, what: &'static str) -> Result<(), Corruption> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Corruption { at, what })
+    }
+}
+
+impl<S: Source> Heap<S> {
+    /// Walks every block and every free list and checks all invariants (I1–I6). O(heap).
+    pub fn validate(&self) -> Result<Stats, Corruption> {
+        let mut stats = Stats::default();
+        if self.limit == 0 {
+            check(self.top == 0, 0, "bump pointer without a region")?;
+            for class in 0..CLASSES {
+                check(self.lists.heads[class] == 0, class as u32, "free list without a region")?;
+            }
+            return Ok(stats);
+        }
+        check(self.first != 0 && self.first <= self.region, self.first, "first region")?;
+        check(self.region <= self.top && self.top <= self.limit, self.top, "bump pointer out of its region")?;
+        let mut region_start = self.first;
+        let mut header = self.first;
+        let mut prev_free = false;
+        loop {
+            let current = header >= self.region;
+            if current && header == self.top {
+                check(!prev_free, header, "free block just below the bump pointer")?;
+                break;
+            }
+            // Blocks of an old region end below the current region; those of the current one at top.
+            let bound = if current { self.top } else { self.region };
+            check(header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64, header, "block outside its region")?;
+            let word = self.read(header + 4);
+            let eff = word & !FLAGS;
+            let end = header as u64 + HEADER as u64 + eff as u64;
+            check(end <= bound as u64, header, "block overruns its region")?;
+            check((word & PREV_FREE != 0) == prev_free, header, "PREV_FREE flag disagrees with the block before")?;
+            if word & LAST != 0 {
+                check(!current && word & FREE == 0, header, "region marker in the current region")?;
+                let next = self.read(header);
+                check(next as u64 >= end && next <= self.region, header, "region marker links backwards")?;
+                stats.heap_bytes += end as u32 - region_start;
+                stats.regions += 1;
+                region_start = next;
+                header = next;
+                prev_free = false;
+                continue;
+            }
+            check(eff >= 8, header, "empty block")?;
+            if word & FREE != 0 {
+                check(!prev_free, header, "two adjacent free blocks")?;
+                check(self.read(header + 4 + eff) == eff, header, "footer disagrees with header")?;
+                let (next, prev) = (self.read(header), self.read(header + HEADER));
+                let class = class_of(eff);
+                if prev == 0 {
+                    check(self.lists.heads[class] == header, header, "free block not at the head of its class")?;
+                } else {
+                    check(self.is_listed(prev) && self.read(prev) == header, header, "prev link does not point back")?;
+                }
+                if next != 0 {
+                    check(self.is_listed(next) && self.read(next + HEADER) == header, header, "next link does not point back")?;
+                }
+                stats.free_blocks += 1;
+                stats.free_bytes += eff;
+                stats.largest_free = stats.largest_free.max(eff);
+            } else {
+                check(self.read(header) <= eff, header, "logical size above effective size")?;
+                stats.used_blocks += 1;
+                stats.used_bytes += self.read(header);
+            }
+            prev_free = word & FREE != 0;
+            header = end as u32;
+        }
+        stats.heap_bytes += self.limit + HEADER - region_start;
+        stats.regions += 1;
+        stats.top_room = self.limit - self.top;
+
+        let mut listed = 0;
+        for class in 0..CLASSES {
+            let mut node = self.lists.heads[class];
+            check((node != 0) == self.lists.is_marked(class), class as u32, "bitmap disagrees with list")?;
+            let mut prev = 0;
+            while node != 0 {
+                check(self.is_listed(node), node, "list link outside the heap")?;
+                let word = self.read(node + 4);
+                check(word & (FREE | LAST) == FREE, node, "used block in a free list")?;
+                check(class_of(word & !FLAGS) == class, node, "free block in the wrong class")?;
+                check(self.read(node + HEADER) == prev, node, "prev link broken")?;
+                listed += 1;
+                check(listed <= stats.free_blocks, node, "free lists hold more blocks than the heap")?;
+                prev = node;
+                node = self.read(node);
+            }
+        }
+        for class in CLASSES..256 {
+            check(self.lists.heads[class] == 0 && !self.lists.is_marked(class), class as u32, "class out of range")?;
+        }
+        check(self.lists.summary_agrees(), 0, "bitmap summary disagrees")?;
+        check(listed == stats.free_blocks, 0, "free blocks missing from the lists")?;
+
+        check(self.top <= self.fresh && self.fresh as u64 <= self.limit as u64 + 8, self.fresh, "fresh mark")?;
+        let mut addr = self.fresh;
+        while addr < self.limit + HEADER {
+            check(self.read(addr & !3) == 0, addr, "memory above the fresh mark was written")?;
+            addr = (addr & !3) + 4;
+        }
+        Ok(stats)
+    }
+
+    /// Whether `node` may be a free block's header: aligned and below `top`, so reading it is safe.
+    fn is_listed(&self, node: u32) -> bool {
+        node & 7 == 0 && node >= self.first && node < self.top
+    }
+}

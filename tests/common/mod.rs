@@ -1,0 +1,41 @@
+//! Helpers shared by the host tests.
+#![allow(dead_code)]
+
+use wall_e::{Heap, HostMemory, Stats};
+
+pub type HostHeap = Heap<HostMemory>;
+
+/// A heap over a host memory of `initial` pages (heap base at 1 KiB) that may grow to `max`.
+pub fn heap(initial: u32, max: u32) -> HostHeap {
+    Heap::new(HostMemory::new(initial, max, 1024))
+}
+
+/// Validates the heap, panicking with the corruption found.
+pub fn valid(heap: &HostHeap) -> Stats {
+    match heap.validate() {
+        Ok(stats) => stats,
+        Err(c) => panic!("heap corrupt at {:#x}: {}", c.at, c.what),
+    }
+}
+
+/// The payload of a live block as a slice.
+pub fn bytes(heap: &HostHeap, p: u32, len: u32) -> &mut [u8] {
+    // SAFETY: tests only pass live blocks of at least `len` bytes.
+    unsafe { std::slice::from_raw_parts_mut(wall_e::Source::at(heap.source(), p), len as usize) }
+}
+
+/// Fills a block with a pattern derived from `seed`.
+pub fn fill(heap: &HostHeap, p: u32, len: u32, seed: u32) {
+    for (i, b) in bytes(heap, p, len).iter_mut().enumerate() {
+        *b = pattern(seed, i);
+    }
+}
+
+/// Checks the pattern written by `fill` over the first `len` bytes.
+pub fn holds(heap: &HostHeap, p: u32, len: u32, seed: u32) -> bool {
+    bytes(heap, p, len).iter().enumerate().all(|(i, &b)| b == pattern(seed, i))
+}
+
+pub fn pattern(seed: u32, i: usize) -> u8 {
+    (seed as usize).wrapping_mul(31).wrapping_add(i.wrapping_mul(7)) as u8 ^ 0x5a
+}

@@ -1,0 +1,312 @@
+//! Unit tests of the core over a host memory source; the heap is validated after every step.
+
+mod common;
+use common::*;
+use wall_e::{MAX_REQUEST, PAGE};
+
+#[test]
+fn first_allocation_is_aligned_and_sized() {
+    let mut h = heap(1, 4);
+    let p = h.allocate(1);
+    assert_ne!(p, 0);
+    assert_eq!(p % 8, 0);
+    assert!(p >= 1024 + 8);
+    assert_eq!(h.size(p), 1);
+    let stats = valid(&h);
+    assert_eq!((stats.used_blocks, stats.used_bytes, stats.free_blocks), (1, 1, 0));
+}
+
+#[test]
+fn edge_cases_of_the_abi() {
+    let mut h = heap(1, 4);
+    assert_eq!(h.allocate(0), 0, "allocate(0) is nil");
+    h.deallocate(0);
+    assert_eq!(h.size(0), 0);
+    assert_eq!(h.reallocate(0, 0), 0);
+    for huge in [u32::MAX, u32::MAX - 7, u32::MAX - 8, MAX_REQUEST + 1, MAX_REQUEST, 5 * PAGE] {
+        assert_eq!(h.allocate(huge), 0, "allocate({huge}) must fail without overflow");
+        valid(&h);
+    }
+    let p = h.reallocate(0, 24);
+    assert_ne!(p, 0);
+    assert_eq!(h.size(p), 24);
+    assert_eq!(h.reallocate(p, u32::MAX), 0, "huge realloc fails");
+    assert_eq!(h.size(p), 24, "and keeps the block");
+    assert_eq!(h.reallocate(p, 0), 0, "realloc to 0 frees");
+    assert_eq!(h.size(p), 0);
+    valid(&h);
+}
+
+#[test]
+fn bad_pointers_are_ignored() {
+    let mut h = heap(1, 4);
+    let a = h.allocate(40);
+    let b = h.allocate(40);
+    let c = h.allocate(40);
+    fill(&h, a, 40, 1);
+    fill(&h, c, 40, 3);
+    h.deallocate(b);
+    let before = valid(&h);
+    h.deallocate(b); // double free
+    for bad in [b, a + 1, a + 8, a - 8, 4, 8, 1024, c + 4096, u32::MAX & !7, 64 * PAGE] {
+        h.deallocate(bad);
+        assert_eq!(h.reallocate(bad, 10), if bad == b { 0 } else { h.reallocate(bad, 10) });
+        assert_eq!(valid(&h), before, "bad pointer {bad:#x} changed the heap");
+    }
+    assert_eq!(h.size(b), 0, "a freed block has no size");
+    assert!(holds(&h, a, 40, 1) && holds(&h, c, 40, 3));
+}
+
+#[test]
+fn double_free_after_merging_is_ignored() {
+    let mut h = heap(1, 4);
+    let a = h.allocate(64);
+    let b = h.allocate(64);
+    let c = h.allocate(64);
+    let _guard = h.allocate(8);
+    h.deallocate(a);
+    h.deallocate(b); // merges into a's free block
+    h.deallocate(c); // and c
+    let before = valid(&h);
+    assert_eq!(before.free_blocks, 1);
+    h.deallocate(b);
+    h.deallocate(c);
+    assert_eq!(valid(&h), before);
+}
+
+#[test]
+fn freed_neighbours_merge_and_top_goes_back() {
+    let mut h = heap(1, 4);
+    let blocks: Vec<u32> = (0..6).map(|_| h.allocate(100)).collect();
+    let top_before = valid(&h).top_room;
+    h.deallocate(blocks[1]);
+    h.deallocate(blocks[3]);
+    assert_eq!(valid(&h).free_blocks, 2);
+    h.deallocate(blocks[2]); // joins 1 and 3
+    let s = valid(&h);
+    assert_eq!(s.free_blocks, 1);
+    assert_eq!(s.free_bytes, 3 * 104 + 2 * 8);
+    h.deallocate(blocks[5]); // the top block goes back to the bump pointer
+    assert_eq!(valid(&h).top_room, top_before + 112);
+    h.deallocate(blocks[4]); // and takes the free run below it along
+    let s = valid(&h);
+    assert_eq!((s.free_blocks, s.used_blocks), (0, 1));
+    h.deallocate(blocks[0]);
+    let s = valid(&h);
+    assert_eq!((s.free_blocks, s.used_blocks, s.top_room), (0, 0, s.heap_bytes - 8));
+}
+
+#[test]
+fn reuse_is_exact_or_split_and_within_125_percent() {
+    let mut h = heap(1, 64);
+    // Free blocks of many sizes, separated by live guards.
+    let mut guards = Vec::new();
+    let mut holes = Vec::new();
+    for i in 1..200u32 {
+        holes.push(h.allocate(i * 24));
+        guards.push(h.allocate(8));
+    }
+    for p in holes {
+        h.deallocate(p);
+    }
+    valid(&h);
+    for request in (1..5000u32).step_by(37) {
+        let p = h.allocate(request);
+        assert_ne!(p, 0);
+        let rounded = (request.max(8) + 7) & !7;
+        let eff = effective(&h, p);
+        assert!(eff >= rounded && eff * 4 <= rounded * 5, "request {request}: effective {eff}");
+        valid(&h);
+    }
+}
+
+/// The effective size of a live block, read from its header.
+fn effective(h: &HostHeap, p: u32) -> u32 {
+    let header = bytes(h, p - 4, 4);
+    u32::from_le_bytes(header.try_into().unwrap()) & !7
+}
+
+#[test]
+fn tiny_requests_never_take_a_block_one_step_too_big() {
+    let mut h = heap(1, 4);
+    // A free 16-byte block and nothing else: an 8-byte request must not take it whole (200%).
+    let a = h.allocate(16);
+    let _guard = h.allocate(8);
+    h.deallocate(a);
+    let p = h.allocate(8);
+    assert_ne!(p, a, "took a 16-byte block for 8 bytes");
+    assert_eq!(effective(&h, p), 8);
+    valid(&h);
+}
+
+#[test]
+fn realloc_in_place_grows_into_the_top_and_free_neighbours() {
+    let mut h = heap(1, 16);
+    let a = h.allocate(10);
+    fill(&h, a, 10, 7);
+    let a2 = h.reallocate(a, 50_000); // at the top: grows in place, across a page
+    assert_eq!(a2, a);
+    assert!(holds(&h, a, 10, 7));
+    valid(&h);
+    let b = h.allocate(100);
+    let c = h.allocate(300);
+    let _guard = h.allocate(8);
+    fill(&h, b, 100, 9);
+    h.deallocate(c);
+    let b2 = h.reallocate(b, 250); // into the free neighbour, splitting it
+    assert_eq!(b2, b);
+    assert!(holds(&h, b, 100, 9));
+    let s = valid(&h);
+    assert_eq!(s.free_blocks, 1);
+    let b3 = h.reallocate(b, 40); // shrink: the tail merges with the free remainder
+    assert_eq!(b3, b);
+    assert_eq!(h.size(b), 40);
+    assert!(holds(&h, b, 40, 9));
+    assert_eq!(valid(&h).free_blocks, 1);
+}
+
+#[test]
+fn realloc_moves_and_keeps_contents_when_boxed_in() {
+    let mut h = heap(1, 16);
+    let a = h.allocate(64);
+    let _b = h.allocate(64);
+    fill(&h, a, 64, 5);
+    let a2 = h.reallocate(a, 1000);
+    assert_ne!(a2, a);
+    assert!(holds(&h, a2, 64, 5));
+    assert_eq!(h.size(a2), 1000);
+    assert_eq!(h.size(a), 0);
+    valid(&h);
+}
+
+#[test]
+fn out_of_memory_returns_nil_and_recovers() {
+    let mut h = heap(1, 3);
+    let mut live = Vec::new();
+    loop {
+        let p = h.allocate(1000);
+        valid(&h);
+        if p == 0 {
+            break;
+        }
+        live.push(p);
+    }
+    assert!(live.len() > 150, "{} blocks in 3 pages", live.len());
+    let p = live[0];
+    fill(&h, p, 1000, 1);
+    assert_eq!(h.reallocate(p, 100_000), 0, "failed realloc returns nil");
+    assert!(holds(&h, p, 1000, 1), "and keeps the old block");
+    for p in live.drain(..) {
+        h.deallocate(p);
+    }
+    let s = valid(&h);
+    assert_eq!((s.used_blocks, s.free_blocks), (0, 0));
+    let big = h.allocate(3 * PAGE - 1024 - 16);
+    assert_ne!(big, 0, "all capacity usable again");
+    valid(&h);
+}
+
+#[test]
+fn growth_elsewhere_opens_a_new_region() {
+    let mut h = heap(1, 64);
+    let a = h.allocate(PAGE / 2);
+    h.source_mut().grow_foreign(2).unwrap();
+    let b = h.allocate(PAGE); // cannot extend the first region
+    assert_ne!(b, 0);
+    assert!(b >= 3 * PAGE, "b {b:#x} must be in memory wall-e grew");
+    let s = valid(&h);
+    assert_eq!(s.regions, 2);
+    assert_eq!(s.free_blocks, 1, "the first region's tail is a free block");
+    // The tail of the old region is reused.
+    let c = h.allocate(PAGE / 4);
+    assert!(c < PAGE, "c {c:#x} reuses the old region's tail");
+    for p in [a, b, c] {
+        h.deallocate(p);
+        valid(&h);
+    }
+    let s = valid(&h);
+    assert_eq!(s.used_blocks, 0);
+    assert_eq!(s.free_blocks, 1, "the first region's blocks merged again");
+}
+
+#[test]
+fn aligned_allocations_waste_no_block() {
+    let mut h = heap(1, 64);
+    for align in [16u32, 32, 64, 128, 4096, 65536] {
+        let before = valid(&h);
+        let p = h.allocate_aligned(24, align);
+        assert_ne!(p, 0);
+        assert_eq!(p % align, 0, "align {align}");
+        assert_eq!(h.size(p), 24);
+        let after = valid(&h);
+        // The gap in front is a reusable free block, not lost.
+        assert!(after.used_blocks == before.used_blocks + 1);
+        let q = h.allocate(8);
+        h.deallocate(q);
+    }
+    // Aligned allocations out of free blocks.
+    let holes: Vec<u32> = (0..20).map(|_| h.allocate(300)).collect();
+    let _guard = h.allocate(8);
+    for &p in &holes {
+        h.deallocate(p);
+    }
+    for _ in 0..20 {
+        let p = h.allocate_aligned(100, 64);
+        assert_eq!(p % 64, 0);
+        fill(&h, p, 100, p);
+        valid(&h);
+    }
+    // Realloc keeps alignment when it moves.
+    let p = h.allocate_aligned(16, 256);
+    let q = h.allocate(8);
+    let p2 = h.reallocate_aligned(p, 10_000, 256);
+    assert_eq!(p2 % 256, 0);
+    h.deallocate(q);
+    valid(&h);
+}
+
+#[test]
+fn zeroed_allocations_are_zero_even_when_reused() {
+    let mut h = heap(1, 16);
+    let mut live = Vec::new();
+    for i in 0..200u32 {
+        let p = h.allocate(i % 50 + 1);
+        fill(&h, p, i % 50 + 1, i);
+        live.push(p);
+    }
+    for p in live.drain(..).step_by(2) {
+        h.deallocate(p);
+    }
+    for i in 0..300u32 {
+        let size = i % 97 + 1;
+        let align = [8, 16, 64][i as usize % 3];
+        let p = h.allocate_zeroed(size, align);
+        assert!(bytes(&h, p, size).iter().all(|&b| b == 0), "alloc_zeroed({size}) not zero");
+        fill(&h, p, size, i);
+        if i % 3 == 0 {
+            h.deallocate(p);
+        }
+        valid(&h);
+    }
+}
+
+#[test]
+fn search_work_is_bounded_with_many_holes() {
+    // 20k holes of one size and one misfit: the misfit is served from the top at once.
+    let mut h = heap(1, 1024);
+    let mut holes = Vec::new();
+    for _ in 0..20_000 {
+        holes.push(h.allocate(24));
+        h.allocate(8);
+    }
+    for p in holes {
+        h.deallocate(p);
+    }
+    let s = valid(&h);
+    assert_eq!(s.free_blocks, 20_000);
+    let p = h.allocate(1000);
+    assert_ne!(p, 0);
+    let q = h.allocate(24);
+    assert_eq!(effective(&h, q), 24, "exact class reused");
+    valid(&h);
+}

@@ -17,10 +17,12 @@ const features = option("--features", "");
 const out = resolve(root, option("--out", "pkg/wall-e.wasm"));
 const optimise = !args.includes("--no-opt");
 
-const cargoArgs = ["build", "--release", "--target", "wasm32-unknown-unknown", "--lib"];
+// Each feature set builds in its own target dir, so concurrent builds never read each other's.
+const baseTarget = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : resolve(root, "target");
+const targetDir = features ? resolve(baseTarget, "variants", features.replace(/[^a-z0-9]+/g, "-")) : baseTarget;
+const cargoArgs = ["build", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--target-dir", targetDir];
 if (features) cargoArgs.push("--features", features);
 execFileSync("cargo", cargoArgs, { cwd: root, stdio: "inherit" });
-const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : resolve(root, "target");
 const raw = readFileSync(resolve(targetDir, "wasm32-unknown-unknown/release/wall_e.wasm"));
 
 // --- keep only the ABI's exports --------------------------------------------------------------

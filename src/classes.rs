@@ -42,7 +42,11 @@ pub struct FreeLists {
 
 impl FreeLists {
     pub const fn new() -> Self {
-        FreeLists { heads: [0; 256], words: [0; 8], summary: 0 }
+        FreeLists {
+            heads: [0; 256],
+            words: [0; 8],
+            summary: 0,
+        }
     }
 
     /// The first non-empty class at or above `class`, or `None`.
@@ -84,7 +88,8 @@ impl FreeLists {
 
     /// Whether the summary bit of each word agrees with the word (for the heap walker).
     pub fn summary_agrees(&self) -> bool {
-        (0..8).all(|w| (self.summary >> w & 1 != 0) == (self.words[w] != 0)) && self.summary >> 8 == 0
+        (0..8).all(|w| (self.summary >> w & 1 != 0) == (self.words[w] != 0))
+            && self.summary >> 8 == 0
     }
 }
 
@@ -111,7 +116,10 @@ mod tests {
             let c = class_fitting(eff);
             // Every block in class c (and above) is at least eff.
             for smaller in (eff.saturating_sub(4096).max(8)..eff).step_by(8) {
-                assert!(class_of(smaller) < c, "block {smaller} in class {c} for request {eff}");
+                assert!(
+                    class_of(smaller) < c,
+                    "block {smaller} in class {c} for request {eff}"
+                );
             }
             assert!(c == class_of(eff) || c == class_of(eff) + 1);
         }

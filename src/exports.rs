@@ -7,6 +7,7 @@ static HEAP: WallE = WallE::new();
 /// Allocates `size` bytes (8-aligned); 0 for `size == 0` or when memory is exhausted.
 #[no_mangle]
 pub extern "C" fn allocate(size: u32) -> u32 {
+    checked::guard(0);
     // SAFETY: exports run one at a time and never re-enter each other.
     unsafe { HEAP.heap() }.allocate(size)
 }
@@ -14,6 +15,7 @@ pub extern "C" fn allocate(size: u32) -> u32 {
 /// Frees a block; nil, foreign pointers and double frees are ignored (see the README).
 #[no_mangle]
 pub extern "C" fn deallocate(ptr: u32) {
+    checked::guard(ptr);
     // SAFETY: as in `allocate`.
     unsafe { HEAP.heap() }.deallocate(ptr)
 }
@@ -21,6 +23,7 @@ pub extern "C" fn deallocate(ptr: u32) {
 /// Resizes a block, in place when possible; 0 on failure with the old block kept.
 #[no_mangle]
 pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
+    checked::guard(ptr);
     // SAFETY: as in `allocate`.
     unsafe { HEAP.heap() }.reallocate(ptr, size)
 }
@@ -28,6 +31,7 @@ pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
 /// The size last asked for of a live block; 0 for nil or a pointer that is not one.
 #[no_mangle]
 pub extern "C" fn size(ptr: u32) -> u32 {
+    checked::guard(ptr);
     // SAFETY: as in `allocate`.
     unsafe { HEAP.heap() }.size(ptr)
 }
@@ -36,4 +40,130 @@ pub extern "C" fn size(ptr: u32) -> u32 {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
+}
+
+/// The default build's checks are the cheap header checks inside the core.
+#[cfg(not(feature = "checked"))]
+mod checked {
+    #[inline(always)]
+    pub fn guard(_: u32) {}
+}
+
+/// The checked build (feature `checked`): before every call the whole heap is walked and the
+/// pointer looked up; anything wrong records a reason and traps (`unreachable`).
+#[cfg(feature = "checked")]
+mod checked {
+    use super::HEAP;
+    use crate::walk::Place;
+    use core::cell::UnsafeCell;
+
+    /// No error.
+    const OK: u32 = 0;
+    /// The pointer was freed already (double free, or use after free).
+    const FREED: u32 = 1;
+    /// The pointer is inside a live block but not its start.
+    const INTERIOR: u32 = 2;
+    /// The pointer is not in the heap at all.
+    const FOREIGN: u32 = 3;
+    /// A heap invariant is broken: a write out of bounds, or into freed memory.
+    const CORRUPT: u32 = 4;
+
+    struct Error {
+        code: UnsafeCell<u32>,
+        at: UnsafeCell<u32>,
+        message: UnsafeCell<[u8; 64]>,
+    }
+    // SAFETY: single-threaded module (see `WallE`).
+    unsafe impl Sync for Error {}
+    static ERROR: Error = Error {
+        code: UnsafeCell::new(OK),
+        at: UnsafeCell::new(0),
+        message: UnsafeCell::new([0; 64]),
+    };
+
+    fn fail(code: u32, at: u32, what: &str) -> ! {
+        // SAFETY: single-threaded; nothing else borrows ERROR while an export runs.
+        unsafe {
+            *ERROR.code.get() = code;
+            *ERROR.at.get() = at;
+            let message = &mut *ERROR.message.get();
+            let len = what.len().min(message.len() - 1);
+            message[..len].copy_from_slice(&what.as_bytes()[..len]);
+            message[len] = 0;
+        }
+        core::arch::wasm32::unreachable()
+    }
+
+    pub fn guard(ptr: u32) {
+        if let Err(c) = HEAP.validate() {
+            fail(CORRUPT, c.at, c.what);
+        }
+        if ptr == 0 {
+            return;
+        }
+        // SAFETY: exports run one at a time; `locate` only reads.
+        match unsafe { HEAP.heap() }.locate(ptr) {
+            Place::Live => {}
+            Place::Freed => fail(FREED, ptr, "pointer already freed"),
+            Place::Interior => fail(INTERIOR, ptr, "pointer into the middle of a block"),
+            Place::Unknown => fail(FOREIGN, ptr, "pointer not from this heap"),
+        }
+    }
+
+    /// Why the last call trapped: 0 none, 1 freed pointer, 2 interior pointer, 3 foreign
+    /// pointer, 4 heap corruption.
+    #[no_mangle]
+    pub extern "C" fn last_error() -> u32 {
+        // SAFETY: single-threaded read.
+        unsafe { *ERROR.code.get() }
+    }
+
+    /// The address the last error is about (the pointer, or where the heap walk failed).
+    #[no_mangle]
+    pub extern "C" fn last_error_at() -> u32 {
+        // SAFETY: single-threaded read.
+        unsafe { *ERROR.at.get() }
+    }
+
+    /// The address of a NUL-terminated message describing the last error.
+    #[no_mangle]
+    pub extern "C" fn last_error_message() -> u32 {
+        ERROR.message.get() as u32
+    }
+}
+
+/// Heap statistics and checks for the standalone module (feature `stats`).
+#[cfg(feature = "stats")]
+mod stats {
+    use super::HEAP;
+
+    /// Walks the heap: 0 when every invariant holds, else the address where one breaks (at least 1).
+    #[no_mangle]
+    pub extern "C" fn validate() -> u32 {
+        match HEAP.validate() {
+            Ok(_) => 0,
+            Err(c) => c.at.max(1),
+        }
+    }
+
+    /// One figure of a heap walk (O(heap)): 0 heap bytes, 1 used bytes (logical), 2 used blocks,
+    /// 3 free bytes, 4 free blocks, 5 largest free block, 6 room above the bump pointer,
+    /// 7 regions. `u32::MAX` for an unknown index or a corrupt heap.
+    #[no_mangle]
+    pub extern "C" fn stat(which: u32) -> u32 {
+        let Ok(s) = HEAP.validate() else {
+            return u32::MAX;
+        };
+        match which {
+            0 => s.heap_bytes,
+            1 => s.used_bytes,
+            2 => s.used_blocks,
+            3 => s.free_bytes,
+            4 => s.free_blocks,
+            5 => s.largest_free,
+            6 => s.top_room,
+            7 => s.regions,
+            _ => u32::MAX,
+        }
+    }
 }

@@ -37,6 +37,10 @@ pub(crate) const FREE: u32 = 1;
 pub(crate) const PREV_FREE: u32 = 2;
 pub(crate) const LAST: u32 = 4;
 pub(crate) const FLAGS: u32 = 7;
+/// What freed payloads are filled with in the checked build (between the links), so that the
+/// heap walk catches writes to freed memory.
+#[cfg(feature = "checked")]
+pub(crate) const POISON: u8 = 0xDD;
 /// The smallest block that can be free: header, two links' worth of payload (prev, footer).
 const MIN_FREE_BLOCK: u32 = 16;
 /// Requests above this can never be met in a 4 GiB memory; refusing them early keeps every sum
@@ -116,7 +120,9 @@ impl<S: Source> Heap<S> {
 
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
     pub fn allocate(&mut self, size: u32) -> u32 {
-        let Some(need) = effective(size) else { return 0 };
+        let Some(need) = effective(size) else {
+            return 0;
+        };
         let found = self.take_free(need);
         let header = if found != 0 {
             let eff = self.read(found + 4) & !FLAGS;
@@ -138,7 +144,9 @@ impl<S: Source> Heap<S> {
         if align <= 8 {
             return self.allocate(size);
         }
-        let Some(need) = effective(size) else { return 0 };
+        let Some(need) = effective(size) else {
+            return 0;
+        };
         // A free block this large holds an aligned payload wherever it starts: the gap in front
         // is at most `align + 8` (a gap of exactly 8 cannot be a free block, so it grows by one
         // more alignment step).
@@ -199,7 +207,9 @@ impl<S: Source> Heap<S> {
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
     pub fn deallocate(&mut self, p: u32) {
-        let Some(header) = self.used_block(p) else { return };
+        let Some(header) = self.used_block(p) else {
+            return;
+        };
         let flags_and_size = self.read(header + 4);
         // Mark the header free even when it is about to be merged away: a later `deallocate` of
         // the same pointer then sees a free header and is ignored.
@@ -236,12 +246,16 @@ impl<S: Source> Heap<S> {
         if p == 0 {
             return self.allocate_aligned(size, align);
         }
-        let Some(header) = self.used_block(p) else { return 0 };
+        let Some(header) = self.used_block(p) else {
+            return 0;
+        };
         if size == 0 {
             self.deallocate(p);
             return 0;
         }
-        let Some(need) = effective(size) else { return 0 };
+        let Some(need) = effective(size) else {
+            return 0;
+        };
         if self.resize_in_place(header, need) {
             self.write(header, size);
             return p;
@@ -282,13 +296,18 @@ impl<S: Source> Heap<S> {
         if head != 0 && self.read(head + 4) & !FLAGS >= need {
             return head;
         }
-        let Some(class) = self.lists.first_at_or_above(own + 1) else { return 0 };
+        let Some(class) = self.lists.first_at_or_above(own + 1) else {
+            return 0;
+        };
         let head = self.lists.heads[class & 255];
         let surplus = (self.read(head + 4) & !FLAGS) - need;
         if surplus < MIN_FREE_BLOCK && surplus * 4 > need {
             // Unsplittable and over 125% (only for requests under 32 bytes): look for a block
             // that can be split instead.
-            return match self.lists.first_at_or_above(class_fitting(need + MIN_FREE_BLOCK)) {
+            return match self
+                .lists
+                .first_at_or_above(class_fitting(need + MIN_FREE_BLOCK))
+            {
                 Some(class) => self.lists.heads[class & 255],
                 None => 0,
             };
@@ -335,6 +354,11 @@ impl<S: Source> Heap<S> {
     /// Writes a free header and footer at `header` and links it into its class. The block after
     /// it must already carry `PREV_FREE`, or be set by the caller.
     fn make_free(&mut self, header: u32, eff: u32) {
+        #[cfg(feature = "checked")]
+        // SAFETY: the payload between the prev link and the footer is inside the block.
+        unsafe {
+            self.at(header + 12).write_bytes(POISON, eff as usize - 8)
+        };
         self.write(header + 4, eff | FREE);
         self.write(header + 4 + eff, eff);
         let class = class_of(eff) & 255;
@@ -425,12 +449,18 @@ impl<S: Source> Heap<S> {
                 self.start();
                 continue;
             }
-            let short = if self.limit == 0 { bytes as u64 + 8 } else { want - self.limit as u64 };
+            let short = if self.limit == 0 {
+                bytes as u64 + 8
+            } else {
+                want - self.limit as u64
+            };
             let pages = (short + PAGE as u64 - 1) / PAGE as u64;
             if pages > 65_536 {
                 return false;
             }
-            let Some(old) = self.source.grow(pages as u32) else { return false };
+            let Some(old) = self.source.grow(pages as u32) else {
+                return false;
+            };
             let start = old as u64 * PAGE as u64;
             let limit = (start + pages * PAGE as u64 - 8) as u32;
             if self.limit != 0 && start == self.limit as u64 + 8 {

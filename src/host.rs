@@ -22,12 +22,21 @@ impl HostMemory {
     /// module's stack and data), able to grow to `max_pages`.
     pub fn new(initial_pages: u32, max_pages: u32, heap_base: u32) -> Self {
         assert!(initial_pages <= max_pages && max_pages <= 65_536 && heap_base > 0);
-        let layout = Layout::from_size_align(max_pages as usize * PAGE as usize, 16).expect("layout");
+        let layout =
+            Layout::from_size_align(max_pages as usize * PAGE as usize, 16).expect("layout");
         // SAFETY: the layout is non-zero-sized (max_pages >= 1 is asserted below) and valid.
         assert!(max_pages > 0);
         let base = unsafe { alloc_zeroed(layout) };
         assert!(!base.is_null(), "host memory");
-        HostMemory { base, layout, heap_base, pages: initial_pages, max_pages, foreign_every: 0, grows: 0 }
+        HostMemory {
+            base,
+            layout,
+            heap_base,
+            pages: initial_pages,
+            max_pages,
+            foreign_every: 0,
+            grows: 0,
+        }
     }
 
     /// Current size in pages.
@@ -55,7 +64,11 @@ impl HostMemory {
         self.pages += pages;
         // Somebody else's memory: not zero, so a heap that touched it would be caught.
         // SAFETY: the pages lie inside the buffer (checked above).
-        unsafe { self.base.add(old as usize * PAGE as usize).write_bytes(0xA5, pages as usize * PAGE as usize) };
+        unsafe {
+            self.base
+                .add(old as usize * PAGE as usize)
+                .write_bytes(0xA5, pages as usize * PAGE as usize)
+        };
         Some(old)
     }
 }

@@ -26,7 +26,7 @@ pub use heap::{Heap, MAX_REQUEST};
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::HostMemory;
 pub use source::{Source, PAGE};
-pub use walk::{Corruption, Stats};
+pub use walk::{Corruption, Place, Stats};
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{LinearMemory, WallE};
 

@@ -34,6 +34,19 @@ pub struct Corruption {
     pub what: &'static str,
 }
 
+/// What an address is to the heap: see [`Heap::locate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The payload start of a used block.
+    Live,
+    /// Inside a free block: freed, or never handed out.
+    Freed,
+    /// Inside a used block (or its header), not at its start.
+    Interior,
+    /// Not in the heap.
+    Unknown,
+}
+
 fn check(ok: bool, at: u32, what: &'static str) -> Result<(), Corruption> {
     if ok {
         Ok(())
@@ -49,12 +62,24 @@ impl<S: Source> Heap<S> {
         if self.limit == 0 {
             check(self.top == 0, 0, "bump pointer without a region")?;
             for class in 0..CLASSES {
-                check(self.lists.heads[class] == 0, class as u32, "free list without a region")?;
+                check(
+                    self.lists.heads[class] == 0,
+                    class as u32,
+                    "free list without a region",
+                )?;
             }
             return Ok(stats);
         }
-        check(self.first != 0 && self.first <= self.region, self.first, "first region")?;
-        check(self.region <= self.top && self.top <= self.limit, self.top, "bump pointer out of its region")?;
+        check(
+            self.first != 0 && self.first <= self.region,
+            self.first,
+            "first region",
+        )?;
+        check(
+            self.region <= self.top && self.top <= self.limit,
+            self.top,
+            "bump pointer out of its region",
+        )?;
         let mut region_start = self.first;
         let mut header = self.first;
         let mut prev_free = false;
@@ -66,16 +91,32 @@ impl<S: Source> Heap<S> {
             }
             // Blocks of an old region end below the current region; those of the current one at top.
             let bound = if current { self.top } else { self.region };
-            check(header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64, header, "block outside its region")?;
+            check(
+                header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64,
+                header,
+                "block outside its region",
+            )?;
             let word = self.read(header + 4);
             let eff = word & !FLAGS;
             let end = header as u64 + HEADER as u64 + eff as u64;
             check(end <= bound as u64, header, "block overruns its region")?;
-            check((word & PREV_FREE != 0) == prev_free, header, "PREV_FREE flag disagrees with the block before")?;
+            check(
+                (word & PREV_FREE != 0) == prev_free,
+                header,
+                "PREV_FREE flag disagrees with the block before",
+            )?;
             if word & LAST != 0 {
-                check(!current && word & FREE == 0, header, "region marker in the current region")?;
+                check(
+                    !current && word & FREE == 0,
+                    header,
+                    "region marker in the current region",
+                )?;
                 let next = self.read(header);
-                check(next as u64 >= end && next <= self.region, header, "region marker links backwards")?;
+                check(
+                    next as u64 >= end && next <= self.region,
+                    header,
+                    "region marker links backwards",
+                )?;
                 stats.heap_bytes += end as u32 - region_start;
                 stats.regions += 1;
                 region_start = next;
@@ -86,22 +127,54 @@ impl<S: Source> Heap<S> {
             check(eff >= 8, header, "empty block")?;
             if word & FREE != 0 {
                 check(!prev_free, header, "two adjacent free blocks")?;
-                check(self.read(header + 4 + eff) == eff, header, "footer disagrees with header")?;
+                check(
+                    self.read(header + 4 + eff) == eff,
+                    header,
+                    "footer disagrees with header",
+                )?;
                 let (next, prev) = (self.read(header), self.read(header + HEADER));
                 let class = class_of(eff);
                 if prev == 0 {
-                    check(self.lists.heads[class] == header, header, "free block not at the head of its class")?;
+                    check(
+                        self.lists.heads[class] == header,
+                        header,
+                        "free block not at the head of its class",
+                    )?;
                 } else {
-                    check(self.is_listed(prev) && self.read(prev) == header, header, "prev link does not point back")?;
+                    check(
+                        self.is_listed(prev) && self.read(prev) == header,
+                        header,
+                        "prev link does not point back",
+                    )?;
                 }
                 if next != 0 {
-                    check(self.is_listed(next) && self.read(next + HEADER) == header, header, "next link does not point back")?;
+                    check(
+                        self.is_listed(next) && self.read(next + HEADER) == header,
+                        header,
+                        "next link does not point back",
+                    )?;
+                }
+                #[cfg(feature = "checked")]
+                {
+                    // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
+                    let poison = unsafe {
+                        core::slice::from_raw_parts(self.at(header + 12), eff as usize - 8)
+                    };
+                    check(
+                        poison.iter().all(|&b| b == crate::heap::POISON),
+                        header,
+                        "freed memory was written",
+                    )?;
                 }
                 stats.free_blocks += 1;
                 stats.free_bytes += eff;
                 stats.largest_free = stats.largest_free.max(eff);
             } else {
-                check(self.read(header) <= eff, header, "logical size above effective size")?;
+                check(
+                    self.read(header) <= eff,
+                    header,
+                    "logical size above effective size",
+                )?;
                 stats.used_blocks += 1;
                 stats.used_bytes += self.read(header);
             }
@@ -115,33 +188,91 @@ impl<S: Source> Heap<S> {
         let mut listed = 0;
         for class in 0..CLASSES {
             let mut node = self.lists.heads[class];
-            check((node != 0) == self.lists.is_marked(class), class as u32, "bitmap disagrees with list")?;
+            check(
+                (node != 0) == self.lists.is_marked(class),
+                class as u32,
+                "bitmap disagrees with list",
+            )?;
             let mut prev = 0;
             while node != 0 {
                 check(self.is_listed(node), node, "list link outside the heap")?;
                 let word = self.read(node + 4);
-                check(word & (FREE | LAST) == FREE, node, "used block in a free list")?;
-                check(class_of(word & !FLAGS) == class, node, "free block in the wrong class")?;
+                check(
+                    word & (FREE | LAST) == FREE,
+                    node,
+                    "used block in a free list",
+                )?;
+                check(
+                    class_of(word & !FLAGS) == class,
+                    node,
+                    "free block in the wrong class",
+                )?;
                 check(self.read(node + HEADER) == prev, node, "prev link broken")?;
                 listed += 1;
-                check(listed <= stats.free_blocks, node, "free lists hold more blocks than the heap")?;
+                check(
+                    listed <= stats.free_blocks,
+                    node,
+                    "free lists hold more blocks than the heap",
+                )?;
                 prev = node;
                 node = self.read(node);
             }
         }
         for class in CLASSES..256 {
-            check(self.lists.heads[class] == 0 && !self.lists.is_marked(class), class as u32, "class out of range")?;
+            check(
+                self.lists.heads[class] == 0 && !self.lists.is_marked(class),
+                class as u32,
+                "class out of range",
+            )?;
         }
         check(self.lists.summary_agrees(), 0, "bitmap summary disagrees")?;
-        check(listed == stats.free_blocks, 0, "free blocks missing from the lists")?;
+        check(
+            listed == stats.free_blocks,
+            0,
+            "free blocks missing from the lists",
+        )?;
 
-        check(self.top <= self.fresh && self.fresh as u64 <= self.limit as u64 + 8, self.fresh, "fresh mark")?;
+        check(
+            self.top <= self.fresh && self.fresh as u64 <= self.limit as u64 + 8,
+            self.fresh,
+            "fresh mark",
+        )?;
         let mut addr = self.fresh;
         while addr < self.limit + HEADER {
-            check(self.read(addr & !3) == 0, addr, "memory above the fresh mark was written")?;
+            check(
+                self.read(addr & !3) == 0,
+                addr,
+                "memory above the fresh mark was written",
+            )?;
             addr = (addr & !3) + 4;
         }
         Ok(stats)
+    }
+
+    /// What `p` is, found by walking the heap (O(heap); for the checked build and tests). The
+    /// heap must be valid.
+    pub fn locate(&self, p: u32) -> Place {
+        if self.limit == 0 {
+            return Place::Unknown;
+        }
+        let mut header = self.first;
+        while header != self.top {
+            let word = self.read(header + 4);
+            if word & LAST != 0 {
+                header = self.read(header);
+                continue;
+            }
+            let end = header + HEADER + (word & !FLAGS);
+            if p > header && p < end {
+                return match (word & FREE != 0, p == header + HEADER) {
+                    (true, _) => Place::Freed,
+                    (false, true) => Place::Live,
+                    (false, false) => Place::Interior,
+                };
+            }
+            header = end;
+        }
+        Place::Unknown
     }
 
     /// Whether `node` may be a free block's header: aligned and below `top`, so reading it is safe.

@@ -56,7 +56,9 @@ unsafe impl Sync for WallE {}
 impl WallE {
     /// A heap that takes its memory on first use.
     pub const fn new() -> Self {
-        WallE { heap: UnsafeCell::new(Heap::new(LinearMemory)) }
+        WallE {
+            heap: UnsafeCell::new(Heap::new(LinearMemory)),
+        }
     }
 
     /// The heap itself, for the raw `u32` ABI.
@@ -112,7 +114,11 @@ unsafe impl GlobalAlloc for WallE {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let heap = unsafe { self.heap() };
-        to_ptr(heap.reallocate_aligned(ptr.expose_provenance() as u32, new_size as u32, layout.align() as u32))
+        to_ptr(heap.reallocate_aligned(
+            ptr.expose_provenance() as u32,
+            new_size as u32,
+            layout.align() as u32,
+        ))
     }
 }
 

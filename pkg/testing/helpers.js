@@ -1,0 +1,26 @@
+// Shared by the tests in ../test (kept outside test/ so `node --test` does not run it as a test).
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, resolve } from "node:path";
+
+export const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const rootDir = resolve(pkgDir, "..");
+export const wasmPath = resolve(pkgDir, "wall-e.wasm");
+
+/** The bytes of the real pkg/wall-e.wasm; throws a clear error when it has not been built. */
+export function wasmBytes() {
+  if (!existsSync(wasmPath)) {
+    throw new Error(`${wasmPath} is missing: build it first with \`node scripts/build.mjs\` (or \`make build\`) from the repo root`);
+  }
+  return readFileSync(wasmPath);
+}
+
+/** Asserts that `fn` throws a WallEError with the given code (sync). */
+export function throwsCode(assert, fn, code) {
+  assert.throws(fn, (e) => e && e.name === "WallEError" && e.code === code, `expected WallEError ${code}`);
+}
+
+/** Asserts that the promise rejects with a WallEError with the given code. */
+export async function rejectsCode(assert, promise, code) {
+  await assert.rejects(promise, (e) => e && e.name === "WallEError" && e.code === code, `expected WallEError ${code}`);
+}

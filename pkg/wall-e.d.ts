@@ -1,0 +1,130 @@
+// Type declarations for wall-e.js, the ES module loader of wall-e.wasm.
+
+/** A u32 offset into `memory`; 0 is nil. */
+export type Pointer = number;
+
+/** Why a checked operation failed. */
+export type WallEErrorCode =
+  | "NIL_POINTER" // the pointer is 0
+  | "NOT_LIVE" // freed, or never returned by alloc (size(p) == 0)
+  | "BAD_POINTER" // not an integer in 0..2^32-1
+  | "BAD_SIZE" // a size/offset/length that is not an integer in 0..2^32-1, or alloc(0)
+  | "OUT_OF_BOUNDS" // a read, write or view past the block's size
+  | "MISALIGNED" // a typed view whose start is not a multiple of its element size
+  | "OUT_OF_MEMORY" // allocate/reallocate returned 0 (a failed realloc keeps the old block)
+  | "BAD_SOURCE" // load() was given something it cannot load from
+  | "LOAD_FAILED" // fetching, reading, compiling or instantiating failed
+  | "BAD_MODULE"; // the module does not export wall-e's ABI
+
+/** The error every checked operation throws. */
+export class WallEError extends Error {
+  constructor(code: WallEErrorCode, message: string, details?: { ptr?: number; size?: number; cause?: unknown });
+  readonly name: "WallEError";
+  readonly code: WallEErrorCode;
+  /** The pointer involved, when there is one. */
+  readonly ptr?: number;
+  /** The size involved, when there is one. */
+  readonly size?: number;
+}
+
+/** wall-e.wasm's raw exports. Raw calls are unchecked: prefer the {@link WallEHeap} methods. */
+export interface WallEExports {
+  readonly memory: WebAssembly.Memory;
+  allocate(size: number): number;
+  deallocate(ptr: number): void;
+  reallocate(ptr: number, size: number): number;
+  size(ptr: number): number;
+}
+
+/** Anything {@link WallEHeap.write} copies from; a string is written as UTF-8. */
+export type Data = string | ArrayBuffer | ArrayBufferView | ArrayLike<number>;
+
+/** A typed array constructor usable with {@link WallEHeap.view}. */
+export interface TypedArrayConstructor<T> {
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/** How {@link load} instantiated the module. */
+export type LoadedVia = "streaming" | "arraybuffer" | "bytes" | "module" | "instance";
+
+/**
+ * A live block held by pointer. `bytes` and `view()` rebuild their typed array whenever
+ * `memory.buffer` has changed, so a Block keeps working after `memory.grow`; every access
+ * checks the block is still live.
+ */
+export class Block {
+  private constructor();
+  readonly heap: WallEHeap;
+  /** The block's current address (updated by {@link Block.realloc}). */
+  readonly ptr: Pointer;
+  /** The block's size; throws NOT_LIVE once freed. */
+  readonly size: number;
+  /** A Uint8Array over the block, valid across memory growth when re-read from the getter. */
+  readonly bytes: Uint8Array;
+  view<T>(type: TypedArrayConstructor<T>, byteOffset?: number, length?: number): T;
+  write(data: Data, offset?: number): number;
+  read(offset?: number, length?: number): Uint8Array;
+  readString(offset?: number, length?: number): string;
+  /** Resizes (maybe moving) the block; on OUT_OF_MEMORY it is kept. */
+  realloc(size: number): this;
+  free(): void;
+}
+
+/**
+ * A wall-e instance with a checked API. Typed arrays returned by `bytes` and `view` are built on
+ * the current `memory.buffer` and are detached by the next memory growth (which any alloc or
+ * realloc may cause): call them again afterwards, or hold a {@link Block}.
+ */
+export class WallEHeap {
+  private constructor();
+  readonly exports: WallEExports;
+  readonly memory: WebAssembly.Memory;
+  readonly instance: WebAssembly.Instance;
+  readonly via: LoadedVia;
+  /** Allocates `size` (> 0) bytes, 8-byte aligned; throws OUT_OF_MEMORY instead of returning 0. */
+  alloc(size: number): Pointer;
+  /** Frees a live block; `free(0)` is a no-op; a freed or foreign pointer throws NOT_LIVE. */
+  free(ptr: Pointer): void;
+  /** Resizes a block; `realloc(0, n)` allocates, `realloc(p, 0)` frees and returns 0. */
+  realloc(ptr: Pointer, size: number): Pointer;
+  /** Whether `ptr` is a live block. Never throws. */
+  isLive(ptr: Pointer): boolean;
+  /** The size last asked for of a live block. */
+  sizeOf(ptr: Pointer): number;
+  /** A Uint8Array over the whole block (on the current buffer). */
+  bytes(ptr: Pointer): Uint8Array;
+  /** A typed array over the block, e.g. `heap.view(p, Float64Array)`. */
+  view<T>(ptr: Pointer, type: TypedArrayConstructor<T>, byteOffset?: number, length?: number): T;
+  /** A DataView over the whole block (on the current buffer). */
+  dataView(ptr: Pointer): DataView;
+  /** A handle whose views survive memory growth. */
+  block(ptr: Pointer): Block;
+  /** Copies data into the block at `offset`; returns the bytes written; OUT_OF_BOUNDS if it does not fit. */
+  write(ptr: Pointer, data: Data, offset?: number): number;
+  /** A copy of (a range of) the block. */
+  read(ptr: Pointer, offset?: number, length?: number): Uint8Array;
+  /** (A range of) the block decoded as UTF-8. */
+  readString(ptr: Pointer, offset?: number, length?: number): string;
+  /** Allocates a block exactly the size of `data` (at least 1 byte) holding a copy of it. */
+  allocFrom(data: Data): Pointer;
+}
+
+/** Where {@link load} can take wall-e.wasm from. */
+export type Source =
+  | string
+  | URL
+  | Response
+  | PromiseLike<Response>
+  | ArrayBuffer
+  | ArrayBufferView
+  | WebAssembly.Module
+  | WebAssembly.Instance;
+
+/**
+ * Loads and instantiates wall-e: with no argument the `wall-e.wasm` beside the loader; a URL or
+ * string (fetched, or read with fs for `file:` URLs and paths in Node); a Response (streamed when
+ * its Content-Type is `application/wasm`, else instantiated from its bytes); bytes; or a Module.
+ */
+export function load(source?: Source): Promise<WallEHeap>;
+export default load;

@@ -340,14 +340,17 @@ async function fromResponse(response) {
   if (!response.ok) fail("LOAD_FAILED", `fetching ${response.url || "wall-e.wasm"} failed: HTTP ${response.status}`);
   const type = (response.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
   if (type === WASM_MIME && typeof WebAssembly.instantiateStreaming === "function") {
+    let instance;
     try {
-      const { instance } = await WebAssembly.instantiateStreaming(response, {});
-      return new WallEHeap(instance, "streaming");
+      ({ instance } = await WebAssembly.instantiateStreaming(response, {}));
     } catch (cause) {
+      // A TypeError before the body is read is a refused response (e.g. a Content-Type with
+      // parameters, which the Web API rejects): fall back to the bytes. Anything else is fatal.
       if (response.bodyUsed || !(cause instanceof TypeError)) {
         fail("LOAD_FAILED", `instantiating ${response.url || "wall-e.wasm"} failed: ${cause && cause.message}`, { cause });
       }
     }
+    if (instance) return new WallEHeap(instance, "streaming");
   }
   // Wrong Content-Type (instantiateStreaming would reject it) or no streaming support.
   return instantiate(await response.arrayBuffer(), "arraybuffer", response.url || "the response");
@@ -375,7 +378,12 @@ export async function load(source) {
   if (source === undefined || source === null) source = new URL("./wall-e.wasm", import.meta.url);
   if (source instanceof WebAssembly.Instance) return new WallEHeap(source, "instance");
   if (source instanceof WebAssembly.Module) return instantiate(source, "module", "the module");
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return instantiate(source, "bytes", "the bytes");
+  if (ArrayBuffer.isView(source)) {
+    // Some engines refuse a DataView as a BufferSource: hand them a Uint8Array over the same bytes.
+    const view = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    return instantiate(view, "bytes", "the bytes");
+  }
+  if (source instanceof ArrayBuffer) return instantiate(source, "bytes", "the bytes");
   if (typeof source === "string" || source instanceof URL) {
     const url = await toUrl(source);
     if (url.protocol === "file:") {

@@ -31,6 +31,7 @@ pub use walk::{Corruption, Place, Stats};
 pub use wasm::{LinearMemory, WallE};
 
 // On the host the crate links std, so that its cdylib has a panic handler; only the test memory
-// source uses it.
-#[cfg(not(target_arch = "wasm32"))]
+// source uses it. On wasm32 without `exports` (a library dependency) too: cargo builds the
+// cdylib crate type for dependents and this package's tests as well, and it needs a panic handler.
+#[cfg(any(not(target_arch = "wasm32"), not(feature = "exports")))]
 extern crate std;

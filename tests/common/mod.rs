@@ -33,9 +33,18 @@ pub fn fill(heap: &HostHeap, p: u32, len: u32, seed: u32) {
 
 /// Checks the pattern written by `fill` over the first `len` bytes.
 pub fn holds(heap: &HostHeap, p: u32, len: u32, seed: u32) -> bool {
-    bytes(heap, p, len).iter().enumerate().all(|(i, &b)| b == pattern(seed, i))
+    bytes(heap, p, len)
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == pattern(seed, i))
 }
 
 pub fn pattern(seed: u32, i: usize) -> u8 {
-    (seed as usize).wrapping_mul(31).wrapping_add(i.wrapping_mul(7)) as u8 ^ 0x5a
+    (seed as usize)
+        .wrapping_mul(31)
+        .wrapping_add(i.wrapping_mul(7)) as u8
+        ^ 0x5a
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod wasm;

@@ -34,8 +34,10 @@ test-js:
 fuzz-smoke:
 	@echo "(fuzz smoke: to be added)"
 
+# wall-e against dlmalloc, talc, rlsf, lol_alloc and wee_alloc under wasmtime (a few minutes;
+# `bench/run --quick` takes under one). Tables go to stdout and bench/RESULTS.md.
 bench:
-	@echo "(bench: to be added)"
+	bench/run
 
 soak:
 	@echo "(soak: to be added)"

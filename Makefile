@@ -45,8 +45,11 @@ fuzz-smoke:
 bench:
 	bench/run
 
+# 100M mixed operations on the stats build, driven from inside wasm (examples/soak.rs): prints
+# heap samples and fails unless the heap plateaus. Not part of `make test`.
 soak:
-	@echo "(soak: to be added)"
+	node scripts/build.mjs --features stats --out target/wall-e-stats.wasm
+	cargo run --example soak -- 100000000
 
 fuzz:
 	@echo "(fuzz: to be added)"

@@ -25,11 +25,11 @@ test("package.json describes an ES module package with types and the wasm", () =
   }
 });
 
-test("npm pack --dry-run (offline) lists the loader, the declarations and wall-e.wasm, and no tests", () => {
+test("npm pack --dry-run (offline) lists the loader, the declarations, wall-e.wasm and the README, and no tests", () => {
   const out = execFileSync(npm, ["pack", "--dry-run", "--json", "--offline"], { cwd: pkgDir, env: offline, encoding: "utf8" });
   const [info] = JSON.parse(out);
   const files = info.files.map((f) => f.path).sort();
-  assert.deepEqual(files, ["package.json", "wall-e.d.ts", "wall-e.js", "wall-e.wasm"]);
+  assert.deepEqual(files, ["README.md", "package.json", "wall-e.d.ts", "wall-e.js", "wall-e.wasm"]);
   assert.equal(info.name, "wall-e");
 });
 
@@ -56,7 +56,7 @@ test("the .d.ts type-checks a usage file with tsc --noEmit (and rejects misuse)"
   const tsc = resolve(pkgDir, "node_modules/typescript/bin/tsc");
   assert.ok(existsSync(tsc), "typescript is a devDependency: run `npm ci` in pkg/");
   const args = [tsc, "--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext",
-    "--lib", "es2022,dom", "test/types/usage.ts"];
+    "--lib", "es2022,dom", "testing/usage.ts"];
   try {
     execFileSync(process.execPath, args, { cwd: pkgDir, encoding: "utf8", stdio: "pipe" });
   } catch (e) {

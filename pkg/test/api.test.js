@@ -183,6 +183,18 @@ describe("bytes / write / read / view / dataView / block", () => {
     heap.free(p);
   });
 
+  test("an interior pointer of a zero-filled block is refused before wall-e sees it", () => {
+    // The raw header check accepts p+8 when the block's first 8 payload bytes are zero (a zero
+    // "header" looks like a used block of size 0), and raw deallocate(p+8) then writes into the
+    // live block. size(p+8) is 0, so the checked API refuses it without calling deallocate.
+    const p = heap.alloc(40);
+    heap.write(p, new Uint8Array(40));
+    throwsCode(assert, () => heap.free(p + 8), "NOT_LIVE");
+    throwsCode(assert, () => heap.realloc(p + 8, 10), "NOT_LIVE");
+    assert.deepEqual([...heap.read(p)], new Array(40).fill(0), "the live block was not written");
+    heap.free(p);
+  });
+
   test("alloc and realloc failing throw OUT_OF_MEMORY; the old block is kept", () => {
     throwsCode(assert, () => heap.alloc(0xffffffff), "OUT_OF_MEMORY");
     throwsCode(assert, () => heap.alloc(0xfffffff0), "OUT_OF_MEMORY");

@@ -3,9 +3,14 @@
 //! `make bench`), which builds the modules first; by hand:
 //!
 //! ```text
-//! cargo run --example bench -- [--quick] [--reps N] [--dir bench/peers/target/out]
-//!                              [--results bench/RESULTS.md]
+//! cargo run --example bench -- [--quick] [--reps N] [--scale K] [--dir bench/peers/target/out]
+//!                              [--results bench/RESULTS.md] [--only wall-e,talc] [--work FIFO]
 //! ```
+//!
+//! `--quick` is `--scale 1 --reps 3`, the default `--scale 4 --reps 7`. `--only` (allocator
+//! names) and `--work` (substrings of workload names) measure a subset and write no results file.
+//! Times are the thread's CPU time (Linux), not wall time: on a shared machine most of the noise
+//! is time spent waiting for a core.
 //!
 //! `--dir` holds `<name>.wasm` (optimised with `wasm-opt -Oz`, the module measured) and
 //! `<name>.raw.wasm` (as cargo built it) for `wall-e` and each peer; `bump` is the do-nothing
@@ -17,7 +22,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
 
 /// The allocators, in table order; `bump` last (it is not a peer).
@@ -93,9 +98,8 @@ struct Workload {
     kind: Kind,
 }
 
-fn workloads(quick: bool) -> Vec<Workload> {
-    // Full runs do `k` times the work of quick ones.
-    let k = if quick { 1 } else { 4 };
+/// The workloads at scale `k` (quick runs: 1, full runs: 4); the work of each grows with `k`.
+fn workloads(k: u32) -> Vec<Workload> {
     let w = |name, kind| Workload { name, kind };
     vec![
         w(
@@ -175,20 +179,23 @@ fn workloads(quick: bool) -> Vec<Workload> {
         ),
         w(
             "scaling: 1k live + 500 holes, misfits",
-            Kind::Misfits { n: 1_000, m: 1_000 },
+            Kind::Misfits {
+                n: 1_000,
+                m: 2_000 * k,
+            },
         ),
         w(
             "scaling: 10k live + 5k holes, misfits",
             Kind::Misfits {
                 n: 10_000,
-                m: 1_000,
+                m: 2_000 * k,
             },
         ),
         w(
             "scaling: 100k live + 50k holes, misfits",
             Kind::Misfits {
                 n: 100_000,
-                m: if quick { 200 } else { 500 },
+                m: 2_000 * k,
             },
         ),
     ]
@@ -279,7 +286,7 @@ fn measure(
             let f = func(&mut store, "churn")
                 .typed::<(u32, u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
-            started = Instant::now();
+            started = cpu_time();
             f.call(&mut store, (n, lo, hi, log as u32, steps))
         }
         Kind::Lifo {
@@ -291,14 +298,14 @@ fn measure(
             let f = func(&mut store, "lifo")
                 .typed::<(u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
-            started = Instant::now();
+            started = cpu_time();
             f.call(&mut store, (rounds, depth, lo, hi))
         }
         Kind::Fifo { q, steps, lo, hi } => {
             let f = func(&mut store, "fifo")
                 .typed::<(u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
-            started = Instant::now();
+            started = cpu_time();
             f.call(&mut store, (q, steps, lo, hi))
         }
         Kind::Grow {
@@ -311,26 +318,26 @@ fn measure(
             let f = func(&mut store, "grow")
                 .typed::<(u32, u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
-            started = Instant::now();
+            started = cpu_time();
             f.call(&mut store, (n, steps, double as u32, lim_lo, lim_hi))
         }
         Kind::Tree { rounds, nodes } => {
             let f = func(&mut store, "tree")
                 .typed::<(u32, u32), ()>(&store)
                 .map_err(trap)?;
-            started = Instant::now();
+            started = cpu_time();
             f.call(&mut store, (rounds, nodes))
         }
         Kind::Misfits { n, m } => {
             let f = func(&mut store, "misfits")
                 .typed::<(u32, u32), ()>(&store)
                 .map_err(trap)?;
-            started = Instant::now();
+            started = cpu_time();
             f.call(&mut store, (n + n / 2, m))
         }
     }
     .map_err(trap)?;
-    let elapsed = started.elapsed();
+    let elapsed = cpu_time() - started;
     let ops = global(&mut store, &drv, "ops") - ops0;
     // The slot table is a live block too.
     let peak = global(&mut store, &drv, "peak") + 8 * kind.cap() as u64;
@@ -340,6 +347,33 @@ fn measure(
         peak,
         errors: global(&mut store, &drv, "errors") as u32,
     })
+}
+
+/// This thread's CPU time (user + system): unlike wall time, it leaves out the time the thread
+/// waits for a core, which on a busy shared machine is most of the noise. Wall time elsewhere.
+#[cfg(target_os = "linux")]
+fn cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: glibc's and musl's `clock_gettime`, with a valid clock id and a pointer to a
+    // `struct timespec` (two 64-bit fields on 64-bit Linux) that lives across the call.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(t.sec as u64, t.nsec as u32)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_time() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -391,9 +425,16 @@ fn main() -> wasmtime::Result<()> {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let quick = args.iter().any(|a| a == "--quick");
+    let scale: u32 = opt("--scale")
+        .map(|r| r.parse().expect("--scale K"))
+        .unwrap_or(if quick { 1 } else { 4 });
+    let list = |name: &str| opt(name).map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>());
+    let only = list("--only");
+    let work_filter = list("--work");
+    let filtered = only.is_some() || work_filter.is_some();
     let reps: usize = opt("--reps")
         .map(|r| r.parse().expect("--reps N"))
-        .unwrap_or(if quick { 3 } else { 5 });
+        .unwrap_or(if quick { 3 } else { 7 });
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = opt("--dir").map_or_else(|| root.join("bench/peers/target/out"), PathBuf::from);
     let results = opt("--results").map_or_else(|| root.join("bench/RESULTS.md"), PathBuf::from);
@@ -402,7 +443,10 @@ fn main() -> wasmtime::Result<()> {
     let driver = Module::from_file(&engine, root.join("bench/driver.wat"))?;
     let mut allocators = Vec::new();
     let mut missing = Vec::new();
-    for name in ALLOCATORS {
+    for name in ALLOCATORS
+        .into_iter()
+        .filter(|n| only.as_ref().is_none_or(|o| o.iter().any(|x| x == n)))
+    {
         let path = dir.join(format!("{name}.wasm"));
         let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
         match Module::from_file(&engine, &path) {
@@ -422,7 +466,14 @@ fn main() -> wasmtime::Result<()> {
         eprintln!("skipped {m}");
     }
 
-    let works = workloads(quick);
+    let works: Vec<Workload> = workloads(scale)
+        .into_iter()
+        .filter(|w| {
+            work_filter
+                .as_ref()
+                .is_none_or(|f| f.iter().any(|x| w.name.contains(x.as_str())))
+        })
+        .collect();
     // results[w][a] = the outcomes of every repetition.
     let mut runs: Vec<Vec<Vec<Result<Outcome, String>>>> =
         vec![vec![Vec::new(); allocators.len()]; works.len()];
@@ -580,7 +631,8 @@ fn main() -> wasmtime::Result<()> {
         out,
         "Each allocator is its `wasm-opt -Oz` module (peers: their `GlobalAlloc` behind an 8-byte \
          size header, `opt-level = \"s\"`, LTO, as wall-e), driven from inside wasm by \
-         `bench/driver.wat`, a fresh instance per measurement. ns/op = time of the workload ÷ \
+         `bench/driver.wat`, a fresh instance per measurement. ns/op = the thread's CPU time for \
+         the workload (user + system, so page faults count; time waiting for a core does not) ÷ \
          calls into the allocator (allocate, deallocate, reallocate); for the scaling rows only \
          the misfit allocations are timed and counted. The ratio is ns/op ÷ the best peer's \
          (wall-e and bump are not peers). `bump` is a do-nothing allocator (bump pointer, no \
@@ -614,7 +666,11 @@ fn main() -> wasmtime::Result<()> {
         out.push('\n');
     }
     print!("{out}");
-    std::fs::write(&results, &out)?;
-    eprintln!("written to {}", results.display());
+    if filtered {
+        eprintln!("(--only/--work: {} not written)", results.display());
+    } else {
+        std::fs::write(&results, &out)?;
+        eprintln!("written to {}", results.display());
+    }
     Ok(())
 }

@@ -157,16 +157,18 @@ pub extern "C" fn size(p: u32) -> u32 {
 #[cfg(feature = "bump")]
 mod bump {
     //! The do-nothing allocator: a bump pointer that never frees and does not copy on `realloc`.
-    //! To stay as cache-warm as a real allocator that reuses memory, it wraps around within an
-    //! arena of `ARENA` bytes (blocks up to that size), except for its first block (the driver's
-    //! slot table), which is kept. Only its time means anything: blocks are overwritten after a
-    //! wrap and reallocated blocks lose their contents.
+    //! To stay as cache-warm as a real allocator that reuses memory, it wraps around to the start
+    //! of a window of `WINDOW` bytes (a larger block goes at the start and widens the window),
+    //! except for its first block (the driver's slot table), which is kept. 1 MiB holds the
+    //! driver's parser tree (whose nodes link to each other) while it is alive. Only its time
+    //! means anything: blocks are overwritten after a wrap and reallocated blocks lose their
+    //! contents.
     use core::alloc::{GlobalAlloc, Layout};
     use core::arch::wasm32;
     use core::cell::Cell;
 
     const PAGE: usize = 65536;
-    const ARENA: usize = 2 << 20;
+    const WINDOW: usize = 1 << 20;
 
     pub struct Bump;
 
@@ -203,6 +205,9 @@ mod bump {
     // aligned to 8 (enough for the wrapper, which asks for no more).
     unsafe impl GlobalAlloc for Bump {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if layout.size() > 1 << 30 {
+                return core::ptr::null_mut(); // keeps the sums below from overflowing
+            }
             let need = (layout.size() + 7) & !7;
             if STATE.end.get() == 0 {
                 // The first block: the memory this module started with is not the heap's.
@@ -215,11 +220,8 @@ mod bump {
                 STATE.next.set(first + need);
                 return core::ptr::with_exposed_provenance_mut(first);
             }
-            if need > ARENA {
-                return core::ptr::null_mut();
-            }
             let mut next = STATE.next.get();
-            if next + need > STATE.start.get() + ARENA {
+            if next + need > STATE.start.get() + WINDOW {
                 next = STATE.start.get();
             }
             if !room(next, need) {

@@ -836,6 +836,80 @@ fn memory_grown_before_the_first_call_is_left_alone() {
     wall.assert_valid("all freed");
 }
 
+/// The last page of a 4 GiB memory: another module grows the memory to 65535 pages (without
+/// touching them), wall-e's next growth takes the very last page, whose region ends at 2^32.
+fn at_the_top_of_4_gib(variant: Variant) {
+    let mut wall = Wall::new(variant);
+    let mut grower = Grower::new(&mut wall);
+    // The whole initial region in one block.
+    let first = wall.allocate(PAGE - heap_start(variant) - 16);
+    assert_ne!(first, 0);
+    let pages = wall.pages() as u32;
+    assert_eq!(pages, 1);
+    grower
+        .grow_only(&mut wall, 65_535 - pages)
+        .expect("a 4 GiB memory (virtual)");
+    // Does not fit in the first region: the last page.
+    let p = wall.allocate(60_000);
+    assert_ne!(p, 0, "{variant:?}: allocate in the last page");
+    assert_eq!(wall.pages(), 65_536);
+    assert!(p >= 65_535 * PAGE, "{p:#x} is in the last page");
+    wall.fill(p, 60_000, 1);
+    let room = (u32::MAX - 7) - (p + wall.effective(p)) - 8;
+    let q = wall.allocate(room);
+    assert_ne!(
+        q, 0,
+        "{variant:?}: the rest of the last page ({room} bytes)"
+    );
+    assert_eq!(q, p + wall.effective(p) + 8);
+    assert_eq!(q as u64 + wall.effective(q) as u64, (1u64 << 32) - 8);
+    wall.fill(q, room, 2);
+    assert_eq!(wall.allocate(room + 1), 0, "{variant:?}: memory is full");
+    assert_eq!(wall.allocate(8), 0);
+    assert_eq!(wall.reallocate(q, room + 8), 0, "no room to grow in place");
+    assert_eq!(wall.size(q), room);
+    if variant == Variant::Checked {
+        // The marker's address (the last 8 bytes) is no block: foreign.
+        assert!(wall.try_size(u32::MAX & !7).is_err());
+        assert_eq!(wall.failure().code, 3);
+    } else {
+        assert_eq!(wall.size(u32::MAX & !7), 0);
+        wall.deallocate(u32::MAX & !7);
+    }
+    if variant != Variant::Default {
+        wall.assert_valid("4 GiB");
+        let s = wall.stats();
+        assert_eq!(s.regions, 2, "{s:?}");
+        assert_eq!(s.used_blocks, 3);
+        assert_eq!(s.top_room, 0);
+    }
+    assert_eq!(wall.mismatch(p, 60_000, 1), None);
+    assert_eq!(wall.mismatch(q, room, 2), None);
+    let r = wall.reallocate(p, 100);
+    assert_eq!(r, p, "shrinks in place");
+    wall.deallocate(q);
+    wall.deallocate(first);
+    wall.deallocate(r);
+    if variant != Variant::Default {
+        let s = assert_all_recovered(&mut wall, "4 GiB freed");
+        assert_eq!(s.top_room, PAGE - 8, "the whole last page is free: {s:?}");
+    }
+    // What the other module grew is untouched (sampled: reading it all would commit 4 GiB).
+    for page in (pages..65_535).step_by(4093) {
+        assert!(
+            wall.bytes(page * PAGE, PAGE).iter().all(|&b| b == 0),
+            "page {page}"
+        );
+    }
+}
+
+#[test]
+fn allocations_at_the_top_of_a_4_gib_memory() {
+    for variant in [Variant::Default, Variant::Stats, Variant::Checked] {
+        at_the_top_of_4_gib(variant);
+    }
+}
+
 // --- bad inputs ---------------------------------------------------------------------------------
 
 /// Ways to break the contract.

@@ -431,7 +431,7 @@ pub struct Stats {
 pub fn pattern(seed: u32, i: usize) -> u8 {
     let x = (seed as usize)
         .wrapping_mul(0x9E37_79B1)
-        .wrapping_add(i.wrapping_mul(0x45D9_F3B))
+        .wrapping_add(i.wrapping_mul(0x045D_9F3B))
         .rotate_left(11);
     let b = (x ^ (x >> 13)) as u8;
     if i % 8 == 4 {
@@ -502,6 +502,9 @@ pub const GROWER_WAT: &str = r#"
           (local.get $byte)
           (i32.shl (local.get $pages) (i32.const 16)))))
     (local.get $old))
+  ;; Grows the memory by $pages without touching the new pages: the old size or -1.
+  (func (export "grow_only") (param $pages i32) (result i32)
+    (memory.grow (local.get $pages)))
   ;; 1 when every byte of [$addr, $addr + $len) is $byte, else 0.
   (func (export "check") (param $addr i32) (param $len i32) (param $byte i32) (result i32)
     (local $end i32)
@@ -521,6 +524,7 @@ pub const GROWER_WAT: &str = r#"
 pub struct Grower {
     grow_fn: TypedFunc<(u32, u32), i32>,
     check_fn: TypedFunc<(u32, u32, u32), u32>,
+    grow_only_fn: TypedFunc<u32, i32>,
     /// `(first page, pages, fill byte)` of every successful growth.
     pub grown: Vec<(u32, u32, u8)>,
 }
@@ -537,8 +541,18 @@ impl Grower {
             check_fn: instance
                 .get_typed_func(&mut wall.store, "check")
                 .expect("check"),
+            grow_only_fn: instance
+                .get_typed_func(&mut wall.store, "grow_only")
+                .expect("grow_only"),
             grown: Vec::new(),
         }
+    }
+
+    /// Grows the memory by `pages` without writing to them (they stay zero, and a host memory
+    /// reservation stays virtual); the first new page. Not recorded in `grown`.
+    pub fn grow_only(&mut self, wall: &mut Wall, pages: u32) -> Option<u32> {
+        let old = ok(self.grow_only_fn.call(&mut wall.store, pages), "grow_only");
+        (old >= 0).then_some(old as u32)
     }
 
     /// Grows the memory by `pages` and fills them with `byte`; the first new page, or `None`

@@ -1,6 +1,6 @@
 # wall-e — every command a user or CI needs. `make demo` builds wall-e.wasm and runs the demo;
 # `make test` runs every test. See README.md.
-.PHONY: build demo test test-host test-wasm test-js fuzz-smoke lint bench soak fuzz
+.PHONY: build demo test test-host test-wasm test-js fuzz-smoke lint bench soak fuzz miri
 
 build:
 	rustup target add wasm32-unknown-unknown
@@ -37,8 +37,10 @@ test-wasm:
 test-js:
 	cd pkg && npm ci --no-audit --no-fund && node --test
 
+# A bounded fuzz run of the allocator core (cargo-fuzz on nightly, installed when missing); the
+# corpus and saved crashes are also replayed by `cargo test` (tests/fuzz_corpus.rs).
 fuzz-smoke:
-	@echo "(fuzz smoke: to be added)"
+	scripts/fuzz.sh 60
 
 # wall-e against dlmalloc, talc, rlsf, lol_alloc and wee_alloc under wasmtime (a few minutes;
 # `bench/run --quick` takes under one). Tables go to stdout and bench/RESULTS.md.
@@ -51,5 +53,14 @@ soak:
 	node scripts/build.mjs --features stats --out target/wall-e-stats.wasm
 	cargo run --example soak -- 100000000
 
+# The long run: `make fuzz FUZZ_SECONDS=3600`.
+FUZZ_SECONDS ?= 600
 fuzz:
-	@echo "(fuzz: to be added)"
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The core's host tests and the fuzz corpus replay under Miri (nightly component, added when
+# missing). Isolation is off only for the replay, which reads the corpus files.
+miri:
+	rustup +nightly component list --installed | grep -q '^miri' || rustup component add --toolchain nightly miri rust-src
+	cargo +nightly miri test --test core
+	MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test fuzz_corpus

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Fuzzes the allocator core: `scripts/fuzz.sh SECONDS` runs the cargo-fuzz target `heap_ops`
+# (fuzz/fuzz_targets/heap_ops.rs, model in fuzz/model.rs) on nightly for SECONDS, then prints
+# the figures. Installs cargo-fuzz and the nightly toolchain only when missing.
+#
+# New inputs go to fuzz/target/corpus-work (not committed); the committed seed corpus
+# fuzz/corpus/heap_ops is read, never written. A failing input lands in fuzz/artifacts/heap_ops/:
+# replay it with `WALL_E_FUZZ_INPUT=<file> cargo test --test fuzz_corpus -- --nocapture replay_one`
+# and keep it in fuzz/regressions/ once fixed.
+set -eu
+seconds=${1:-60}
+cd "$(dirname "$0")/../fuzz"
+
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+mkdir -p target/corpus-work
+log=target/fuzz-last.log
+start=$(date +%s)
+status=0
+cargo +nightly fuzz run heap_ops target/corpus-work corpus/heap_ops -- \
+    -max_total_time="$seconds" -timeout=60 -print_final_stats=1 >"$log" 2>&1 || status=$?
+end=$(date +%s)
+
+grep -E '^(thread|step|assertion)|panicked|Failing input|artifacts/heap_ops/|^==.*ERROR' "$log" | head -20 || true
+execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+corpus=$(grep -Eo 'corp: [0-9]+/[0-9a-zA-Z]+' "$log" | tail -1 | cut -d' ' -f2)
+echo "== fuzz heap_ops: ${execs:-?} execs in $((end - start)) s (${rate:-?}/s), corpus ${corpus:-?} inputs/bytes," \
+    "$(ls target/corpus-work | wc -l) new kept in fuzz/target/corpus-work, exit status $status"
+if [ "$status" -ne 0 ]; then
+    echo "== fuzz heap_ops FAILED: see fuzz/$log and fuzz/artifacts/heap_ops/"
+    exit "$status"
+fi

@@ -386,17 +386,29 @@ impl Wall {
 
     /// Fills `len` bytes at `p` with the pattern of `seed` (see [`pattern`]).
     pub fn fill(&mut self, p: u32, len: u32, seed: u32) {
-        for (i, b) in self.bytes_mut(p, len).iter_mut().enumerate() {
-            *b = pattern(seed, i);
+        let table = pattern_table();
+        let mut pos = pattern_start(seed);
+        for chunk in self.bytes_mut(p, len).chunks_mut(PATTERN_PERIOD / 2) {
+            chunk.copy_from_slice(&table[pos..pos + chunk.len()]);
+            pos = (pos + chunk.len()) % PATTERN_PERIOD;
         }
     }
 
     /// The first offset where the pattern of `seed` differs, if any.
     pub fn mismatch(&self, p: u32, len: u32, seed: u32) -> Option<usize> {
-        self.bytes(p, len)
-            .iter()
-            .enumerate()
-            .position(|(i, &b)| b != pattern(seed, i))
+        let table = pattern_table();
+        let mut pos = pattern_start(seed);
+        let mut offset = 0;
+        for chunk in self.bytes(p, len).chunks(PATTERN_PERIOD / 2) {
+            let want = &table[pos..pos + chunk.len()];
+            if chunk != want {
+                let at = chunk.iter().zip(want).position(|(a, b)| a != b).unwrap();
+                return Some(offset + at);
+            }
+            offset += chunk.len();
+            pos = (pos + chunk.len()) % PATTERN_PERIOD;
+        }
+        None
     }
 
     /// Whether the cheap header check of the default build would take `p` for a live block,
@@ -425,20 +437,39 @@ pub struct Stats {
     pub regions: u32,
 }
 
+/// The payload pattern repeats with this period (bytes; a multiple of 8).
+const PATTERN_PERIOD: usize = 1 << 17;
+
+/// Two periods of the pattern, so that any chunk of half a period starting inside the first
+/// period is one slice. Every byte at an index of 4 modulo 8 is odd.
+fn pattern_table() -> &'static [u8] {
+    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut rng = Rng::new(0x7AB1E);
+        let period: Vec<u8> = (0..PATTERN_PERIOD)
+            .map(|j| {
+                let b = rng.next_u32() as u8;
+                if j % 8 == 4 {
+                    b | 1
+                } else {
+                    b
+                }
+            })
+            .collect();
+        [period.clone(), period].concat()
+    })
+}
+
+/// Where the pattern of `seed` starts in the table: a multiple of 8.
+fn pattern_start(seed: u32) -> usize {
+    (seed as usize).wrapping_mul(0x9E37_79B1) % (PATTERN_PERIOD / 8) * 8
+}
+
 /// Payload pattern: depends on the seed and the offset; every byte at an offset of 4 modulo 8 is
 /// odd, so stale payload never looks like a used header to the cheap check (the `FREE` flag sits
 /// in the low byte of the word at `header + 4`, and payloads are 8-aligned).
 pub fn pattern(seed: u32, i: usize) -> u8 {
-    let x = (seed as usize)
-        .wrapping_mul(0x9E37_79B1)
-        .wrapping_add(i.wrapping_mul(0x045D_9F3B))
-        .rotate_left(11);
-    let b = (x ^ (x >> 13)) as u8;
-    if i % 8 == 4 {
-        b | 1
-    } else {
-        b
-    }
+    pattern_table()[(pattern_start(seed) + i) % PATTERN_PERIOD]
 }
 
 /// `effective(size)` of the allocator: the request rounded up to 8, at least 8.

@@ -23,7 +23,8 @@
 //!   [`class_of`] its size; the bitmap marks exactly the non-empty lists.
 //! - **I5 the 125% rule:** a block handed out has an effective size within 125% of the rounded
 //!   request: larger blocks are split (a remainder of 16 bytes or more becomes a free block), and
-//!   a block that cannot be split is taken only if it is within 125%.
+//!   a block that cannot be split is taken only if it is within 125%. (A block resized in place,
+//!   or placed at an alignment above 8, may keep an 8-byte tail too small to split off.)
 //! - **I6 fresh memory:** bytes from `fresh` (>= `top`) to the end of the current region have
 //!   never been written since the memory grew, so they are zero.
 //!
@@ -280,7 +281,11 @@ impl<S: Source> Heap<S> {
         let header = p - HEADER;
         let flags_and_size = self.read(header + 4);
         let eff = flags_and_size & !FLAGS;
-        if flags_and_size & (FREE | LAST) != 0 || eff > self.top - p || self.read(header) > eff {
+        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
+        if flags_and_size & (FREE | LAST) != 0
+            || eff.wrapping_sub(1) >= self.top - p
+            || self.read(header) > eff
+        {
             return None;
         }
         Some(header)
@@ -454,7 +459,7 @@ impl<S: Source> Heap<S> {
             } else {
                 want - self.limit as u64
             };
-            let pages = (short + PAGE as u64 - 1) / PAGE as u64;
+            let pages = short.div_ceil(PAGE as u64);
             if pages > 65_536 {
                 return false;
             }
@@ -483,9 +488,9 @@ impl<S: Source> Heap<S> {
     /// Takes the memory the source had before any growth.
     fn start(&mut self) {
         self.started = true;
-        let (start, pages) = self.source.initial();
+        let (start, end) = self.source.initial();
         let start = (start as u64 + 7) & !7;
-        let end = pages as u64 * PAGE as u64;
+        let end = end as u64 & !7;
         if start != 0 && start + 24 <= end {
             let start = start as u32;
             self.first = start;

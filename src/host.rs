@@ -11,6 +11,7 @@ pub struct HostMemory {
     base: *mut u8,
     layout: Layout,
     heap_base: u32,
+    initial_pages: u32,
     pages: u32,
     max_pages: u32,
     foreign_every: u32,
@@ -24,14 +25,15 @@ impl HostMemory {
         assert!(initial_pages <= max_pages && max_pages <= 65_536 && heap_base > 0);
         let layout =
             Layout::from_size_align(max_pages as usize * PAGE as usize, 16).expect("layout");
-        // SAFETY: the layout is non-zero-sized (max_pages >= 1 is asserted below) and valid.
         assert!(max_pages > 0);
+        // SAFETY: the layout is valid and non-zero-sized (asserted above).
         let base = unsafe { alloc_zeroed(layout) };
         assert!(!base.is_null(), "host memory");
         HostMemory {
             base,
             layout,
             heap_base,
+            initial_pages,
             pages: initial_pages,
             max_pages,
             foreign_every: 0,
@@ -85,7 +87,10 @@ impl Drop for HostMemory {
 // existing byte.
 unsafe impl Source for HostMemory {
     fn initial(&mut self) -> (u32, u32) {
-        (self.heap_base, self.pages)
+        (
+            self.heap_base,
+            (self.initial_pages as u64 * PAGE as u64).min(u32::MAX as u64) as u32,
+        )
     }
 
     fn grow(&mut self, pages: u32) -> Option<u32> {

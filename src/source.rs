@@ -12,15 +12,16 @@ pub const PAGE: u32 = 65_536;
 ///
 /// # Safety
 /// An implementation promises that:
-/// - `initial` returns `(start, pages)` such that bytes `[start, pages * PAGE)` exist, are zero,
-///   and belong to the heap alone (may be empty, `start >= pages * PAGE`); `start > 0`;
+/// - `initial` returns `(start, end)` such that bytes `[start, end)` exist, are zero, and belong
+///   to the heap alone (the range may be empty); `start > 0`;
 /// - a successful `grow(n)` returns the previous size in pages `old`, and bytes
 ///   `[old * PAGE, (old + n) * PAGE)` then exist, are zero, and belong to the heap alone;
 /// - `at(addr)` is a pointer valid for reads and writes of every byte that exists, for as long as
 ///   the source lives.
 pub unsafe trait Source {
-    /// The heap's share of the memory that exists before the first `grow`: its first address and
-    /// the memory's size in pages. Called once, before anything else.
+    /// The heap's share of the memory the module started with: its first and one-past-last
+    /// address. Called once, before anything else. Pages grown since, by anyone, are not part of
+    /// it: they may belong to somebody else.
     fn initial(&mut self) -> (u32, u32);
     /// Grows the memory by `pages` pages; returns the previous size in pages, or `None` when the
     /// memory cannot grow (out of memory).

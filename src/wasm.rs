@@ -16,15 +16,19 @@ pub struct LinearMemory;
 extern "C" {
     /// Set by the linker: the first byte after the module's stack and static data.
     static __heap_base: u8;
+    /// Set by the linker: the end of the module's initial memory.
+    static __heap_end: u8;
 }
 
-// SAFETY: everything from `__heap_base` to the end of the initial memory belongs to nobody else
-// (Rust's std allocator only uses pages it grows itself), and fresh wasm memory is zero.
+// SAFETY: everything from `__heap_base` to `__heap_end` (the initial memory) belongs to nobody
+// else (Rust's std allocator only uses pages it grows itself), and fresh wasm memory is zero.
+// Pages grown before the heap's first use are not claimed: they may be somebody else's.
 // `memory.grow` returns pages nobody else has. Every address below the memory size is valid.
 unsafe impl Source for LinearMemory {
     fn initial(&mut self) -> (u32, u32) {
-        let base = core::ptr::addr_of!(__heap_base) as usize as u32;
-        (base, wasm32::memory_size(0) as u32)
+        let start = core::ptr::addr_of!(__heap_base) as usize as u32;
+        let end = core::ptr::addr_of!(__heap_end) as usize as u32;
+        (start, end)
     }
 
     fn grow(&mut self, pages: u32) -> Option<u32> {

@@ -13,7 +13,10 @@ fn first_allocation_is_aligned_and_sized() {
     assert!(p >= 1024 + 8);
     assert_eq!(h.size(p), 1);
     let stats = valid(&h);
-    assert_eq!((stats.used_blocks, stats.used_bytes, stats.free_blocks), (1, 1, 0));
+    assert_eq!(
+        (stats.used_blocks, stats.used_bytes, stats.free_blocks),
+        (1, 1, 0)
+    );
 }
 
 #[test]
@@ -23,8 +26,19 @@ fn edge_cases_of_the_abi() {
     h.deallocate(0);
     assert_eq!(h.size(0), 0);
     assert_eq!(h.reallocate(0, 0), 0);
-    for huge in [u32::MAX, u32::MAX - 7, u32::MAX - 8, MAX_REQUEST + 1, MAX_REQUEST, 5 * PAGE] {
-        assert_eq!(h.allocate(huge), 0, "allocate({huge}) must fail without overflow");
+    for huge in [
+        u32::MAX,
+        u32::MAX - 7,
+        u32::MAX - 8,
+        MAX_REQUEST + 1,
+        MAX_REQUEST,
+        5 * PAGE,
+    ] {
+        assert_eq!(
+            h.allocate(huge),
+            0,
+            "allocate({huge}) must fail without overflow"
+        );
         valid(&h);
     }
     let p = h.reallocate(0, 24);
@@ -48,13 +62,40 @@ fn bad_pointers_are_ignored() {
     h.deallocate(b);
     let before = valid(&h);
     h.deallocate(b); // double free
-    for bad in [b, a + 1, a + 8, a - 8, 4, 8, 1024, c + 4096, u32::MAX & !7, 64 * PAGE] {
+    for bad in [
+        b,
+        a + 1,
+        a + 8,
+        a - 8,
+        4,
+        8,
+        1024,
+        c + 4096,
+        u32::MAX & !7,
+        64 * PAGE,
+    ] {
         h.deallocate(bad);
-        assert_eq!(h.reallocate(bad, 10), if bad == b { 0 } else { h.reallocate(bad, 10) });
+        assert_eq!(
+            h.reallocate(bad, 10),
+            if bad == b { 0 } else { h.reallocate(bad, 10) }
+        );
         assert_eq!(valid(&h), before, "bad pointer {bad:#x} changed the heap");
     }
     assert_eq!(h.size(b), 0, "a freed block has no size");
     assert!(holds(&h, a, 40, 1) && holds(&h, c, 40, 3));
+}
+
+#[test]
+fn interior_pointer_over_zero_bytes_is_ignored() {
+    let mut h = heap(1, 4);
+    let p = h.allocate_zeroed(40, 8);
+    let _q = h.allocate(8);
+    let before = valid(&h);
+    h.deallocate(p + 8); // the 8 zero bytes before p + 8 look like an empty header
+    assert_eq!(h.reallocate(p + 16, 10), 0);
+    assert_eq!(h.size(p + 8), 0);
+    assert_eq!(valid(&h), before);
+    assert!(bytes(&h, p, 40).iter().all(|&b| b == 0));
 }
 
 #[test]
@@ -93,7 +134,10 @@ fn freed_neighbours_merge_and_top_goes_back() {
     assert_eq!((s.free_blocks, s.used_blocks), (0, 1));
     h.deallocate(blocks[0]);
     let s = valid(&h);
-    assert_eq!((s.free_blocks, s.used_blocks, s.top_room), (0, 0, s.heap_bytes - 8));
+    assert_eq!(
+        (s.free_blocks, s.used_blocks, s.top_room),
+        (0, 0, s.heap_bytes - 8)
+    );
 }
 
 #[test]
@@ -115,7 +159,10 @@ fn reuse_is_exact_or_split_and_within_125_percent() {
         assert_ne!(p, 0);
         let rounded = (request.max(8) + 7) & !7;
         let eff = effective(&h, p);
-        assert!(eff >= rounded && eff * 4 <= rounded * 5, "request {request}: effective {eff}");
+        assert!(
+            eff >= rounded && eff * 4 <= rounded * 5,
+            "request {request}: effective {eff}"
+        );
         valid(&h);
     }
 }
@@ -281,7 +328,10 @@ fn zeroed_allocations_are_zero_even_when_reused() {
         let size = i % 97 + 1;
         let align = [8, 16, 64][i as usize % 3];
         let p = h.allocate_zeroed(size, align);
-        assert!(bytes(&h, p, size).iter().all(|&b| b == 0), "alloc_zeroed({size}) not zero");
+        assert!(
+            bytes(&h, p, size).iter().all(|&b| b == 0),
+            "alloc_zeroed({size}) not zero"
+        );
         fill(&h, p, size, i);
         if i % 3 == 0 {
             h.deallocate(p);

@@ -489,7 +489,7 @@ impl Run {
                 2 => return (end - 8) as u32,
                 3 => {
                     let beyond = end + 8 * rng.range(0, 100_000) as u64;
-                    return beyond.min(u32::MAX as u64 & !7) as u32;
+                    return beyond.min(0xFFFF_FFF8) as u32;
                 }
                 _ => {
                     if !self.freed.is_empty() {
@@ -879,11 +879,11 @@ fn at_the_top_of_4_gib(variant: Variant) {
     assert_eq!(wall.size(q), room);
     if variant == Variant::Checked {
         // The marker's address (the last 8 bytes) is no block: foreign.
-        assert!(wall.try_size(u32::MAX & !7).is_err());
+        assert!(wall.try_size(0xFFFF_FFF8).is_err());
         assert_eq!(wall.failure().code, 3);
     } else {
-        assert_eq!(wall.size(u32::MAX & !7), 0);
-        wall.deallocate(u32::MAX & !7);
+        assert_eq!(wall.size(0xFFFF_FFF8), 0);
+        wall.deallocate(0xFFFF_FFF8);
     }
     if variant != Variant::Default {
         wall.assert_valid("4 GiB");

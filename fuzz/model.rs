@@ -236,21 +236,27 @@ impl Model {
         self.read_u32(p - 4) & !7
     }
 
-    fn payload(&self, p: u32, len: u32) -> &mut [u8] {
+    fn payload(&self, p: u32, len: u32) -> &[u8] {
         assert!(
             p as u64 + len as u64 <= self.memory_end(),
             "step {}: block {p:#x}+{len} beyond memory",
             self.step
         );
         // SAFETY: `[p, p + len)` is inside the host buffer (checked above) and belongs to a live
-        // block; the slice is dropped before the heap is used again.
-        unsafe { core::slice::from_raw_parts_mut(self.mem(p), len as usize) }
+        // block; the slice is dropped before the heap or the model writes memory again.
+        unsafe { core::slice::from_raw_parts(self.mem(p), len as usize) }
     }
 
-    fn fill(&self, p: u32, from: u32, to: u32, seed: u32) {
-        let bytes = self.payload(p, to);
+    fn fill(&mut self, p: u32, from: u32, to: u32, seed: u32) {
+        assert!(
+            p as u64 + to as u64 <= self.memory_end(),
+            "step {}: block {p:#x}+{to} beyond memory",
+            self.step
+        );
+        let base = self.mem(p);
         for i in from..to {
-            bytes[i as usize] = pattern(seed, i);
+            // SAFETY: `p + i` is inside the host buffer (checked above), in a live block's payload.
+            unsafe { base.add(i as usize).write(pattern(seed, i)) };
         }
     }
 
@@ -546,10 +552,11 @@ impl Model {
                 index,
                 size,
                 keep_align,
-            } => match self.pick(index) {
-                Some(i) => self.reallocate(i, size.bytes(), keep_align),
-                None => {}
-            },
+            } => {
+                if let Some(i) = self.pick(index) {
+                    self.reallocate(i, size.bytes(), keep_align);
+                }
+            }
             Op::ReallocateNil { size } => {
                 let size = size.bytes();
                 let before = self.stats;

@@ -13,7 +13,8 @@
 ;;
 ;; Counters (exported globals): `ops` counts calls into the allocator (allocate, deallocate,
 ;; reallocate), `live` and `peak` the bytes asked for of the live blocks (the slot table is not
-;; counted), `errors` the failed checks.
+;; counted), `errors` the failed checks, `reallocs` the growths by `reallocate` and `moved` those
+;; of them that moved the block.
 (module
   (import "alloc" "memory" (memory 0))
   (import "alloc" "allocate" (func $allocate (param i32) (result i32)))
@@ -26,6 +27,8 @@
   (global $live (export "live") (mut i64) (i64.const 0))
   (global $peak (export "peak") (mut i64) (i64.const 0))
   (global $errors (export "errors") (mut i32) (i32.const 0))
+  (global $reallocs (export "reallocs") (mut i64) (i64.const 0))
+  (global $moved (export "moved") (mut i64) (i64.const 0))
 
   ;; ---- setup ---------------------------------------------------------------------------------
 
@@ -138,6 +141,9 @@
       (then
         (global.set $errors (i32.add (global.get $errors) (i32.const 1)))
         (return)))
+    (global.set $reallocs (i64.add (global.get $reallocs) (i64.const 1)))
+    (if (i32.ne (local.get $p) (local.get $q))
+      (then (global.set $moved (i64.add (global.get $moved) (i64.const 1)))))
     (if (local.get $p)
       (then
         (if (i32.or

@@ -210,6 +210,11 @@ struct Outcome {
     /// Peak bytes asked for of live blocks (the driver's slot table included).
     peak: u64,
     errors: u32,
+    /// Calls into the allocator timed.
+    ops: u64,
+    /// Growths by `reallocate`, and those that moved the block.
+    reallocs: u64,
+    moved: u64,
 }
 
 struct Allocator {
@@ -287,7 +292,7 @@ fn measure(
                 .typed::<(u32, u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
             started = cpu_time();
-            f.call(&mut store, (n, lo, hi, log as u32, steps))
+            timed(|| f.call(&mut store, (n, lo, hi, log as u32, steps)))
         }
         Kind::Lifo {
             rounds,
@@ -299,14 +304,14 @@ fn measure(
                 .typed::<(u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
             started = cpu_time();
-            f.call(&mut store, (rounds, depth, lo, hi))
+            timed(|| f.call(&mut store, (rounds, depth, lo, hi)))
         }
         Kind::Fifo { q, steps, lo, hi } => {
             let f = func(&mut store, "fifo")
                 .typed::<(u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
             started = cpu_time();
-            f.call(&mut store, (q, steps, lo, hi))
+            timed(|| f.call(&mut store, (q, steps, lo, hi)))
         }
         Kind::Grow {
             n,
@@ -319,21 +324,21 @@ fn measure(
                 .typed::<(u32, u32, u32, u32, u32), ()>(&store)
                 .map_err(trap)?;
             started = cpu_time();
-            f.call(&mut store, (n, steps, double as u32, lim_lo, lim_hi))
+            timed(|| f.call(&mut store, (n, steps, double as u32, lim_lo, lim_hi)))
         }
         Kind::Tree { rounds, nodes } => {
             let f = func(&mut store, "tree")
                 .typed::<(u32, u32), ()>(&store)
                 .map_err(trap)?;
             started = cpu_time();
-            f.call(&mut store, (rounds, nodes))
+            timed(|| f.call(&mut store, (rounds, nodes)))
         }
         Kind::Misfits { n, m } => {
             let f = func(&mut store, "misfits")
                 .typed::<(u32, u32), ()>(&store)
                 .map_err(trap)?;
             started = cpu_time();
-            f.call(&mut store, (n + n / 2, m))
+            timed(|| f.call(&mut store, (n + n / 2, m)))
         }
     }
     .map_err(trap)?;
@@ -346,6 +351,9 @@ fn measure(
         growth: memory.data_size(&store) as u64 - mem0,
         peak,
         errors: global(&mut store, &drv, "errors") as u32,
+        ops,
+        reallocs: global(&mut store, &drv, "reallocs"),
+        moved: global(&mut store, &drv, "moved"),
     })
 }
 
@@ -374,6 +382,26 @@ fn cpu_time() -> Duration {
 fn cpu_time() -> Duration {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     START.get_or_init(Instant::now).elapsed()
+}
+
+/// Runs the timed part between two marker calls, so that `valgrind --tool=callgrind
+/// --dump-after='*timed_start*' --dump-before='*timed_end*'` dumps the instruction count of each
+/// measurement's timed part on its own (every second dump file).
+fn timed<R>(run: impl FnOnce() -> R) -> R {
+    timed_start();
+    let result = run();
+    timed_end();
+    result
+}
+
+#[inline(never)]
+fn timed_start() {
+    std::hint::black_box(());
+}
+
+#[inline(never)]
+fn timed_end() {
+    std::hint::black_box(());
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -490,6 +518,11 @@ fn main() -> wasmtime::Result<()> {
                     work.kind,
                     SEED + rep as u64,
                 );
+                if filtered {
+                    if let Ok(o) = &outcome {
+                        eprintln!("  {} / {}: {} ops", allocators[a].name, work.name, o.ops);
+                    }
+                }
                 runs[w][a].push(outcome);
             }
         }
@@ -590,6 +623,29 @@ fn main() -> wasmtime::Result<()> {
         heap.push('\n');
     }
 
+    // Reallocations that moved the block (deterministic: the first repetition's).
+    let mut moves = header("workload (reallocations that moved the block)", "");
+    for (w, work) in works.iter().enumerate() {
+        if !matches!(work.kind, Kind::Grow { .. }) {
+            continue;
+        }
+        let _ = write!(moves, "| {} |", work.name);
+        for (a, &name) in names.iter().enumerate() {
+            match runs[w][a].first() {
+                Some(Ok(o)) if name != BASELINE && o.reallocs > 0 => {
+                    let _ = write!(
+                        moves,
+                        " {:.1}% |",
+                        100.0 * o.moved as f64 / o.reallocs as f64
+                    );
+                }
+                Some(Ok(_)) => moves.push_str(" – |"),
+                _ => moves.push_str(" fails |"),
+            }
+        }
+        moves.push('\n');
+    }
+
     let mut sizes =
         String::from("| module | raw (bytes) | `wasm-opt -Oz` (bytes) |\n|---|--:|--:|\n");
     for a in &allocators {
@@ -647,6 +703,12 @@ fn main() -> wasmtime::Result<()> {
          memory for their first block); efficiency = peak bytes asked for of live blocks (the \
          driver's slot table included; for the scaling rows, the holes' setup included) ÷ growth \
          (higher is better; – when nothing grew).\n\n{heap}"
+    );
+    let _ = writeln!(
+        out,
+        "## Reallocations that moved the block\n\nShare of the growing `reallocate` calls that \
+         returned a new address (and so copied the contents) instead of growing in place.\n\n\
+         {moves}"
     );
     let _ = writeln!(
         out,

@@ -30,7 +30,7 @@
 //!
 //! [`Heap::validate`] checks all of these.
 
-use crate::classes::{class_fitting, class_of, FreeLists};
+use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};
 
 pub(crate) const HEADER: u32 = 8;
@@ -141,10 +141,18 @@ impl<S: Source> Heap<S> {
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
+    #[inline(always)]
     pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
         if align <= 8 {
-            return self.allocate(size);
+            self.allocate(size)
+        } else {
+            self.allocate_over_aligned(size, align)
         }
+    }
+
+    /// [`Heap::allocate_aligned`] for `align` > 8: the payload may start past the block's start;
+    /// the gap in front becomes a free block.
+    fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
         let Some(need) = effective(size) else {
             return 0;
         };
@@ -243,6 +251,7 @@ impl<S: Source> Heap<S> {
     }
 
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
+    #[inline(always)]
     pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
         if p == 0 {
             return self.allocate_aligned(size, align);
@@ -273,7 +282,7 @@ impl<S: Source> Heap<S> {
 
     /// The header of the used block whose payload starts at `p`, if the cheap checks pass:
     /// aligned, inside the heap, a used header whose sizes are coherent.
-    #[inline]
+    #[inline(never)]
     fn used_block(&self, p: u32) -> Option<u32> {
         if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
             return None;
@@ -293,31 +302,19 @@ impl<S: Source> Heap<S> {
 
     /// A free block for an effective size `need`, still linked, or 0: the head of the request's
     /// own class if it fits (the smallest block found in O(1)), else the head of the first
-    /// non-empty class above, which fits by construction of the classes.
+    /// non-empty class above, whose blocks all fit. Below 32 bytes, the class just above holds
+    /// blocks 8 bytes too large to split and over 125%: the search starts one class higher.
     #[inline]
     fn take_free(&self, need: u32) -> u32 {
         let own = class_of(need);
-        let head = self.lists.heads[own & 255];
+        let head = self.lists.heads[own & 127];
         if head != 0 && self.read(head + 4) & !FLAGS >= need {
             return head;
         }
-        let Some(class) = self.lists.first_at_or_above(own + 1) else {
-            return 0;
-        };
-        let head = self.lists.heads[class & 255];
-        let surplus = (self.read(head + 4) & !FLAGS) - need;
-        if surplus < MIN_FREE_BLOCK && surplus * 4 > need {
-            // Unsplittable and over 125% (only for requests under 32 bytes): look for a block
-            // that can be split instead.
-            return match self
-                .lists
-                .first_at_or_above(class_fitting(need + MIN_FREE_BLOCK))
-            {
-                Some(class) => self.lists.heads[class & 255],
-                None => 0,
-            };
+        match self.lists.first_at_or_above(own + 1 + (need < 32) as usize) {
+            Some(class) => self.lists.heads[class & 127],
+            None => 0,
         }
-        head
     }
 
     /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
@@ -366,7 +363,7 @@ impl<S: Source> Heap<S> {
         };
         self.write(header + 4, eff | FREE);
         self.write(header + 4 + eff, eff);
-        let class = class_of(eff) & 255;
+        let class = class_of(eff) & 127;
         let next = self.lists.heads[class];
         self.write(header, next);
         self.write(header + HEADER, 0);
@@ -379,7 +376,7 @@ impl<S: Source> Heap<S> {
 
     /// Takes the free block at `header` out of its list.
     fn unlink(&mut self, header: u32, eff: u32) {
-        let class = class_of(eff) & 255;
+        let class = class_of(eff) & 127;
         let next = self.read(header);
         let prev = self.read(header + HEADER);
         if prev != 0 {
@@ -446,33 +443,33 @@ impl<S: Source> Heap<S> {
     /// but for a possible new empty region.
     fn ensure(&mut self, bytes: u32) -> bool {
         loop {
-            let want = self.top as u64 + bytes as u64;
-            if want <= self.limit as u64 {
+            // `top <= limit` always, and both are 0 before the first region.
+            let room = self.limit - self.top;
+            if bytes <= room {
                 return true;
             }
             if !self.started {
                 self.start();
                 continue;
             }
+            // Extending the region needs the shortfall; a new region needs its marker's 8 bytes.
+            // Requests are capped (MAX_REQUEST), so these sums cannot overflow.
             let short = if self.limit == 0 {
-                bytes as u64 + 8
+                bytes + 8
             } else {
-                want - self.limit as u64
+                bytes - room
             };
-            let pages = short.div_ceil(PAGE as u64);
-            if pages > 65_536 {
-                return false;
-            }
-            let Some(old) = self.source.grow(pages as u32) else {
+            let pages = (short + PAGE - 1) >> 16;
+            let Some(old) = self.source.grow(pages) else {
                 return false;
             };
-            let start = old as u64 * PAGE as u64;
-            let limit = (start + pages * PAGE as u64 - 8) as u32;
-            if self.limit != 0 && start == self.limit as u64 + 8 {
+            let start = old << 16;
+            // The end of a 4 GiB memory is 2^32: `limit` (end - 8) still fits.
+            let limit = start.wrapping_add(pages << 16).wrapping_sub(8);
+            if self.limit != 0 && start == self.limit + 8 {
                 self.limit = limit;
                 continue;
             }
-            let start = start as u32;
             if self.limit != 0 {
                 self.close_region(start);
             } else {

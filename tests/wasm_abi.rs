@@ -1084,13 +1084,7 @@ fn checked_build_traps_on_every_bad_input() {
             "{bad:?}: last_error {} at {:#x}: {:?}",
             f.code, f.at, f.message
         );
-        if bad == Bad::DoubleFreeOfTopBlock && f.code == 3 {
-            // Known misdiagnosis, see `checked_build_double_free_of_the_topmost_block`: it traps,
-            // but calls the pointer foreign.
-        } else if f.code != code
-            || (!message.is_empty() && f.message != message)
-            || f.message.is_empty()
-        {
+        if f.code != code || (!message.is_empty() && f.message != message) || f.message.is_empty() {
             wrong.push(format!("{bad:?}: got {f:?}, want code {code} {message:?}"));
         }
         if code == 4 {
@@ -1114,10 +1108,9 @@ fn checked_build_traps_on_every_bad_input() {
     assert!(wrong.is_empty(), "wrong diagnoses:\n{}", wrong.join("\n"));
 }
 
-/// The checked build diagnoses a double free of the block just below the bump pointer as a
-/// foreign pointer ("pointer not from this heap") instead of a freed one.
+/// The checked build diagnoses a double free of the block just below the bump pointer (given
+/// back to it when freed) as a freed pointer.
 #[test]
-#[ignore = "known bug: double free of the topmost block reports last_error 3, not 1"]
 fn checked_build_double_free_of_the_topmost_block() {
     let mut wall = Wall::new(Variant::Checked);
     let p = wall.allocate(16);

@@ -18,7 +18,9 @@ pub fn valid(heap: &HostHeap) -> Stats {
     }
 }
 
-/// The payload of a live block as a slice.
+/// The payload of a live block as a slice (the heap's memory is not borrowed by Rust: it sits
+/// behind the source's raw pointer, so handing out `&mut` from `&` is sound here).
+#[allow(clippy::mut_from_ref)]
 pub fn bytes(heap: &HostHeap, p: u32, len: u32) -> &mut [u8] {
     // SAFETY: tests only pass live blocks of at least `len` bytes.
     unsafe { std::slice::from_raw_parts_mut(wall_e::Source::at(heap.source(), p), len as usize) }

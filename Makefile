@@ -1,6 +1,10 @@
 # wall-e — every command a user or CI needs. `make demo` builds wall-e.wasm and runs the demo;
 # `make test` runs every test. See README.md.
-.PHONY: build demo test test-host test-wasm test-js fuzz-smoke lint bench soak fuzz miri
+.PHONY: setup build demo test test-host test-wasm test-js fuzz-smoke lint bench soak fuzz miri
+
+# Installs the test tools that are missing (Debian packages need root or sudo).
+setup:
+	scripts/setup.sh
 
 build:
 	rustup target add wasm32-unknown-unknown
@@ -9,7 +13,7 @@ build:
 demo: build
 	node examples/demo.mjs
 
-test: build lint test-host test-wasm test-js fuzz-smoke
+test: setup build lint test-host test-wasm test-js fuzz-smoke
 	@echo "== all tests passed"
 
 lint:

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs, skipping whatever is already there: the wasm target, Chromium
+# and ChromeDriver and binaryen (Debian packages), the nightly toolchain (cargo-fuzz), and the
+# wasm-bindgen-test-runner matching Cargo.lock. cargo-fuzz is installed by scripts/fuzz.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target add wasm32-unknown-unknown
+rustup component list --installed | grep -q '^clippy' || rustup component add rustfmt clippy
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wasm-opt >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update
+  $sudo apt-get install -y --no-install-recommends chromium chromium-driver binaryen
+fi
+
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q "$wbg"; then
+  cargo install wasm-bindgen-cli --version "$wbg" --locked
+fi

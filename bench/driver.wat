@@ -9,7 +9,7 @@
 ;; Every block is touched as programs do: its first and last bytes are written with the low byte
 ;; of its size when it is allocated; that first byte is checked again before the block is freed
 ;; and after it is reallocated (and the last byte of the old contents after growth), so a broken
-;; allocator shows up in `errors` (a null result counts there too).
+;; allocator shows up in `errors`; nil results (out of memory) are counted in `nils`.
 ;;
 ;; Counters (exported globals): `ops` counts calls into the allocator (allocate, deallocate,
 ;; reallocate), `live` and `peak` the bytes asked for of the live blocks (the slot table is not
@@ -27,6 +27,7 @@
   (global $live (export "live") (mut i64) (i64.const 0))
   (global $peak (export "peak") (mut i64) (i64.const 0))
   (global $errors (export "errors") (mut i32) (i32.const 0))
+  (global $nils (export "nils") (mut i32) (i32.const 0))
   (global $reallocs (export "reallocs") (mut i64) (i64.const 0))
   (global $moved (export "moved") (mut i64) (i64.const 0))
 
@@ -86,7 +87,7 @@
     (global.set $ops (i64.add (global.get $ops) (i64.const 1)))
     (if (i32.eqz (local.get $p))
       (then
-        (global.set $errors (i32.add (global.get $errors) (i32.const 1)))
+        (global.set $nils (i32.add (global.get $nils) (i32.const 1)))
         (return (i32.const 0))))
     (i32.store8 (local.get $p) (local.get $size))
     (i32.store8 (i32.sub (i32.add (local.get $p) (local.get $size)) (i32.const 1)) (local.get $size))
@@ -139,7 +140,7 @@
     (global.set $ops (i64.add (global.get $ops) (i64.const 1)))
     (if (i32.eqz (local.get $q))
       (then
-        (global.set $errors (i32.add (global.get $errors) (i32.const 1)))
+        (global.set $nils (i32.add (global.get $nils) (i32.const 1)))
         (return)))
     (global.set $reallocs (i64.add (global.get $reallocs) (i64.const 1)))
     (if (i32.ne (local.get $p) (local.get $q))

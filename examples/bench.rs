@@ -7,7 +7,7 @@
 //!                              [--results bench/RESULTS.md] [--only wall-e,talc] [--work FIFO]
 //! ```
 //!
-//! `--quick` is `--scale 1 --reps 3`, the default `--scale 4 --reps 7`. `--only` (allocator
+//! `--quick` is `--scale 1 --reps 3`, the default `--scale 8 --reps 7`. `--only` (allocator
 //! names) and `--work` (substrings of workload names) measure a subset and write no results file.
 //! Times are the thread's CPU time (Linux), not wall time: on a shared machine most of the noise
 //! is time spent waiting for a core.
@@ -98,7 +98,7 @@ struct Workload {
     kind: Kind,
 }
 
-/// The workloads at scale `k` (quick runs: 1, full runs: 4); the work of each grows with `k`.
+/// The workloads at scale `k` (quick runs: 1, full runs: 8); the work of each grows with `k`.
 fn workloads(k: u32) -> Vec<Workload> {
     let w = |name, kind| Workload { name, kind };
     vec![
@@ -209,7 +209,10 @@ struct Outcome {
     growth: u64,
     /// Peak bytes asked for of live blocks (the driver's slot table included).
     peak: u64,
+    /// Blocks whose contents the driver found changed.
     errors: u32,
+    /// Allocations and reallocations that returned nil.
+    nils: u32,
     /// Calls into the allocator timed.
     ops: u64,
     /// Growths by `reallocate`, and those that moved the block.
@@ -351,6 +354,7 @@ fn measure(
         growth: memory.data_size(&store) as u64 - mem0,
         peak,
         errors: global(&mut store, &drv, "errors") as u32,
+        nils: global(&mut store, &drv, "nils") as u32,
         ops,
         reallocs: global(&mut store, &drv, "reallocs"),
         moved: global(&mut store, &drv, "moved"),
@@ -455,7 +459,7 @@ fn main() -> wasmtime::Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let scale: u32 = opt("--scale")
         .map(|r| r.parse().expect("--scale K"))
-        .unwrap_or(if quick { 1 } else { 4 });
+        .unwrap_or(if quick { 1 } else { 8 });
     let list = |name: &str| opt(name).map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>());
     let only = list("--only");
     let work_filter = list("--work");
@@ -530,7 +534,7 @@ fn main() -> wasmtime::Result<()> {
     eprintln!("measured in {:.1} s", total.elapsed().as_secs_f64());
 
     // Medians; a cell with any failed repetition shows the failure.
-    let cell = |w: usize, a: usize| -> Result<(f64, u64, u64, u32), String> {
+    let cell = |w: usize, a: usize| -> Result<(f64, u64, u64, u32, u32), String> {
         let list = &runs[w][a];
         if let Some(Err(e)) = list.iter().find(|r| r.is_err()) {
             return Err(e.clone());
@@ -540,7 +544,8 @@ fn main() -> wasmtime::Result<()> {
         let mut g: Vec<f64> = ok.iter().map(|o| o.growth as f64).collect();
         let peak = ok.iter().map(|o| o.peak).max().unwrap_or(0);
         let errors = ok.iter().map(|o| o.errors).max().unwrap_or(0);
-        Ok((median(&mut t), median(&mut g) as u64, peak, errors))
+        let nils = ok.iter().map(|o| o.nils).max().unwrap_or(0);
+        Ok((median(&mut t), median(&mut g) as u64, peak, errors, nils))
     };
     let is_peer = |a: usize| allocators[a].name != "wall-e" && allocators[a].name != BASELINE;
     let names: Vec<&str> = allocators.iter().map(|a| a.name).collect();
@@ -576,22 +581,31 @@ fn main() -> wasmtime::Result<()> {
     for (w, work) in works.iter().enumerate() {
         let best = (0..names.len())
             .filter(|&a| is_peer(a))
-            .filter_map(|a| cell(w, a).ok().filter(|c| c.3 == 0).map(|c| (c.0, a)))
+            .filter_map(|a| cell(w, a).ok().filter(|c| c.3 + c.4 == 0).map(|c| (c.0, a)))
             .min_by(|x, y| x.0.total_cmp(&y.0));
         let _ = write!(time, "| {} |", work.name);
         for (a, &name) in names.iter().enumerate() {
             match cell(w, a) {
-                Ok((t, _, _, errors)) => {
+                Ok((t, _, _, errors, nils)) => {
                     let ratio = match best {
                         Some((b, _)) if name != BASELINE => format!(" (×{:.2})", t / b),
                         _ => String::new(),
                     };
-                    let bad = if errors > 0 && name != BASELINE {
-                        notes.push(format!("{}: {}: {errors} failed checks", name, work.name));
-                        " ⚠"
-                    } else {
-                        ""
-                    };
+                    let mut bad = "";
+                    if errors > 0 && name != BASELINE {
+                        notes.push(format!(
+                            "{name}: {}: {errors} blocks found with changed contents",
+                            work.name
+                        ));
+                        bad = " ⚠";
+                    }
+                    if nils > 0 {
+                        notes.push(format!(
+                            "{name}: {}: {nils} allocations returned nil (out of memory)",
+                            work.name
+                        ));
+                        bad = " ⚠";
+                    }
                     let _ = write!(time, " {}{ratio}{bad} |", ns(t));
                 }
                 Err(e) => {
@@ -609,7 +623,7 @@ fn main() -> wasmtime::Result<()> {
         for (a, &name) in names.iter().enumerate() {
             match cell(w, a) {
                 Ok(_) if name == BASELINE => heap.push_str(" – |"),
-                Ok((_, growth, peak, _)) => {
+                Ok((_, growth, peak, _, _)) => {
                     let eff = if growth == 0 {
                         "–".to_string()
                     } else {
@@ -671,12 +685,42 @@ fn main() -> wasmtime::Result<()> {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into());
+    let head = sh(
+        "git",
+        &[
+            "-C",
+            root.to_str().unwrap_or("."),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    );
+    let dirty = !sh(
+        "git",
+        &[
+            "-C",
+            root.to_str().unwrap_or("."),
+            "status",
+            "--porcelain",
+            "src",
+            "Cargo.toml",
+        ],
+    )
+    .is_empty();
+    let version = format!(
+        "wall-e at commit {head}{}",
+        if dirty {
+            " plus uncommitted changes to src/"
+        } else {
+            ""
+        }
+    );
     let mut out = String::new();
     let _ = writeln!(out, "# wall-e against its peers\n");
     let _ = writeln!(
         out,
         "Generated by `bench/run{}` (which runs `{command}`) on {}; `nproc` = {}, CPU: {cpu}; \
-         {}; wasmtime 48 (cranelift); {reps} repetitions{}, medians; seed {SEED:#x}.\n",
+         {}; wasmtime 48 (cranelift); {reps} repetitions{}, medians; seed {SEED:#x}; {version}.\n",
         if quick { " --quick" } else { "" },
         sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         sh("nproc", &[]),
@@ -692,8 +736,11 @@ fn main() -> wasmtime::Result<()> {
          calls into the allocator (allocate, deallocate, reallocate); for the scaling rows only \
          the misfit allocations are timed and counted. The ratio is ns/op ÷ the best peer's \
          (wall-e and bump are not peers). `bump` is a do-nothing allocator (bump pointer, no \
-         free, no copy on realloc): its ns/op is the driver's and the call's own cost, to \
-         subtract from the others when comparing absolute costs.\n"
+         free, no copy on realloc, cache-warm: it wraps around in 1 MiB): its ns/op is roughly \
+         the driver's and the call's own cost, to subtract from the others when comparing \
+         absolute costs. ⚠ marks a cell whose run had nil results or changed blocks (see \
+         Problems); such a peer is not a candidate for best peer. Deterministic instruction \
+         counts per call: `bench/instructions`.\n"
     );
     let _ = writeln!(out, "## Time (ns/op, lower is better)\n\n{time}");
     let _ = writeln!(

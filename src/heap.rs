@@ -216,9 +216,10 @@ impl<S: Source> Heap<S> {
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
     pub fn deallocate(&mut self, p: u32) {
-        let Some(header) = self.used_block(p) else {
+        let header = self.used_block(p);
+        if header == 0 {
             return;
-        };
+        }
         let flags_and_size = self.read(header + 4);
         // Mark the header free even when it is about to be merged away: a later `deallocate` of
         // the same pointer then sees a free header and is ignored.
@@ -238,8 +239,8 @@ impl<S: Source> Heap<S> {
     /// that is not a used block.
     pub fn size(&self, p: u32) -> u32 {
         match self.used_block(p) {
-            Some(header) => self.read(header),
-            None => 0,
+            0 => 0,
+            header => self.read(header),
         }
     }
 
@@ -256,9 +257,10 @@ impl<S: Source> Heap<S> {
         if p == 0 {
             return self.allocate_aligned(size, align);
         }
-        let Some(header) = self.used_block(p) else {
+        let header = self.used_block(p);
+        if header == 0 {
             return 0;
-        };
+        }
         if size == 0 {
             self.deallocate(p);
             return 0;
@@ -280,12 +282,12 @@ impl<S: Source> Heap<S> {
         q
     }
 
-    /// The header of the used block whose payload starts at `p`, if the cheap checks pass:
-    /// aligned, inside the heap, a used header whose sizes are coherent.
+    /// The header of the used block whose payload starts at `p` if the cheap checks pass
+    /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
     #[inline(never)]
-    fn used_block(&self, p: u32) -> Option<u32> {
+    fn used_block(&self, p: u32) -> u32 {
         if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
-            return None;
+            return 0;
         }
         let header = p - HEADER;
         let flags_and_size = self.read(header + 4);
@@ -295,9 +297,9 @@ impl<S: Source> Heap<S> {
             || eff.wrapping_sub(1) >= self.top - p
             || self.read(header) > eff
         {
-            return None;
+            return 0;
         }
-        Some(header)
+        header
     }
 
     /// A free block for an effective size `need`, still linked, or 0: the head of the request's

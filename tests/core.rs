@@ -62,18 +62,7 @@ fn bad_pointers_are_ignored() {
     h.deallocate(b);
     let before = valid(&h);
     h.deallocate(b); // double free
-    for bad in [
-        b,
-        a + 1,
-        a + 8,
-        a - 8,
-        4,
-        8,
-        1024,
-        c + 4096,
-        !7,
-        64 * PAGE,
-    ] {
+    for bad in [b, a + 1, a + 8, a - 8, 4, 8, 1024, c + 4096, !7, 64 * PAGE] {
         h.deallocate(bad);
         assert_eq!(
             h.reallocate(bad, 10),

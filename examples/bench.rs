@@ -704,6 +704,7 @@ fn main() -> wasmtime::Result<()> {
             "--porcelain",
             "src",
             "Cargo.toml",
+            "build.rs",
         ],
     )
     .is_empty();

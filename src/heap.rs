@@ -34,6 +34,12 @@ use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};
 
 pub(crate) const HEADER: u32 = 8;
+/// Whether the heap tracks its fresh memory (I6) and current region: for `allocate_zeroed`
+/// and the heap walker, neither of which the plain standalone module has.
+pub(crate) const TRACK_FRESH: bool = cfg!(any(
+    not(all(target_arch = "wasm32", feature = "exports")),
+    feature = "stats"
+));
 pub(crate) const FREE: u32 = 1;
 pub(crate) const PREV_FREE: u32 = 2;
 pub(crate) const LAST: u32 = 4;
@@ -51,7 +57,6 @@ pub const MAX_REQUEST: u32 = u32::MAX - 2 * PAGE;
 /// A heap over the memory source `S`. Addresses in and out are `u32`; 0 is nil.
 pub struct Heap<S: Source> {
     source: S,
-    started: bool,
     /// Start of the first region (where the heap walk begins).
     pub(crate) first: u32,
     /// Start of the current region.
@@ -80,7 +85,6 @@ impl<S: Source> Heap<S> {
     pub const fn new(source: S) -> Self {
         Heap {
             source,
-            started: false,
             first: 0,
             region: 0,
             top: 0,
@@ -201,7 +205,7 @@ impl<S: Source> Heap<S> {
     /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
     /// zero already (I6), so only the part below `fresh` is cleared.
     pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
-        let fresh = self.fresh;
+        let fresh = if TRACK_FRESH { self.fresh } else { u32::MAX };
         let region = self.region;
         let p = self.allocate_aligned(size, align);
         // A new region is fresh throughout; otherwise clear what lies below the old mark.
@@ -434,7 +438,7 @@ impl<S: Source> Heap<S> {
     #[inline]
     fn set_top(&mut self, top: u32) {
         self.top = top;
-        if top > self.fresh {
+        if TRACK_FRESH && top > self.fresh {
             self.fresh = top;
         }
     }
@@ -450,8 +454,7 @@ impl<S: Source> Heap<S> {
             if bytes <= room {
                 return true;
             }
-            if !self.started {
-                self.start();
+            if self.first == 0 && self.start() {
                 continue;
             }
             // Extending the region needs the shortfall; a new region needs its marker's 8 bytes.
@@ -468,7 +471,8 @@ impl<S: Source> Heap<S> {
             let start = old << 16;
             // The end of a 4 GiB memory is 2^32: `limit` (end - 8) still fits.
             let limit = start.wrapping_add(pages << 16).wrapping_sub(8);
-            if self.limit != 0 && start == self.limit + 8 {
+            // (Without a region, `limit + 8` is 8: never a page start.)
+            if start == self.limit + 8 {
                 self.limit = limit;
                 continue;
             }
@@ -477,27 +481,32 @@ impl<S: Source> Heap<S> {
             } else {
                 self.first = start;
             }
-            self.region = start;
             self.top = start;
-            self.fresh = start;
+            if TRACK_FRESH {
+                self.region = start;
+                self.fresh = start;
+            }
             self.limit = limit;
         }
     }
 
     /// Takes the memory the source had before any growth.
-    fn start(&mut self) {
-        self.started = true;
+    fn start(&mut self) -> bool {
         let (start, end) = self.source.initial();
         let start = (start as u64 + 7) & !7;
         let end = end as u64 & !7;
         if start != 0 && start + 24 <= end {
             let start = start as u32;
             self.first = start;
-            self.region = start;
             self.top = start;
-            self.fresh = start;
+            if TRACK_FRESH {
+                self.region = start;
+                self.fresh = start;
+            }
             self.limit = (end - 8) as u32;
+            return true;
         }
+        false
     }
 
     /// Leaves the current region for one at `next`: the space above `top` becomes a free block

@@ -1,7 +1,7 @@
 //! wall-e: a small, fast WebAssembly memory allocator.
 //!
 //! - [`Heap`] is the allocator over any [`Source`] of memory; it runs on the host too.
-//! - [`WallE`] (wasm32) is the `GlobalAlloc`; the default feature `exports` turns the crate into
+//! - `WallE` (on wasm32) is the `GlobalAlloc`; the default feature `exports` turns the crate into
 //!   the standalone `wall-e.wasm` with the raw ABI `allocate`, `deallocate`, `reallocate`, `size`.
 //!
 //! See `heap.rs` for the block layout and the invariants, and the README for the ABI contract.

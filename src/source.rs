@@ -20,7 +20,7 @@ pub const PAGE: u32 = 65_536;
 ///   the source lives.
 pub unsafe trait Source {
     /// The heap's share of the memory the module started with: its first and one-past-last
-    /// address. Called once, before anything else. Pages grown since, by anyone, are not part of
+    /// address. Called before the first growth (again if the range was too small to use). Pages grown since, by anyone, are not part of
     /// it: they may belong to somebody else.
     fn initial(&mut self) -> (u32, u32);
     /// Grows the memory by `pages` pages; returns the previous size in pages, or `None` when the

@@ -106,7 +106,10 @@ impl Model {
                 seed: self.step,
             },
         );
-        self.freed.retain(|&f| f != p);
+        // A freed pointer whose header this block now covers has become an interior pointer,
+        // which the cheap checks do not cover (even after this block is freed in turn, its
+        // bytes stay behind): only pointers whose memory was never reused stay "freed".
+        self.freed.retain(|&f| f + 8 <= p - 8 || f - 8 >= p + eff);
     }
 
     fn apply(&mut self, op: Op) {
@@ -167,15 +170,6 @@ impl Model {
                 }
             }
             Op::DoubleFree(i) => {
-                // A freed pointer whose memory now lies in a live block is an interior pointer,
-                // which the cheap checks do not cover: only truly stale ones are passed.
-                let heap = &self.heap;
-                let live = &self.live;
-                self.freed.retain(|&f| {
-                    !live
-                        .iter()
-                        .any(|(&p, _)| f + 8 > p - 8 && f - 8 < p + effective(heap, p))
-                });
                 if !self.freed.is_empty() {
                     let p = self.freed[i % self.freed.len()];
                     assert_eq!(self.heap.size(p), 0, "freed pointer has a size");

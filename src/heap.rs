@@ -131,8 +131,17 @@ impl<S: Source> Heap<S> {
         let found = self.take_free(need);
         let header = if found != 0 {
             let eff = self.read(found + 4) & !FLAGS;
-            self.unlink(found, eff);
-            self.trim(found, 0, eff, need);
+            if eff - need >= MIN_FREE_BLOCK {
+                // Carve the block from the front of the free one, whose header moves up but
+                // most of the time keeps its class and so its place in its list. (From the
+                // front, so that in FIFO-like patterns the next block freed borders the rest.)
+                self.resize_free(found, eff, found + HEADER + need, eff - need - HEADER);
+                self.write(found + 4, need);
+            } else {
+                self.unlink(found, eff);
+                self.write(found + 4, eff);
+                self.clear_prev_free(eff, found);
+            }
             found
         } else {
             if !self.ensure(HEADER + need) {
@@ -225,18 +234,33 @@ impl<S: Source> Heap<S> {
             return;
         }
         let flags_and_size = self.read(header + 4);
-        // Mark the header free even when it is about to be merged away: a later `deallocate` of
-        // the same pointer then sees a free header and is ignored.
+        let eff = flags_and_size & !FLAGS;
+        // Mark the header free first: when the block merges into the one before or goes back to
+        // the bump pointer, this header stays behind, and a second `deallocate` of the same
+        // pointer must see it free and be ignored (also once `top` has moved past it again).
         self.write(header + 4, flags_and_size | FREE);
-        let mut start = header;
-        let mut eff = flags_and_size & !FLAGS;
-        if flags_and_size & PREV_FREE != 0 {
-            let prev_eff = self.read(header - 4);
-            start = header - HEADER - prev_eff;
-            self.unlink(start, prev_eff);
-            eff += HEADER + prev_eff;
+        if flags_and_size & PREV_FREE == 0 {
+            self.release(header, eff);
+            return;
         }
-        self.release(start, eff);
+        let prev_eff = self.read(header - 4);
+        let prev = header - HEADER - prev_eff;
+        let next = header + HEADER + eff;
+        if next == self.top {
+            self.unlink(prev, prev_eff);
+            self.top = prev;
+            return;
+        }
+        let mut total = prev_eff + HEADER + eff;
+        let next_word = self.read(next + 4);
+        if next_word & FREE != 0 {
+            let next_eff = next_word & !FLAGS;
+            self.unlink(next, next_eff);
+            total += HEADER + next_eff;
+        } else {
+            self.write(next + 4, next_word | PREV_FREE);
+        }
+        self.resize_free(prev, prev_eff, prev, total);
     }
 
     /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
@@ -332,17 +356,24 @@ impl<S: Source> Heap<S> {
             self.release(header + HEADER + need, total - need - HEADER);
         } else {
             self.write(header + 4, total | prev_flag);
-            let next = header + HEADER + total;
-            if next != self.top {
-                let next_word = self.read(next + 4);
-                self.write(next + 4, next_word & !PREV_FREE);
-            }
+            self.clear_prev_free(total, header);
+        }
+    }
+
+    /// Clears `PREV_FREE` on the block after the used block at `header` (payload `eff`), unless
+    /// that is `top`.
+    #[inline]
+    fn clear_prev_free(&mut self, eff: u32, header: u32) {
+        let next = header + HEADER + eff;
+        if next != self.top {
+            let next_word = self.read(next + 4);
+            self.write(next + 4, next_word & !PREV_FREE);
         }
     }
 
     /// Makes `[start, start + 8 + eff)` free: merges it with a free right neighbour, or gives it
     /// back to the bump pointer when it ends at `top`. Its left neighbour must be used.
-    fn release(&mut self, start: u32, mut eff: u32) {
+    fn release(&mut self, start: u32, eff: u32) {
         let next = start + HEADER + eff;
         if next == self.top {
             self.top = start;
@@ -350,18 +381,51 @@ impl<S: Source> Heap<S> {
         }
         let next_word = self.read(next + 4);
         if next_word & FREE != 0 {
+            // The free neighbour grows down to `start`.
             let next_eff = next_word & !FLAGS;
-            self.unlink(next, next_eff);
-            eff += HEADER + next_eff;
+            self.resize_free(next, next_eff, start, eff + HEADER + next_eff);
         } else {
             self.write(next + 4, next_word | PREV_FREE);
+            self.make_free(start, eff);
         }
-        self.make_free(start, eff);
     }
 
-    /// Writes a free header and footer at `header` and links it into its class. The block after
-    /// it must already carry `PREV_FREE`, or be set by the caller.
+    /// Links a new free block of `eff` bytes at `header` and writes its header and footer. The
+    /// block after it must already carry `PREV_FREE`, or be set by the caller.
     fn make_free(&mut self, header: u32, eff: u32) {
+        self.link(header, class_of(eff));
+        self.write_free(header, eff);
+    }
+
+    /// The free block at `old` (`old_eff` bytes) becomes the free block at `new` (`new_eff`
+    /// bytes), over the same memory give or take neighbours. When its class does not change, it
+    /// keeps its place in its list: only the links move with the header, if it moved at all.
+    fn resize_free(&mut self, old: u32, old_eff: u32, new: u32, new_eff: u32) {
+        let class = class_of(old_eff);
+        if class != class_of(new_eff) {
+            self.unlink_from(old, class);
+            self.link(new, class_of(new_eff));
+        } else if old != new {
+            // Read both links before writing: the headers may overlap.
+            let next = self.read(old);
+            let prev = self.read(old + HEADER);
+            self.write(new, next);
+            self.write(new + HEADER, prev);
+            if prev != 0 {
+                self.write(prev, new);
+            } else {
+                self.lists.heads[class & 127] = new;
+            }
+            if next != 0 {
+                self.write(next + HEADER, new);
+            }
+        }
+        self.write_free(new, new_eff);
+    }
+
+    /// Writes a free block's header and footer (and, in the checked build, poisons its payload
+    /// between the links). The links at `header` and `header + 8` are left alone.
+    fn write_free(&mut self, header: u32, eff: u32) {
         #[cfg(feature = "checked")]
         // SAFETY: the payload between the prev link and the footer is inside the block.
         unsafe {
@@ -369,7 +433,11 @@ impl<S: Source> Heap<S> {
         };
         self.write(header + 4, eff | FREE);
         self.write(header + 4 + eff, eff);
-        let class = class_of(eff) & 127;
+    }
+
+    /// Pushes the block at `header` onto the list of `class`.
+    fn link(&mut self, header: u32, class: usize) {
+        let class = class & 127;
         let next = self.lists.heads[class];
         self.write(header, next);
         self.write(header + HEADER, 0);
@@ -382,7 +450,12 @@ impl<S: Source> Heap<S> {
 
     /// Takes the free block at `header` out of its list.
     fn unlink(&mut self, header: u32, eff: u32) {
-        let class = class_of(eff) & 127;
+        self.unlink_from(header, class_of(eff));
+    }
+
+    /// Takes the block at `header` out of the list of `class`.
+    fn unlink_from(&mut self, header: u32, class: usize) {
+        let class = class & 127;
         let next = self.read(header);
         let prev = self.read(header + HEADER);
         if prev != 0 {
@@ -418,12 +491,25 @@ impl<S: Source> Heap<S> {
             return true;
         }
         let next_word = self.read(next + 4);
-        let total = eff + HEADER + (next_word & !FLAGS);
+        let next_eff = next_word & !FLAGS;
+        let total = eff + HEADER + next_eff;
         if next_word & FREE == 0 || total < need {
             return false;
         }
-        self.unlink(next, next_word & !FLAGS);
-        self.trim(header, prev_flag, total, need);
+        if total - need >= MIN_FREE_BLOCK {
+            // The free neighbour shrinks from the front: its header moves up.
+            self.resize_free(
+                next,
+                next_eff,
+                header + HEADER + need,
+                total - need - HEADER,
+            );
+            self.write(header + 4, need | prev_flag);
+        } else {
+            self.unlink(next, next_eff);
+            self.write(header + 4, total | prev_flag);
+            self.clear_prev_free(total, header);
+        }
         true
     }
 

@@ -27,7 +27,7 @@ execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 corpus=$(grep -Eo 'corp: [0-9]+/[0-9a-zA-Z]+' "$log" | tail -1 | cut -d' ' -f2)
 echo "== fuzz heap_ops: ${execs:-?} execs in $((end - start)) s (${rate:-?}/s), corpus ${corpus:-?} inputs/bytes," \
-    "$(ls target/corpus-work | wc -l) new kept in fuzz/target/corpus-work, exit status $status"
+    "$(ls target/corpus-work | wc -l) files in fuzz/target/corpus-work, exit status $status"
 if [ "$status" -ne 0 ]; then
     echo "== fuzz heap_ops FAILED: see fuzz/$log and fuzz/artifacts/heap_ops/"
     exit "$status"

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds pkg/wall-e.wasm: the release cdylib, without the linker's `__heap_base`/`__data_end`
-// exports, optimised with `wasm-opt -Oz` when binaryen is installed. Prints the sizes.
-//   node scripts/build.mjs [--features a,b] [--out path] [--no-opt]
+// exports, optimised with `wasm-opt` when binaryen is installed. Prints the sizes.
+//   node scripts/build.mjs [--small] [--features a,b] [--out path] [--no-opt]
+// The default build is tuned for speed (opt-level 3, `wasm-opt -O3`); `--small` for size
+// (feature `small`, opt-level "z", `wasm-opt -Oz`), written to pkg/wall-e.small.wasm.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -13,8 +15,9 @@ const option = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const features = option("--features", "");
-const out = resolve(root, option("--out", "pkg/wall-e.wasm"));
+const small = args.includes("--small");
+const features = [option("--features", ""), small ? "small" : ""].filter(Boolean).join(",");
+const out = resolve(root, option("--out", small ? "pkg/wall-e.small.wasm" : "pkg/wall-e.wasm"));
 const optimise = !args.includes("--no-opt");
 
 // Each feature set builds in its own target dir, so concurrent builds never read each other's.
@@ -22,7 +25,8 @@ const baseTarget = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARG
 const targetDir = features ? resolve(baseTarget, "variants", features.replace(/[^a-z0-9]+/g, "-")) : baseTarget;
 const cargoArgs = ["build", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--target-dir", targetDir];
 if (features) cargoArgs.push("--features", features);
-execFileSync("cargo", cargoArgs, { cwd: root, stdio: "inherit" });
+const env = { ...process.env, CARGO_PROFILE_RELEASE_OPT_LEVEL: small ? "z" : "3" };
+execFileSync("cargo", cargoArgs, { cwd: root, stdio: "inherit", env });
 const raw = readFileSync(resolve(targetDir, "wasm32-unknown-unknown/release/wall_e.wasm"));
 
 // --- keep only the ABI's exports --------------------------------------------------------------
@@ -88,11 +92,11 @@ const hasWasmOpt = (() => {
 if (optimise && hasWasmOpt) {
   const flags = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-nontrapping-float-to-int",
     "--enable-mutable-globals", "--enable-multivalue", "--enable-reference-types"];
-  execFileSync("wasm-opt", ["-Oz", "--strip-debug", "--strip-producers", ...flags, out, "-o", out], { stdio: "inherit" });
+  execFileSync("wasm-opt", [small ? "-Oz" : "-O3", "--strip-debug", "--strip-producers", ...flags, out, "-o", out], { stdio: "inherit" });
   optimised = true;
 }
 new WebAssembly.Module(readFileSync(out)); // fails loudly on a malformed module
 const final = readFileSync(out).length;
 console.log(`wall-e.wasm: ${out.replace(root + "/", "")} ${final} bytes` +
-  (optimised ? ` (wasm-opt -Oz; ${wasm.length} before)` : " (wasm-opt not found: not optimised)") +
+  (optimised ? ` (wasm-opt ${small ? "-Oz" : "-O3"}; ${wasm.length} before)` : " (wasm-opt not found: not optimised)") +
   (features ? ` features: ${features}` : ""));

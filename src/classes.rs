@@ -10,7 +10,8 @@
 pub const CLASSES: usize = 116;
 
 /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8).
-#[inline(never)]
+#[cfg_attr(not(feature = "small"), inline(always))]
+#[cfg_attr(feature = "small", inline(never))]
 pub fn class_of(eff: u32) -> usize {
     let units = eff >> 3;
     if units < 16 {
@@ -59,6 +60,12 @@ impl FreeLists {
     #[inline]
     pub fn mark_empty(&mut self, class: usize) {
         self.words[(class >> 6) & 1] &= !(1 << (class & 63));
+    }
+
+    /// Whether every list is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.words[0] | self.words[1] == 0
     }
 
     /// Whether the bitmap says `class` is non-empty (for the heap walker).

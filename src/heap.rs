@@ -300,9 +300,21 @@ impl<S: Source> Heap<S> {
             self.write(header, size);
             return p;
         }
-        let q = self.allocate_aligned(size, align);
+        // A block that grows and must move gets headroom for the next growths (strings built
+        // piecemeal), as much as the 125% rule allows even with an unsplittable 8-byte tail.
+        let old_size = self.read(header);
+        let headroom = if size > old_size {
+            ((size / 4) & !7).saturating_sub(8)
+        } else {
+            0
+        };
+        let mut q = self.allocate_aligned(size + headroom, align);
+        if q == 0 && headroom != 0 {
+            q = self.allocate_aligned(size, align);
+        }
         if q != 0 {
-            let keep = self.read(header).min(size);
+            self.write(q - HEADER, size);
+            let keep = old_size.min(size);
             // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
             unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
             self.deallocate(p);
@@ -312,7 +324,8 @@ impl<S: Source> Heap<S> {
 
     /// The header of the used block whose payload starts at `p` if the cheap checks pass
     /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
-    #[inline(never)]
+    #[cfg_attr(not(feature = "small"), inline(always))]
+    #[cfg_attr(feature = "small", inline(never))]
     fn used_block(&self, p: u32) -> u32 {
         if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
             return 0;
@@ -336,6 +349,9 @@ impl<S: Source> Heap<S> {
     /// blocks 8 bytes too large to split and over 125%: the search starts one class higher.
     #[inline]
     fn take_free(&self, need: u32) -> u32 {
+        if self.lists.is_empty() {
+            return 0; // e.g. stack-like use, where every block freed goes back to the top
+        }
         let own = class_of(need);
         let head = self.lists.heads[own & 127];
         if head != 0 && self.read(head + 4) & !FLAGS >= need {
@@ -533,7 +549,16 @@ impl<S: Source> Heap<S> {
     /// else since the last growth, the current region is closed and a new one starts in the new
     /// pages (so `top` moves). False when the memory cannot grow; the heap is unchanged then,
     /// but for a possible new empty region.
+    #[inline(always)]
     fn ensure(&mut self, bytes: u32) -> bool {
+        // `top <= limit` always, and both are 0 before the first region.
+        bytes <= self.limit - self.top || self.grow(bytes)
+    }
+
+    /// The slow path of [`Heap::ensure`]: growth.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, bytes: u32) -> bool {
         loop {
             // `top <= limit` always, and both are 0 before the first region.
             let room = self.limit - self.top;

@@ -40,6 +40,8 @@ pub(crate) const TRACK_FRESH: bool = cfg!(any(
     not(all(target_arch = "wasm32", feature = "exports")),
     feature = "stats"
 ));
+/// The size-tuned build (feature `small`) leaves out what only makes things faster.
+const SMALL: bool = cfg!(feature = "small");
 pub(crate) const FREE: u32 = 1;
 pub(crate) const PREV_FREE: u32 = 2;
 pub(crate) const LAST: u32 = 4;
@@ -124,6 +126,7 @@ impl<S: Source> Heap<S> {
     }
 
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
+    #[cfg_attr(feature = "small", inline(never))]
     pub fn allocate(&mut self, size: u32) -> u32 {
         let Some(need) = effective(size) else {
             return 0;
@@ -228,6 +231,7 @@ impl<S: Source> Heap<S> {
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
+    #[cfg_attr(feature = "small", inline(never))]
     pub fn deallocate(&mut self, p: u32) {
         let header = self.used_block(p);
         if header == 0 {
@@ -303,7 +307,7 @@ impl<S: Source> Heap<S> {
         // A block that grows and must move gets headroom for the next growths (strings built
         // piecemeal), as much as the 125% rule allows even with an unsplittable 8-byte tail.
         let old_size = self.read(header);
-        let headroom = if size > old_size {
+        let headroom = if !SMALL && size > old_size {
             ((size / 4) & !7).saturating_sub(8)
         } else {
             0
@@ -349,7 +353,7 @@ impl<S: Source> Heap<S> {
     /// blocks 8 bytes too large to split and over 125%: the search starts one class higher.
     #[inline]
     fn take_free(&self, need: u32) -> u32 {
-        if self.lists.is_empty() {
+        if !SMALL && self.lists.is_empty() {
             return 0; // e.g. stack-like use, where every block freed goes back to the top
         }
         let own = class_of(need);
@@ -418,7 +422,7 @@ impl<S: Source> Heap<S> {
     /// keeps its place in its list: only the links move with the header, if it moved at all.
     fn resize_free(&mut self, old: u32, old_eff: u32, new: u32, new_eff: u32) {
         let class = class_of(old_eff);
-        if class != class_of(new_eff) {
+        if SMALL || class != class_of(new_eff) {
             self.unlink_from(old, class);
             self.link(new, class_of(new_eff));
         } else if old != new {
@@ -488,6 +492,7 @@ impl<S: Source> Heap<S> {
     }
 
     /// Grows or shrinks the used block at `header` to `need` bytes without moving it.
+    #[cfg_attr(feature = "small", inline(never))]
     fn resize_in_place(&mut self, header: u32, need: u32) -> bool {
         let flags_and_size = self.read(header + 4);
         let prev_flag = flags_and_size & PREV_FREE;

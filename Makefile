@@ -22,8 +22,12 @@ lint:
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
 # Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm).
+# The core's tests run again with the size-tuned paths (`small`) and with freed-memory poisoning
+# checked by the walker (`checked`).
 test-host:
 	cargo test
+	cargo test --features small --test core --test model
+	cargo test --features checked --test core --test model
 
 # wasm-bindgen-test: the suite compiled to wasm32 with wall-e as the global allocator, in Node
 # and in headless Chromium.

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
 
 /// The allocators, in table order; `bump` last (it is not a peer).
-const ALLOCATORS: [&str; 7] = [
+const ALLOCATORS: [&str; 8] = [
     "wall-e",
+    "wall-e-small",
     "dlmalloc",
     "talc",
     "rlsf",
@@ -225,6 +226,8 @@ struct Allocator {
     module: Module,
     raw_size: Option<u64>,
     opt_size: u64,
+    /// The same allocator built for size: opt-level "z", `wasm-opt -Oz` (wall-e: `--small`).
+    small_size: Option<u64>,
 }
 
 fn global(store: &mut Store<()>, driver: &Instance, name: &str) -> u64 {
@@ -487,6 +490,7 @@ fn main() -> wasmtime::Result<()> {
                 module,
                 raw_size: size(&dir.join(format!("{name}.raw.wasm"))),
                 opt_size: size(&path).unwrap_or(0),
+                small_size: size(&dir.join(format!("{name}.oz.wasm"))),
             }),
             Err(e) => {
                 let e = format!("{e:#}");
@@ -547,7 +551,8 @@ fn main() -> wasmtime::Result<()> {
         let nils = ok.iter().map(|o| o.nils).max().unwrap_or(0);
         Ok((median(&mut t), median(&mut g) as u64, peak, errors, nils))
     };
-    let is_peer = |a: usize| allocators[a].name != "wall-e" && allocators[a].name != BASELINE;
+    let is_peer =
+        |a: usize| !allocators[a].name.starts_with("wall-e") && allocators[a].name != BASELINE;
     let names: Vec<&str> = allocators.iter().map(|a| a.name).collect();
     let header = |first: &str, extra: &str| {
         let mut s = format!("| {first} |");
@@ -660,15 +665,18 @@ fn main() -> wasmtime::Result<()> {
         moves.push('\n');
     }
 
-    let mut sizes =
-        String::from("| module | raw (bytes) | `wasm-opt -Oz` (bytes) |\n|---|--:|--:|\n");
+    let mut sizes = String::from(
+        "| module | raw, opt-level 3 (bytes) | measured: `wasm-opt -O3` (bytes) | built for size: \
+         opt-level \"z\", `wasm-opt -Oz` (bytes) |\n|---|--:|--:|--:|\n",
+    );
     for a in &allocators {
         let _ = writeln!(
             sizes,
-            "| {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             a.name,
             a.raw_size.map_or("–".into(), |s| s.to_string()),
-            a.opt_size
+            a.opt_size,
+            a.small_size.map_or("–".into(), |s| s.to_string())
         );
     }
 
@@ -730,13 +738,14 @@ fn main() -> wasmtime::Result<()> {
     );
     let _ = writeln!(
         out,
-        "Each allocator is its `wasm-opt -Oz` module (peers: their `GlobalAlloc` behind an 8-byte \
-         size header, `opt-level = \"s\"`, LTO, as wall-e), driven from inside wasm by \
+        "Each allocator is built for speed: `opt-level = 3`, LTO, then `wasm-opt -O3` (peers: \
+         their `GlobalAlloc` behind an 8-byte size header; `wall-e-small` is wall-e's size-tuned \
+         build, `--small`, shown for reference and not a peer), driven from inside wasm by \
          `bench/driver.wat`, a fresh instance per measurement. ns/op = the thread's CPU time for \
          the workload (user + system, so page faults count; time waiting for a core does not) ÷ \
          calls into the allocator (allocate, deallocate, reallocate); for the scaling rows only \
          the misfit allocations are timed and counted. The ratio is ns/op ÷ the best peer's \
-         (wall-e and bump are not peers). `bump` is a do-nothing allocator (bump pointer, no \
+         (wall-e, wall-e-small and bump are not peers). `bump` is a do-nothing allocator (bump pointer, no \
          free, no copy on realloc, cache-warm: it wraps around in 1 MiB): its ns/op is roughly \
          the driver's and the call's own cost, to subtract from the others when comparing \
          absolute costs. ⚠ marks a cell whose run had nil results or changed blocks (see \
@@ -760,10 +769,11 @@ fn main() -> wasmtime::Result<()> {
     );
     let _ = writeln!(
         out,
-        "## Module size\n\nRaw = as cargo built it (wall-e: `scripts/build.mjs --no-opt`, which \
-         drops the `__heap_base`/`__data_end` exports; the peers' modules have them dropped too \
-         by `bench/strip-exports.mjs`); then `wasm-opt -Oz` with scripts/build.mjs's flags. The \
-         peers include the 8-byte-header ABI wrapper.\n\n{sizes}"
+        "## Module size\n\nRaw = as cargo built it at opt-level 3 (wall-e: `scripts/build.mjs \
+         --no-opt`, which drops the `__heap_base`/`__data_end` exports; the peers' modules have \
+         them dropped too by `bench/strip-exports.mjs`); measured = that after `wasm-opt -O3`; \
+         built for size = opt-level \"z\" and `wasm-opt -Oz` (wall-e: `scripts/build.mjs \
+         --small`). The peers include the 8-byte-header ABI wrapper.\n\n{sizes}"
     );
     if !missing.is_empty() || !notes.is_empty() {
         let _ = writeln!(out, "## Problems\n");

@@ -4,7 +4,7 @@
 //! Every block is an 8-byte header followed by its payload; headers and payloads are 8-aligned.
 //! ```text
 //!  used:  | logical size u32 | effective size | flags |  payload (effective size bytes) ...  |
-//!  free:  | next free u32    | effective size | flags |  prev free u32 | ... | eff size u32 |
+//!  free:  | next free u32    | effective size | flags |  prev free u32 | ... | size | FREE |
 //!  last:  | next region u32  | spare bytes    | LAST  |  (end of a region left behind)      |
 //! ```
 //! The effective size (the payload's capacity) is a multiple of 8, so its low 3 bits are flags:
@@ -18,7 +18,7 @@
 //! - **I2 coalesced:** no two adjacent blocks are free, and the block just below `top` is never
 //!   free: a block freed there goes back to the bump pointer.
 //! - **I3 flags agree:** `PREV_FREE` is set exactly when the block before is free; a free block's
-//!   footer equals its effective size.
+//!   footer equals its effective size, with the `FREE` flag.
 //! - **I4 lists:** every free block is in exactly one doubly linked list, the one of
 //!   [`class_of`] its size; the bitmap marks exactly the non-empty lists.
 //! - **I5 the 125% rule:** a block handed out has an effective size within 125% of the rounded
@@ -247,7 +247,7 @@ impl<S: Source> Heap<S> {
             self.release(header, eff);
             return;
         }
-        let prev_eff = self.read(header - 4);
+        let prev_eff = self.read(header - 4) & !FLAGS;
         let prev = header - HEADER - prev_eff;
         let next = header + HEADER + eff;
         if next == self.top {
@@ -451,8 +451,10 @@ impl<S: Source> Heap<S> {
         unsafe {
             self.at(header + 12).write_bytes(POISON, eff as usize - 8)
         };
+        // The footer carries the FREE flag too, so that a pointer whose "header" would be made of
+        // a footer (the address of the next block's header, say) fails the used-block check.
         self.write(header + 4, eff | FREE);
-        self.write(header + 4 + eff, eff);
+        self.write(header + 4 + eff, eff | FREE);
     }
 
     /// Pushes the block at `header` onto the list of `class`.

@@ -128,7 +128,7 @@ impl<S: Source> Heap<S> {
             if word & FREE != 0 {
                 check(!prev_free, header, "two adjacent free blocks")?;
                 check(
-                    self.read(header + 4 + eff) == eff,
+                    self.read(header + 4 + eff) == eff | FREE,
                     header,
                     "footer disagrees with header",
                 )?;

@@ -97,12 +97,11 @@ fn pointer_whose_header_is_zeros_in_a_free_block_is_ignored() {
     );
 }
 
-/// Open bug (reported, not fixed in `src/`): a pointer whose 8 bytes before are a free block's
-/// last word and its footer passes the cheap header check (effective size = the footer, logical
-/// size = the word before, here 0), and freeing it corrupts the heap. Such a pointer is the
-/// address of the header of the block after the free block.
+/// Found by the fuzzer, fixed in c9aefe8 (footers carry the `FREE` flag): a pointer whose 8 bytes
+/// before are a free block's last word and its footer passed the cheap header check (effective
+/// size = the footer, logical size = the word before, here 0), and freeing it corrupted the
+/// heap. Such a pointer is the address of the header of the block after the free block.
 #[test]
-
 fn pointer_whose_header_is_a_free_blocks_footer_is_ignored() {
     let (mut h, p, before) = heap_with_a_gap_block();
     let bad = p - 8;
@@ -119,10 +118,9 @@ fn pointer_whose_header_is_a_free_blocks_footer_is_ignored() {
     );
 }
 
-/// The same open bug with a stale footer: once the block above the gap is freed, the gap's old
-/// footer lies inside the merged free block and still reads as a used header.
+/// The same bug with a stale footer (found by the fuzzer, fixed in c9aefe8): once the block above
+/// the gap is freed, the gap's old footer lies inside the merged free block.
 #[test]
-
 fn pointer_whose_header_is_a_stale_footer_is_ignored() {
     let (mut h, p, _) = heap_with_a_gap_block();
     h.deallocate(p);

@@ -304,10 +304,11 @@ impl<S: Source> Heap<S> {
             self.write(header, size);
             return p;
         }
-        // A block that grows and must move gets headroom for the next growths (strings built
-        // piecemeal), as much as the 125% rule allows even with an unsplittable 8-byte tail.
+        // A block that grows by a little and must move gets headroom for the next little
+        // growths (strings built piecemeal; not vectors that double), as much as the 125% rule
+        // allows even with an unsplittable 8-byte tail.
         let old_size = self.read(header);
-        let headroom = if !SMALL && size > old_size {
+        let headroom = if !SMALL && size > old_size && size - old_size <= old_size / 4 {
             ((size / 4) & !7).saturating_sub(8)
         } else {
             0

@@ -19,8 +19,9 @@
 //!   free: a block freed there goes back to the bump pointer.
 //! - **I3 flags agree:** `PREV_FREE` is set exactly when the block before is free; a free block's
 //!   footer equals its effective size, with the `FREE` flag.
-//! - **I4 lists:** every free block is in exactly one doubly linked list, the one of
-//!   [`class_of`] its size; the bitmap marks exactly the non-empty lists.
+//! - **I4 lists:** every free block but the spare is in exactly one doubly linked list, the one
+//!   of [`class_of`] its size; the bitmap marks exactly the non-empty lists. The spare (the
+//!   rest of the last block split, at most one) is in none.
 //! - **I5 the 125% rule:** a block handed out has an effective size within 125% of the rounded
 //!   request: larger blocks are split (a remainder of 16 bytes or more becomes a free block), and
 //!   a block that cannot be split is taken only if it is within 125%. (A block resized in place,
@@ -71,6 +72,10 @@ pub struct Heap<S: Source> {
     /// See I6.
     pub(crate) fresh: u32,
     pub(crate) lists: FreeLists,
+    /// The spare block: the rest of the last block split for an allocation, free but in no
+    /// list (I4), carved first by the next allocations that its own class cannot serve. 0 if
+    /// none. Carving it, and merging freed neighbours into it, needs no list work.
+    pub(crate) spare: u32,
 }
 
 /// The effective size for a request of `size` bytes, `None` for 0 or impossible sizes.
@@ -93,6 +98,7 @@ impl<S: Source> Heap<S> {
             limit: 0,
             fresh: 0,
             lists: FreeLists::new(),
+            spare: 0,
         }
     }
 
@@ -131,29 +137,81 @@ impl<S: Source> Heap<S> {
         let Some(need) = effective(size) else {
             return 0;
         };
-        let found = self.take_free(need);
-        let header = if found != 0 {
-            let eff = self.read(found + 4) & !FLAGS;
-            if eff - need >= MIN_FREE_BLOCK {
-                // Carve the block from the front of the free one, whose header moves up but
-                // most of the time keeps its class and so its place in its list. (From the
-                // front, so that in FIFO-like patterns the next block freed borders the rest.)
-                self.resize_free(found, eff, found + HEADER + need, eff - need - HEADER);
-                self.write(found + 4, need);
-            } else {
-                self.unlink(found, eff);
-                self.write(found + 4, eff);
-                self.clear_prev_free(eff, found);
-            }
-            found
-        } else {
-            if !self.ensure(HEADER + need) {
-                return 0;
-            }
-            self.bump(need, 0)
-        };
+        let header = self.take(need);
+        if header == 0 {
+            return 0;
+        }
         self.write(header, size);
         header + HEADER
+    }
+
+    /// A used block of effective size `need` (its logical size still to be written), or 0: the
+    /// head of the request's own class if it fits (the smallest block found in O(1)), else the
+    /// spare, else the head of the first non-empty class above, whose blocks all fit, else the
+    /// top of the heap.
+    #[inline]
+    fn take(&mut self, need: u32) -> u32 {
+        let listed = !self.lists.is_empty();
+        let own = class_of(need);
+        if listed {
+            let head = self.lists.heads[own & 127];
+            if head != 0 && self.read(head + 4) & !FLAGS >= need {
+                return self.take_listed(head, need);
+            }
+        }
+        let spare = self.spare;
+        if !SMALL && spare != 0 {
+            let eff = self.read(spare + 4) & !FLAGS;
+            let surplus = eff.wrapping_sub(need);
+            if eff >= need && (surplus >= MIN_FREE_BLOCK || surplus * 4 <= need) {
+                if surplus >= MIN_FREE_BLOCK {
+                    self.spare = spare + HEADER + need;
+                    self.write_free(self.spare, surplus - HEADER);
+                    self.write(spare + 4, need);
+                } else {
+                    self.spare = 0;
+                    self.write(spare + 4, eff);
+                    self.clear_prev_free(eff, spare);
+                }
+                return spare;
+            }
+        }
+        // Below 32 bytes, the class just above holds blocks 8 bytes too large to split and
+        // over 125%: the search starts one class higher.
+        if listed {
+            if let Some(class) = self.lists.first_at_or_above(own + 1 + (need < 32) as usize) {
+                return self.take_listed(self.lists.heads[class & 127], need);
+            }
+        }
+        if !self.ensure(HEADER + need) {
+            return 0;
+        }
+        self.bump(need, 0)
+    }
+
+    /// Takes the listed free block at `found` for `need` bytes, splitting off the rest.
+    fn take_listed(&mut self, found: u32, need: u32) -> u32 {
+        let eff = self.read(found + 4) & !FLAGS;
+        if eff - need < MIN_FREE_BLOCK {
+            self.unlink(found, eff);
+            self.write(found + 4, eff);
+            self.clear_prev_free(eff, found);
+        } else if SMALL {
+            self.resize_free(found, eff, found + HEADER + need, eff - need - HEADER);
+            self.write(found + 4, need);
+        } else {
+            // The rest becomes the spare (carved from the front, so that in FIFO-like patterns
+            // the next block freed borders it); the previous spare goes to its list.
+            self.unlink(found, eff);
+            let old = self.spare;
+            if old != 0 {
+                self.link(old, class_of(self.read(old + 4) & !FLAGS));
+            }
+            self.spare = found + HEADER + need;
+            self.write_free(self.spare, eff - need - HEADER);
+            self.write(found + 4, need);
+        }
+        found
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
@@ -422,6 +480,11 @@ impl<S: Source> Heap<S> {
     /// bytes), over the same memory give or take neighbours. When its class does not change, it
     /// keeps its place in its list: only the links move with the header, if it moved at all.
     fn resize_free(&mut self, old: u32, old_eff: u32, new: u32, new_eff: u32) {
+        if !SMALL && old == self.spare {
+            self.spare = new;
+            self.write_free(new, new_eff);
+            return;
+        }
         let class = class_of(old_eff);
         if SMALL || class != class_of(new_eff) {
             self.unlink_from(old, class);
@@ -471,8 +534,12 @@ impl<S: Source> Heap<S> {
         self.lists.mark_non_empty(class);
     }
 
-    /// Takes the free block at `header` out of its list.
+    /// Takes the free block at `header` out of its list (or stops it being the spare).
     fn unlink(&mut self, header: u32, eff: u32) {
+        if !SMALL && header == self.spare {
+            self.spare = 0;
+            return;
+        }
         self.unlink_from(header, class_of(eff));
     }
 

@@ -60,7 +60,11 @@ impl<S: Source> Heap<S> {
     pub fn validate(&self) -> Result<Stats, Corruption> {
         let mut stats = Stats::default();
         if self.limit == 0 {
-            check(self.top == 0, 0, "bump pointer without a region")?;
+            check(
+                self.top == 0 && self.spare == 0,
+                0,
+                "bump pointer without a region",
+            )?;
             for class in 0..CLASSES {
                 check(
                     self.lists.heads[class] == 0,
@@ -83,6 +87,7 @@ impl<S: Source> Heap<S> {
         let mut region_start = self.first;
         let mut header = self.first;
         let mut prev_free = false;
+        let mut spare_seen = false;
         loop {
             let current = header >= self.region;
             if current && header == self.top {
@@ -132,27 +137,31 @@ impl<S: Source> Heap<S> {
                     header,
                     "footer disagrees with header",
                 )?;
-                let (next, prev) = (self.read(header), self.read(header + HEADER));
-                let class = class_of(eff);
-                if prev == 0 {
-                    check(
-                        self.lists.heads[class] == header,
-                        header,
-                        "free block not at the head of its class",
-                    )?;
+                if header == self.spare {
+                    spare_seen = true;
                 } else {
-                    check(
-                        self.is_listed(prev) && self.read(prev) == header,
-                        header,
-                        "prev link does not point back",
-                    )?;
-                }
-                if next != 0 {
-                    check(
-                        self.is_listed(next) && self.read(next + HEADER) == header,
-                        header,
-                        "next link does not point back",
-                    )?;
+                    let (next, prev) = (self.read(header), self.read(header + HEADER));
+                    let class = class_of(eff);
+                    if prev == 0 {
+                        check(
+                            self.lists.heads[class] == header,
+                            header,
+                            "free block not at the head of its class",
+                        )?;
+                    } else {
+                        check(
+                            self.is_listed(prev) && self.read(prev) == header,
+                            header,
+                            "prev link does not point back",
+                        )?;
+                    }
+                    if next != 0 {
+                        check(
+                            self.is_listed(next) && self.read(next + HEADER) == header,
+                            header,
+                            "next link does not point back",
+                        )?;
+                    }
                 }
                 #[cfg(feature = "checked")]
                 {
@@ -210,7 +219,7 @@ impl<S: Source> Heap<S> {
                 check(self.read(node + HEADER) == prev, node, "prev link broken")?;
                 listed += 1;
                 check(
-                    listed <= stats.free_blocks,
+                    listed < stats.free_blocks + !spare_seen as u32,
                     node,
                     "free lists hold more blocks than the heap",
                 )?;
@@ -226,7 +235,12 @@ impl<S: Source> Heap<S> {
             )?;
         }
         check(
-            listed == stats.free_blocks,
+            spare_seen == (self.spare != 0),
+            self.spare,
+            "the spare is not a free block of the heap",
+        )?;
+        check(
+            listed + spare_seen as u32 == stats.free_blocks,
             0,
             "free blocks missing from the lists",
         )?;

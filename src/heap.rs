@@ -41,6 +41,9 @@ pub(crate) const TRACK_FRESH: bool = cfg!(any(
     not(all(target_arch = "wasm32", feature = "exports")),
     feature = "stats"
 ));
+/// Only small requests are carved from the spare, and only their splits make one: large ones
+/// get the best fit the classes find, which keeps fragmentation down.
+const SPARE_MAX: u32 = 256;
 /// The size-tuned build (feature `small`) leaves out what only makes things faster.
 const SMALL: bool = cfg!(feature = "small");
 pub(crate) const FREE: u32 = 1;
@@ -160,7 +163,7 @@ impl<S: Source> Heap<S> {
             }
         }
         let spare = self.spare;
-        if !SMALL && spare != 0 {
+        if !SMALL && spare != 0 && need <= SPARE_MAX {
             let eff = self.read(spare + 4) & !FLAGS;
             let surplus = eff.wrapping_sub(need);
             if eff >= need && (surplus >= MIN_FREE_BLOCK || surplus * 4 <= need) {
@@ -196,7 +199,7 @@ impl<S: Source> Heap<S> {
             self.unlink(found, eff);
             self.write(found + 4, eff);
             self.clear_prev_free(eff, found);
-        } else if SMALL {
+        } else if SMALL || need > SPARE_MAX {
             self.resize_free(found, eff, found + HEADER + need, eff - need - HEADER);
             self.write(found + 4, need);
         } else {

@@ -196,7 +196,7 @@ pub fn run(input: &Input, strict: bool) {
     };
     m.check();
     // Under Miri a step (a full heap walk) costs seconds: only the first few.
-    let max_ops = if cfg!(miri) { 12 } else { MAX_OPS };
+    let max_ops = if cfg!(miri) { 8 } else { MAX_OPS };
     for (step, op) in input.ops.iter().take(max_ops).enumerate() {
         m.step = step;
         m.apply(*op);

@@ -771,7 +771,7 @@ fn main() -> wasmtime::Result<()> {
         out,
         "## Module size\n\nRaw = as cargo built it at opt-level 3 (wall-e: `scripts/build.mjs \
          --no-opt`, which drops the `__heap_base`/`__data_end` exports; the peers' modules have \
-         them dropped too by `bench/strip-exports.mjs`); measured = that after `wasm-opt -O3`; \
+         them dropped too by `scripts/strip-exports.mjs`); measured = that after `wasm-opt -O3`; \
          built for size = opt-level \"z\" and `wasm-opt -Oz` (wall-e: `scripts/build.mjs \
          --small`). The peers include the 8-byte-header ABI wrapper.\n\n{sizes}"
     );

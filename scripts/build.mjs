@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripExports } from "./strip-exports.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -28,54 +29,6 @@ if (features) cargoArgs.push("--features", features);
 const env = { ...process.env, CARGO_PROFILE_RELEASE_OPT_LEVEL: small ? "z" : "3" };
 execFileSync("cargo", cargoArgs, { cwd: root, stdio: "inherit", env });
 const raw = readFileSync(resolve(targetDir, "wasm32-unknown-unknown/release/wall_e.wasm"));
-
-// --- keep only the ABI's exports --------------------------------------------------------------
-const dropped = new Set(["__heap_base", "__data_end"]);
-function leb(bytes, at) {
-  let value = 0, shift = 0, byte;
-  do {
-    byte = bytes[at++];
-    value |= (byte & 0x7f) << shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return [value >>> 0, at];
-}
-function uleb(value) {
-  const out = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value) byte |= 0x80;
-    out.push(byte);
-  } while (value);
-  return out;
-}
-function stripExports(wasm) {
-  const parts = [wasm.subarray(0, 8)];
-  let at = 8;
-  while (at < wasm.length) {
-    const id = wasm[at];
-    const [size, body] = leb(wasm, at + 1);
-    const end = body + size;
-    if (id !== 7) {
-      parts.push(wasm.subarray(at, end));
-    } else {
-      let [count, p] = leb(wasm, body);
-      const kept = [];
-      for (let i = 0; i < count; i++) {
-        const start = p;
-        const [len, name] = leb(wasm, p);
-        const text = Buffer.from(wasm.subarray(name, name + len)).toString();
-        p = leb(wasm, name + len + 1)[1];
-        if (!dropped.has(text)) kept.push(wasm.subarray(start, p));
-      }
-      const payload = Buffer.concat([Buffer.from(uleb(kept.length)), ...kept]);
-      parts.push(Buffer.from([7, ...uleb(payload.length)]), payload);
-    }
-    at = end;
-  }
-  return Buffer.concat(parts);
-}
 
 let wasm = stripExports(raw);
 mkdirSync(dirname(out), { recursive: true });

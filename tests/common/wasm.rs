@@ -424,18 +424,8 @@ impl Wall {
     }
 }
 
-/// The figures of `stat`, by name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub heap_bytes: u32,
-    pub used_bytes: u32,
-    pub used_blocks: u32,
-    pub free_bytes: u32,
-    pub free_blocks: u32,
-    pub largest_free: u32,
-    pub top_room: u32,
-    pub regions: u32,
-}
+/// The figures of `stat`, by name: the same as a host heap walk's.
+pub use wall_e::Stats;
 
 /// The payload pattern repeats with this period (bytes; a multiple of 8).
 const PATTERN_PERIOD: usize = 1 << 17;

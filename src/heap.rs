@@ -571,7 +571,11 @@ impl<S: Source> Heap<S> {
         let prev_flag = flags_and_size & PREV_FREE;
         let eff = flags_and_size & !FLAGS;
         if need <= eff {
-            self.trim(header, prev_flag, eff, need);
+            // Slack within 125% stays (a string growing into its headroom does no list work);
+            // beyond that the tail is split off.
+            if SMALL || eff - need > need / 4 {
+                self.trim(header, prev_flag, eff, need);
+            }
             return true;
         }
         let next = header + HEADER + eff;

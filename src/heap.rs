@@ -158,8 +158,16 @@ impl<S: Source> Heap<S> {
         let own = class_of(need);
         if listed {
             let head = self.lists.heads[own & 127];
-            if head != 0 && self.read(head + 4) & !FLAGS >= need {
-                return self.take_listed(head, need);
+            if head != 0 {
+                let eff = self.read(head + 4) & !FLAGS;
+                if eff >= need {
+                    if SMALL || eff - need >= MIN_FREE_BLOCK {
+                        return self.take_listed(head, need);
+                    }
+                    // The commonest case in churn: an exact fit at the head of its own list.
+                    self.pop(head, own, eff);
+                    return head;
+                }
             }
         }
         let spare = self.spare;
@@ -215,6 +223,21 @@ impl<S: Source> Heap<S> {
             self.write(found + 4, need);
         }
         found
+    }
+
+    /// Takes `head`, the head of the list of `class`, for a request it fits without a split.
+    #[inline(always)]
+    fn pop(&mut self, head: u32, class: usize, eff: u32) {
+        let next = self.read(head);
+        self.lists.heads[class & 127] = next;
+        if next == 0 {
+            self.lists.mark_empty(class);
+        } else {
+            self.write(next + HEADER, 0);
+        }
+        // A free block's own PREV_FREE is clear (I2): this leaves it a used block.
+        self.write(head + 4, eff);
+        self.clear_prev_free(eff, head);
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
@@ -305,7 +328,13 @@ impl<S: Source> Heap<S> {
         // pointer must see it free and be ignored (also once `top` has moved past it again).
         self.write(header + 4, flags_and_size | FREE);
         if flags_and_size & PREV_FREE == 0 {
-            self.release(header, eff);
+            // Inline the commonest case, a block freed just below `top` (stack-like use).
+            let next = header + HEADER + eff;
+            if next == self.top {
+                self.top = header;
+            } else {
+                self.release_below(header, eff, next);
+            }
             return;
         }
         let prev_eff = self.read(header - 4) & !FLAGS;
@@ -459,8 +488,13 @@ impl<S: Source> Heap<S> {
         let next = start + HEADER + eff;
         if next == self.top {
             self.top = start;
-            return;
+        } else {
+            self.release_below(start, eff, next);
         }
+    }
+
+    /// [`Heap::release`] for a block whose right neighbour, at `next`, is a block (not `top`).
+    fn release_below(&mut self, start: u32, eff: u32, next: u32) {
         let next_word = self.read(next + 4);
         if next_word & FREE != 0 {
             // The free neighbour grows down to `start`.

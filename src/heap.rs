@@ -162,7 +162,7 @@ impl<S: Source> Heap<S> {
                 let eff = self.read(head + 4) & !FLAGS;
                 if eff >= need {
                     if SMALL || eff - need >= MIN_FREE_BLOCK {
-                        return self.take_listed(head, need);
+                        return self.take_listed(head, own, need);
                     }
                     // The commonest case in churn: an exact fit at the head of its own list.
                     self.pop(head, own, eff);
@@ -191,7 +191,7 @@ impl<S: Source> Heap<S> {
         // over 125%: the search starts one class higher.
         if listed {
             if let Some(class) = self.lists.first_at_or_above(own + 1 + (need < 32) as usize) {
-                return self.take_listed(self.lists.heads[class & 127], need);
+                return self.take_listed(self.lists.heads[class & 127], class, need);
             }
         }
         if !self.ensure(HEADER + need) {
@@ -200,34 +200,57 @@ impl<S: Source> Heap<S> {
         self.bump(need, 0)
     }
 
-    /// Takes the listed free block at `found` for `need` bytes, splitting off the rest.
-    fn take_listed(&mut self, found: u32, need: u32) -> u32 {
+    /// Takes `found`, the head of the list of `class`, for `need` bytes, splitting off the rest.
+    fn take_listed(&mut self, found: u32, class: usize, need: u32) -> u32 {
         let eff = self.read(found + 4) & !FLAGS;
         if eff - need < MIN_FREE_BLOCK {
-            self.unlink(found, eff);
-            self.write(found + 4, eff);
-            self.clear_prev_free(eff, found);
-        } else if SMALL || need > SPARE_MAX {
-            self.resize_free(found, eff, found + HEADER + need, eff - need - HEADER);
-            self.write(found + 4, need);
+            self.pop(found, class, eff);
+            return found;
+        }
+        let rest = found + HEADER + need;
+        let rest_eff = eff - need - HEADER;
+        if SMALL || need > SPARE_MAX {
+            let rest_class = class_of(rest_eff);
+            if rest_class == class {
+                // The rest keeps the head of the same list: only the links move.
+                let next = self.read(found);
+                self.write(rest, next);
+                self.write(rest + HEADER, 0);
+                self.lists.heads[class & 127] = rest;
+                if next != 0 {
+                    self.write(next + HEADER, rest);
+                }
+            } else {
+                self.unlink_head(found, class);
+                self.link(rest, rest_class);
+            }
         } else {
             // The rest becomes the spare (carved from the front, so that in FIFO-like patterns
             // the next block freed borders it); the previous spare goes to its list.
-            self.unlink(found, eff);
+            self.unlink_head(found, class);
             let old = self.spare;
             if old != 0 {
                 self.link(old, class_of(self.read(old + 4) & !FLAGS));
             }
-            self.spare = found + HEADER + need;
-            self.write_free(self.spare, eff - need - HEADER);
-            self.write(found + 4, need);
+            self.spare = rest;
         }
+        self.write_free(rest, rest_eff);
+        self.write(found + 4, need);
         found
     }
 
     /// Takes `head`, the head of the list of `class`, for a request it fits without a split.
     #[inline(always)]
     fn pop(&mut self, head: u32, class: usize, eff: u32) {
+        self.unlink_head(head, class);
+        // A free block's own PREV_FREE is clear (I2): this leaves it a used block.
+        self.write(head + 4, eff);
+        self.clear_prev_free(eff, head);
+    }
+
+    /// Takes `head`, the head of the list of `class`, out of it.
+    #[inline(always)]
+    fn unlink_head(&mut self, head: u32, class: usize) {
         let next = self.read(head);
         self.lists.heads[class & 127] = next;
         if next == 0 {
@@ -235,9 +258,6 @@ impl<S: Source> Heap<S> {
         } else {
             self.write(next + HEADER, 0);
         }
-        // A free block's own PREV_FREE is clear (I2): this leaves it a used block.
-        self.write(head + 4, eff);
-        self.clear_prev_free(eff, head);
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.

@@ -59,6 +59,12 @@ impl FreeLists {
         self.words[(class >> 6) & 1] |= 1 << (class & 63);
     }
 
+    /// [`FreeLists::mark_empty`] if `empty`, without a branch.
+    #[inline]
+    pub fn mark_empty_if(&mut self, class: usize, empty: bool) {
+        self.words[(class >> 6) & 1] &= !((empty as u64) << (class & 63));
+    }
+
     #[inline]
     pub fn mark_empty(&mut self, class: usize) {
         self.words[(class >> 6) & 1] &= !(1 << (class & 63));

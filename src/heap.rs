@@ -253,11 +253,11 @@ impl<S: Source> Heap<S> {
     fn unlink_head(&mut self, head: u32, class: usize) {
         let next = self.read(head);
         self.lists.heads[class & 127] = next;
-        if next == 0 {
-            self.lists.mark_empty(class);
-        } else {
-            self.write(next + HEADER, 0);
-        }
+        // Without branches (whether a list runs empty is random): the bit is cleared only if
+        // `next` is 0, and the back link cleared is the next block's, or else `head`'s own (a
+        // word of the payload about to be handed out).
+        self.lists.mark_empty_if(class, next == 0);
+        self.write(select(next != 0, next, head) + HEADER, 0);
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
@@ -583,10 +583,10 @@ impl<S: Source> Heap<S> {
         let class = class & 127;
         let next = self.lists.heads[class];
         self.write(header, next);
+        // Without a branch: when the list was empty, the back link written is this block's
+        // own, which is then cleared.
+        self.write(select(next != 0, next, header) + HEADER, header);
         self.write(header + HEADER, 0);
-        if next != 0 {
-            self.write(next + HEADER, header);
-        }
         self.lists.heads[class] = header;
         self.lists.mark_non_empty(class);
     }
@@ -771,6 +771,13 @@ impl<S: Source> Heap<S> {
         };
         self.write(marker, next);
     }
+}
+
+/// `a` if `cond`, else `b`, computed without a branch.
+#[inline(always)]
+fn select(cond: bool, a: u32, b: u32) -> u32 {
+    let mask = (cond as u32).wrapping_neg();
+    (a & mask) | (b & !mask)
 }
 
 /// Bytes from `header` to the header of an `align`-aligned payload, 0 or at least 16 (a gap

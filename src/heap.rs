@@ -605,17 +605,14 @@ impl<S: Source> Heap<S> {
         let class = class & 127;
         let next = self.read(header);
         let prev = self.read(header + HEADER);
-        if prev != 0 {
-            self.write(prev, next);
-        } else {
-            self.lists.heads[class] = next;
-            if next == 0 {
-                self.lists.mark_empty(class);
-            }
-        }
-        if next != 0 {
-            self.write(next + HEADER, prev);
-        }
+        // Without branches: where a neighbour is missing, the link written is the block's own,
+        // rewritten with the value it already holds.
+        let is_head = prev == 0;
+        self.write(select(is_head, header, prev), next);
+        self.write(select(next != 0, next, header) + HEADER, prev);
+        let head = self.lists.heads[class];
+        self.lists.heads[class] = select(is_head, next, head);
+        self.lists.mark_empty_if(class, is_head & (next == 0));
     }
 
     /// Grows or shrinks the used block at `header` to `need` bytes without moving it.

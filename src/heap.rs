@@ -149,7 +149,6 @@ impl<S: Source> Heap<S> {
 /// The speed-tuned core (the default build); `heap_small.rs` has the size-tuned one.
 #[cfg(not(feature = "small"))]
 impl<S: Source> Heap<S> {
-
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
     #[cfg_attr(feature = "small", inline(never))]
     pub fn allocate(&mut self, size: u32) -> u32 {

@@ -20,11 +20,10 @@ impl<S: Source> Heap<S> {
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
     #[inline(never)]
     pub fn allocate(&mut self, size: u32) -> u32 {
-        let need = rounded(size);
-        if need == 0 {
+        if size.wrapping_sub(1) >= MAX_REQUEST {
             return 0;
         }
-        let header = self.take(need);
+        let header = self.take((size + 7) & !7);
         if header == 0 {
             return 0;
         }
@@ -37,35 +36,37 @@ impl<S: Source> Heap<S> {
     /// non-empty class whose blocks all exceed `need + 8` (so that the rest can be split off),
     /// else the top of the heap. Two `clz`/`ctz` and no loop: O(1).
     fn take(&mut self, need: u32) -> u32 {
-        let mut found = self.lists.heads[class_of(need) & 31];
+        let mut found = self.lists.heads[class_of(need)];
         // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes
         // (16 in a 24-byte block: the only such case within a class), so it is refused there.
         if found == 0 || {
             let eff = self.read(found + 4) & !FLAGS;
             eff < need || eff == need + 8 && need < 32
         } {
-            // Classes above `class_of(need + 8)` hold blocks of at least `need + 16` bytes. With
-            // no such class, `trailing_zeros` is 32 and the index wraps to a class that is empty
-            // (the one just above, or class 0, which no block uses).
-            let base = class_of(need + HEADER) + 1;
-            let above = self.lists.bits >> (base - 1) >> 1;
-            found = self.lists.heads[(base + above.trailing_zeros() as usize) & 31];
+            // Classes below `class_of(need + 8)` hold blocks of at least `need + 16` bytes: the
+            // highest non-empty one, the highest bit set, has the smallest. With none, bit 0 makes
+            // it class 31, whose list is always empty (blocks of 1 byte).
+            let below = self.lists.bits & ((1 << class_of(need + HEADER)) - 1);
+            found = self.lists.heads[31 - class_of(below | 1)];
         }
+        let eff;
         if found != 0 {
-            let eff = self.read(found + 4) & !FLAGS;
+            eff = self.read(found + 4) & !FLAGS;
             self.unlink(found, eff);
-            // A free block's left neighbour is used (I2): no PREV_FREE.
-            self.trim(found, 0, eff, need);
-            return found;
+        } else {
+            if !self.ensure(HEADER + need) {
+                return 0;
+            }
+            // All the room up to the end of the region; `trim` gives the rest back to `top`.
+            found = self.top;
+            eff = self.limit - found - HEADER;
+            self.top = self.limit;
         }
-        if !self.ensure(HEADER + need) {
-            return 0;
-        }
-        let header = self.top;
-        self.set_top(header + HEADER + need);
-        // The block below `top` is used (I2).
-        self.write(header + 4, need);
-        header
+        // A free block's left neighbour is used (I2), and so is the block below `top`: no
+        // PREV_FREE.
+        self.trim(found, 0, eff, need);
+        self.set_top(self.top);
+        found
     }
 
     /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
@@ -76,12 +77,12 @@ impl<S: Source> Heap<S> {
             self.write(header + 4, need | prev_flag);
             self.release(header + HEADER + need, total - need - HEADER);
         } else {
+            // The block after (or `top`, or a marker) is flagged as having a used block before
+            // it. (At `top`, the word is zero or stale, and stays so.)
             self.write(header + 4, total | prev_flag);
             let next = header + HEADER + total;
-            if next != self.top {
-                let next_word = self.read(next + 4);
-                self.write(next + 4, next_word & !PREV_FREE);
-            }
+            let next_word = self.read(next + 4);
+            self.write(next + 4, next_word & !PREV_FREE);
         }
     }
 
@@ -107,7 +108,7 @@ impl<S: Source> Heap<S> {
     /// Pushes a new free block of `eff` bytes at `header` onto its list, and writes its header
     /// and footer (the footer is flagged free too, so that it never reads as a used header).
     fn make_free(&mut self, header: u32, eff: u32) {
-        let class = class_of(eff) & 31;
+        let class = class_of(eff);
         let next = self.lists.heads[class];
         self.write(header, next);
         self.write(header + HEADER, 0);
@@ -127,7 +128,7 @@ impl<S: Source> Heap<S> {
 
     /// Takes the free block at `header` (of `eff` bytes) out of its list.
     fn unlink(&mut self, header: u32, eff: u32) {
-        let class = class_of(eff) & 31;
+        let class = class_of(eff);
         let next = self.read(header);
         let prev = self.read(header + HEADER);
         if next != 0 {
@@ -191,14 +192,10 @@ impl<S: Source> Heap<S> {
             return 0;
         }
         let header = self.used_block(p);
-        if header == 0 {
+        if header == 0 || size > MAX_REQUEST {
             return 0;
         }
-        let need = rounded(size);
-        if need == 0 {
-            return 0;
-        }
-        if self.resize_in_place(header, need) {
+        if self.resize_in_place(header, (size + 7) & !7) {
             self.write(header, size);
             return p;
         }
@@ -227,19 +224,21 @@ impl<S: Source> Heap<S> {
                 if !self.ensure(need - eff) || self.top != next {
                     return false;
                 }
-                self.set_top(header + HEADER + need);
-                self.write(header + 4, need | prev_flag);
-                return true;
+                // All the room up to the end of the region; `trim` gives the rest back.
+                eff = self.limit - header - HEADER;
+                self.top = self.limit;
+            } else {
+                let next_word = self.read(next + 4);
+                let next_eff = next_word & !FLAGS;
+                eff += HEADER + next_eff;
+                if next_word & FREE == 0 || eff < need {
+                    return false;
+                }
+                self.unlink(next, next_eff);
             }
-            let next_word = self.read(next + 4);
-            let next_eff = next_word & !FLAGS;
-            eff += HEADER + next_eff;
-            if next_word & FREE == 0 || eff < need {
-                return false;
-            }
-            self.unlink(next, next_eff);
         }
         self.trim(header, prev_flag, eff, need);
+        self.set_top(self.top);
         true
     }
 
@@ -374,17 +373,20 @@ impl<S: Source> Heap<S> {
             if self.first == 0 {
                 self.first = start;
             } else {
-                // The room left becomes a free block (the block below `top` is used, I2) when it
-                // can hold one, else the marker's spare bytes.
-                let mut marker = self.top;
-                let mut word = room | LAST;
-                if room >= MIN_FREE_BLOCK {
-                    self.make_free(marker, room - HEADER);
-                    marker = self.limit;
-                    word = LAST | PREV_FREE;
-                }
-                self.write(marker + 4, word);
+                // The marker goes at the region's end, and the room left before it becomes a
+                // free block, when that can hold one; else at `top`, the room its spare bytes.
+                let top = self.top;
+                let marker = if room >= MIN_FREE_BLOCK {
+                    self.limit
+                } else {
+                    top
+                };
+                self.write(marker + 4, (self.limit - marker) | LAST);
                 self.write(marker, start);
+                if marker != top {
+                    // The block below `top` is used (I2); `release` flags the marker.
+                    self.release(top, room - HEADER);
+                }
             }
             self.top = start;
             if TRACK_FRESH {

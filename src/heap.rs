@@ -30,6 +30,20 @@
 //!   never been written since the memory grew, so they are zero.
 //!
 //! [`Heap::validate`] checks all of these.
+//!
+//! # The size-tuned build (feature `small`)
+//! Same struct, layout, invariants and contract; the `impl` is `heap_small.rs` and the classes
+//! are `classes_small.rs`. It differs in what is spent on speed and on memory:
+//! - one class per power of two (32 classes, a `u32` bitmap, the class is `leading_zeros`). The
+//!   search takes the head of the request's own class if it fits, else the smallest class whose
+//!   blocks all exceed `need + 8` (so that the rest is always split off, I5), else the top. As
+//!   in the default build only the head of the own class is tried, but a class now spans a
+//!   factor of 2, not 1.25: more requests pass over a block that would fit (a larger one is
+//!   split instead, or the heap grows), so memory use is higher under mixed sizes;
+//! - no spare (I4 holds with no spare), no headroom on `reallocate`, and a block shrunk in place
+//!   always has its tail split off;
+//! - a region is extended or opened as in the default build, and an unusable initial range is
+//!   skipped the same way.
 
 use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};

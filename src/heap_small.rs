@@ -37,11 +37,12 @@ impl<S: Source> Heap<S> {
     /// else the top of the heap. Two `clz`/`ctz` and no loop: O(1).
     fn take(&mut self, need: u32) -> u32 {
         let mut found = self.lists.heads[class_of(need)];
-        // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes
-        // (16 in a 24-byte block: the only such case within a class), so it is refused there.
+        // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes.
+        // Within a class that is only 16 bytes in a 24-byte block (8 is alone in class 28, and
+        // class 27 holds just 16 and 24), so that one is refused.
         if found == 0 || {
             let eff = self.read(found + 4) & !FLAGS;
-            eff < need || eff == need + 8 && need < 32
+            eff < need || eff == 24 && need == 16
         } {
             // Classes below `class_of(need + 8)` hold blocks of at least `need + 16` bytes: the
             // highest non-empty one, the highest bit set, has the smallest. With none, bit 0 makes
@@ -49,24 +50,22 @@ impl<S: Source> Heap<S> {
             let below = self.lists.bits & ((1 << class_of(need + HEADER)) - 1);
             found = self.lists.heads[31 - class_of(below | 1)];
         }
-        let eff;
         if found != 0 {
-            eff = self.read(found + 4) & !FLAGS;
+            let eff = self.read(found + 4) & !FLAGS;
             self.unlink(found, eff);
-        } else {
-            if !self.ensure(HEADER + need) {
-                return 0;
-            }
-            // All the room up to the end of the region; `trim` gives the rest back to `top`.
-            found = self.top;
-            eff = self.limit - found - HEADER;
-            self.top = self.limit;
+            // A free block's left neighbour is used (I2): no PREV_FREE.
+            self.trim(found, 0, eff, need);
+            return found;
         }
-        // A free block's left neighbour is used (I2), and so is the block below `top`: no
-        // PREV_FREE.
-        self.trim(found, 0, eff, need);
-        self.set_top(self.top);
-        found
+        if !self.ensure(HEADER + need) {
+            return 0;
+        }
+        // Exactly `need` bytes (taking the region's last 8 bytes too would break I5), and the
+        // block below `top` is used (I2).
+        let header = self.top;
+        self.set_top(header + HEADER + need);
+        self.write(header + 4, need);
+        header
     }
 
     /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of

@@ -45,6 +45,9 @@ const hasWasmOpt = (() => {
 if (optimise && hasWasmOpt) {
   const flags = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-nontrapping-float-to-int",
     "--enable-mutable-globals", "--enable-multivalue", "--enable-reference-types"];
+  // The size-tuned module keeps nothing in its first KiB but its own statics, which it reaches
+  // through constant addresses: wasm-opt may fold constants into load/store offsets.
+  if (small) flags.push("--low-memory-unused");
   execFileSync("wasm-opt", [small ? "-Oz" : "-O3", "--strip-debug", "--strip-producers", ...flags, out, "-o", out], { stdio: "inherit" });
   optimised = true;
 }

@@ -30,9 +30,28 @@
 //!   never been written since the memory grew, so they are zero.
 //!
 //! [`Heap::validate`] checks all of these.
+//!
+//! # The size-tuned build (feature `small`)
+//! Same struct, layout, invariants and contract; the `impl` is `heap_small.rs` and the classes
+//! are `classes_small.rs`. It differs in what is spent on speed and on memory:
+//! - one class per power of two (32 classes, a `u32` bitmap, the class is `leading_zeros`). The
+//!   search takes the head of the request's own class if it fits, else the smallest class whose
+//!   blocks all exceed `need + 8` (so that the rest is always split off, I5), else the top. As
+//!   in the default build only the head of the own class is tried, but a class now spans a
+//!   factor of 2, not 1.25: more requests pass over a block that would fit (a larger one is
+//!   split instead, or the heap grows), so memory use is higher under mixed sizes;
+//! - no spare (I4 holds with no spare), no headroom on `reallocate`, and a block shrunk in place
+//!   always has its tail split off;
+//! - a region is extended or opened as in the default build, and an unusable initial range is
+//!   skipped the same way.
 
 use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};
+
+// The size-tuned core (feature `small`): the same struct, another `impl`.
+#[cfg(feature = "small")]
+#[path = "heap_small.rs"]
+mod small;
 
 pub(crate) const HEADER: u32 = 8;
 /// Whether the heap tracks its fresh memory (I6) and current region: for `allocate_zeroed`
@@ -43,8 +62,10 @@ pub(crate) const TRACK_FRESH: bool = cfg!(any(
 ));
 /// Only small requests are carved from the spare, and only their splits make one: large ones
 /// get the best fit the classes find, which keeps fragmentation down.
+#[cfg(not(feature = "small"))]
 const SPARE_MAX: u32 = 256;
 /// The size-tuned build (feature `small`) leaves out what only makes things faster.
+#[cfg(not(feature = "small"))]
 const SMALL: bool = cfg!(feature = "small");
 pub(crate) const FREE: u32 = 1;
 pub(crate) const PREV_FREE: u32 = 2;
@@ -61,6 +82,9 @@ const MIN_FREE_BLOCK: u32 = 16;
 pub const MAX_REQUEST: u32 = u32::MAX - 2 * PAGE;
 
 /// A heap over the memory source `S`. Addresses in and out are `u32`; 0 is nil.
+// In the size-tuned module the fields stay in this order, the ones used most first: their
+// addresses (from 8, see build.rs) then fit in one-byte immediates.
+#[cfg_attr(feature = "small", repr(C))]
 pub struct Heap<S: Source> {
     source: S,
     /// Start of the first region (where the heap walk begins).
@@ -82,6 +106,7 @@ pub struct Heap<S: Source> {
 }
 
 /// The effective size for a request of `size` bytes, `None` for 0 or impossible sizes.
+#[cfg(not(feature = "small"))]
 #[inline]
 fn effective(size: u32) -> Option<u32> {
     if size.wrapping_sub(1) >= MAX_REQUEST {
@@ -133,7 +158,11 @@ impl<S: Source> Heap<S> {
     pub(crate) fn at(&self, addr: u32) -> *mut u8 {
         self.source.at(addr)
     }
+}
 
+/// The speed-tuned core (the default build); `heap_small.rs` has the size-tuned one.
+#[cfg(not(feature = "small"))]
+impl<S: Source> Heap<S> {
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
     #[cfg_attr(feature = "small", inline(never))]
     pub fn allocate(&mut self, size: u32) -> u32 {

@@ -9,6 +9,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+// The size-tuned build (feature `small`) has coarser classes: see classes_small.rs.
+#[cfg_attr(feature = "small", path = "classes_small.rs")]
 mod classes;
 mod heap;
 mod source;

@@ -227,7 +227,7 @@ impl<S: Source> Heap<S> {
                 node = self.read(node);
             }
         }
-        for class in CLASSES..128 {
+        for class in CLASSES..self.lists.heads.len() {
             check(
                 self.lists.heads[class] == 0 && !self.lists.is_marked(class),
                 class as u32,

@@ -24,15 +24,35 @@ pub enum Variant {
     Stats,
     /// `target/wall-e-checked.wasm` (`--features checked`): adds those and `last_error*`.
     Checked,
+    /// `pkg/wall-e.small.wasm` (`--small`): the size-tuned core, same ABI as `Default`.
+    Small,
+    /// `target/wall-e-small-stats.wasm` (`--small --features stats`): the size-tuned core with
+    /// `validate` and `stat`.
+    SmallStats,
 }
 
+/// Every variant, in `Variant as usize` order.
+const VARIANTS: usize = 5;
+
 impl Variant {
-    fn features(self) -> Option<&'static str> {
+    /// The arguments of `node scripts/build.mjs` that build it (besides `--out`); `None` for the
+    /// default build, which must be built beforehand.
+    fn build_args(self) -> Option<&'static [&'static str]> {
         match self {
             Variant::Default => None,
-            Variant::Stats => Some("stats"),
-            Variant::Checked => Some("checked"),
+            Variant::Stats => Some(&["--features", "stats"]),
+            Variant::Checked => Some(&["--features", "checked"]),
+            Variant::Small => Some(&["--small"]),
+            Variant::SmallStats => Some(&["--small", "--features", "stats"]),
         }
+    }
+
+    /// Whether the module exports `validate` and `stat`.
+    pub fn has_stats(self) -> bool {
+        matches!(
+            self,
+            Variant::Stats | Variant::Checked | Variant::SmallStats
+        )
     }
 
     /// Where the module file lives.
@@ -42,6 +62,8 @@ impl Variant {
             Variant::Default => root.join("pkg/wall-e.wasm"),
             Variant::Stats => root.join("target/wall-e-stats.wasm"),
             Variant::Checked => root.join("target/wall-e-checked.wasm"),
+            Variant::Small => root.join("pkg/wall-e.small.wasm"),
+            Variant::SmallStats => root.join("target/wall-e-small-stats.wasm"),
         }
     }
 }
@@ -84,7 +106,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// the sources. The build writes a private file that is then renamed into place, so concurrent
 /// test processes never read a half-written module.
 fn build_variant(variant: Variant) {
-    let Some(features) = variant.features() else {
+    let Some(args) = variant.build_args() else {
         return;
     };
     let out = variant.path();
@@ -92,19 +114,21 @@ fn build_variant(variant: Variant) {
         return;
     }
     let tmp = root().join(format!(
-        "target/tmp/wall-e-{features}-{}.wasm",
+        "target/tmp/wall-e-{variant:?}-{}.wasm",
         std::process::id()
     ));
     let status = Command::new("node")
         .arg("scripts/build.mjs")
-        .args(["--features", features, "--out"])
+        .args(args)
+        .arg("--out")
         .arg(&tmp)
         .current_dir(root())
         .status()
         .unwrap_or_else(|e| panic!("cannot run `node scripts/build.mjs`: {e}"));
     assert!(
         status.success(),
-        "`node scripts/build.mjs --features {features}` failed"
+        "`node scripts/build.mjs {}` failed",
+        args.join(" ")
     );
     std::fs::rename(&tmp, &out).expect("moving the built module into place");
 }
@@ -112,7 +136,7 @@ fn build_variant(variant: Variant) {
 /// The module file's bytes. The default build must exist; the feature variants are (re)built
 /// here when missing or stale.
 pub fn module_bytes(variant: Variant) -> Vec<u8> {
-    static BUILT: Mutex<[bool; 3]> = Mutex::new([false; 3]);
+    static BUILT: Mutex<[bool; VARIANTS]> = Mutex::new([false; VARIANTS]);
     {
         let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
         if !built[variant as usize] {
@@ -147,7 +171,7 @@ pub fn engine() -> &'static Engine {
 
 /// The compiled module of a variant (compiled once per test process).
 pub fn module(variant: Variant) -> Module {
-    static MODULES: [OnceLock<Module>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static MODULES: [OnceLock<Module>; VARIANTS] = [const { OnceLock::new() }; VARIANTS];
     MODULES[variant as usize]
         .get_or_init(|| Module::new(engine(), module_bytes(variant)).expect("compiling wall-e"))
         .clone()
@@ -218,7 +242,7 @@ impl Wall {
         let memory = instance
             .get_memory(&mut store, "memory")
             .expect("memory export");
-        let has_stats = variant != Variant::Default;
+        let has_stats = variant.has_stats();
         let checked = variant == Variant::Checked;
         let allocate_fn = instance
             .get_typed_func(&mut store, "allocate")

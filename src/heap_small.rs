@@ -1,0 +1,398 @@
+//! The size-tuned core (feature `small`): the same blocks, invariants and contract as the default
+//! core in `heap.rs`, in as few instructions as possible. What differs (see the top of
+//! `heap.rs`): one size class per power of two (`classes_small.rs`), no spare, and every path
+//! that hands out, shrinks or grows a block ends in the one `trim`, every path that frees memory
+//! in the one `release`.
+
+use super::*;
+
+/// The effective size for a request of `size` bytes, 0 for 0 or impossible sizes (as
+/// `effective`, without an `Option` that the size-tuned build would return through the stack).
+#[inline(always)]
+fn rounded(size: u32) -> u32 {
+    if size.wrapping_sub(1) >= MAX_REQUEST {
+        return 0;
+    }
+    (size + 7) & !7
+}
+
+impl<S: Source> Heap<S> {
+    /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
+    #[inline(never)]
+    pub fn allocate(&mut self, size: u32) -> u32 {
+        if size.wrapping_sub(1) >= MAX_REQUEST {
+            return 0;
+        }
+        let header = self.take((size + 7) & !7);
+        if header == 0 {
+            return 0;
+        }
+        self.write(header, size);
+        header + HEADER
+    }
+
+    /// A used block of effective size `need` or `need + 8` (its logical size still to be
+    /// written), or 0: the head of the request's own class if it fits, else the head of the first
+    /// non-empty class whose blocks all exceed `need + 8` (so that the rest can be split off),
+    /// else the top of the heap. Two `clz`/`ctz` and no loop: O(1).
+    fn take(&mut self, need: u32) -> u32 {
+        let mut found = self.lists.heads[class_of(need)];
+        // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes.
+        // Within a class that is only 16 bytes in a 24-byte block (8 is alone in class 28, and
+        // class 27 holds just 16 and 24), so that one is refused.
+        if found == 0 || {
+            let eff = self.read(found + 4) & !FLAGS;
+            eff < need || eff == 24 && need == 16
+        } {
+            // Classes below `class_of(need + 8)` hold blocks of at least `need + 16` bytes: the
+            // highest non-empty one, the highest bit set, has the smallest. With none, bit 0 makes
+            // it class 31, whose list is always empty (blocks of 1 byte).
+            let below = self.lists.bits & ((1 << class_of(need + HEADER)) - 1);
+            found = self.lists.heads[31 - class_of(below | 1)];
+        }
+        if found != 0 {
+            let eff = self.read(found + 4) & !FLAGS;
+            self.unlink(found, eff);
+            // A free block's left neighbour is used (I2): no PREV_FREE.
+            self.trim(found, 0, eff, need);
+            return found;
+        }
+        if !self.ensure(HEADER + need) {
+            return 0;
+        }
+        // Exactly `need` bytes (taking the region's last 8 bytes too would break I5), and the
+        // block below `top` is used (I2).
+        let header = self.top;
+        self.set_top(header + HEADER + need);
+        self.write(header + 4, need);
+        header
+    }
+
+    /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
+    /// payload, then splits off everything beyond `need` as a free block when that is at least a
+    /// minimal block (I5). The bytes after `total` must belong to a used block, a marker or `top`.
+    fn trim(&mut self, header: u32, prev_flag: u32, total: u32, need: u32) {
+        if total - need >= MIN_FREE_BLOCK {
+            self.write(header + 4, need | prev_flag);
+            self.release(header + HEADER + need, total - need - HEADER);
+        } else {
+            // The block after (or `top`, or a marker) is flagged as having a used block before
+            // it. (At `top`, the word is zero or stale, and stays so.)
+            self.write(header + 4, total | prev_flag);
+            let next = header + HEADER + total;
+            let next_word = self.read(next + 4);
+            self.write(next + 4, next_word & !PREV_FREE);
+        }
+    }
+
+    /// Makes `[start, start + 8 + eff)` free: merges it with a free right neighbour, or gives it
+    /// back to the bump pointer when it ends at `top` (I2). Its left neighbour must be used.
+    fn release(&mut self, start: u32, mut eff: u32) {
+        let next = start + HEADER + eff;
+        if next == self.top {
+            self.top = start;
+            return;
+        }
+        let next_word = self.read(next + 4);
+        if next_word & FREE != 0 {
+            let next_eff = next_word & !FLAGS;
+            self.unlink(next, next_eff);
+            eff += HEADER + next_eff;
+        } else {
+            self.write(next + 4, next_word | PREV_FREE);
+        }
+        self.make_free(start, eff);
+    }
+
+    /// Pushes a new free block of `eff` bytes at `header` onto its list, and writes its header
+    /// and footer (the footer is flagged free too, so that it never reads as a used header).
+    fn make_free(&mut self, header: u32, eff: u32) {
+        let class = class_of(eff);
+        let next = self.lists.heads[class];
+        self.write(header, next);
+        self.write(header + HEADER, 0);
+        if next != 0 {
+            self.write(next + HEADER, header);
+        }
+        self.lists.heads[class] = header;
+        self.lists.bits |= 1 << class;
+        #[cfg(feature = "checked")]
+        // SAFETY: the payload between the prev link and the footer is inside the block.
+        unsafe {
+            self.at(header + 12).write_bytes(POISON, eff as usize - 8)
+        };
+        self.write(header + 4, eff | FREE);
+        self.write(header + 4 + eff, eff | FREE);
+    }
+
+    /// Takes the free block at `header` (of `eff` bytes) out of its list.
+    fn unlink(&mut self, header: u32, eff: u32) {
+        let class = class_of(eff);
+        let next = self.read(header);
+        let prev = self.read(header + HEADER);
+        if next != 0 {
+            self.write(next + HEADER, prev);
+        }
+        if prev != 0 {
+            self.write(prev, next);
+        } else {
+            self.lists.heads[class] = next;
+            // The list is empty when the head had no successor.
+            self.lists.bits &= !(((next == 0) as u32) << class);
+        }
+    }
+
+    /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
+    /// header shows, and a second free of the same block are ignored.
+    #[inline(never)]
+    pub fn deallocate(&mut self, p: u32) {
+        let mut header = self.used_block(p);
+        if header == 0 {
+            return;
+        }
+        let word = self.read(header + 4);
+        let mut eff = word & !FLAGS;
+        // Marked free first: when the block merges into the one before or goes back to the bump
+        // pointer, this header stays behind, and a second `deallocate` must see it free.
+        self.write(header + 4, word | FREE);
+        if word & PREV_FREE != 0 {
+            let prev_eff = self.read(header - 4) & !FLAGS;
+            header -= HEADER + prev_eff;
+            self.unlink(header, prev_eff);
+            eff += HEADER + prev_eff;
+        }
+        self.release(header, eff);
+    }
+
+    /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
+    /// that is not a used block.
+    pub fn size(&self, p: u32) -> u32 {
+        match self.used_block(p) {
+            0 => 0,
+            header => self.read(header),
+        }
+    }
+
+    /// Resizes the block at `p` to `size` bytes, in place when it can, else by moving it; the
+    /// first `min(old, new)` bytes are kept. `p == 0` allocates; `size == 0` frees and returns 0.
+    /// On failure returns 0 and leaves the old block untouched.
+    pub fn reallocate(&mut self, p: u32, size: u32) -> u32 {
+        self.reallocate_aligned(p, size, 8)
+    }
+
+    /// [`Heap::reallocate`] for a block allocated with alignment `align`.
+    #[inline(always)]
+    pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
+        if p == 0 {
+            return self.allocate_aligned(size, align);
+        }
+        if size == 0 {
+            self.deallocate(p);
+            return 0;
+        }
+        let header = self.used_block(p);
+        if header == 0 || size > MAX_REQUEST {
+            return 0;
+        }
+        if self.resize_in_place(header, (size + 7) & !7) {
+            self.write(header, size);
+            return p;
+        }
+        let q = self.allocate_aligned(size, align);
+        if q != 0 {
+            let keep = self.read(header).min(size);
+            // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
+            unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+            self.deallocate(p);
+        }
+        q
+    }
+
+    /// Grows or shrinks the used block at `header` to `need` bytes without moving it: shrinking
+    /// splits off the tail; growing takes the free block after it, or moves `top` when the block
+    /// is the last one.
+    #[inline]
+    fn resize_in_place(&mut self, header: u32, need: u32) -> bool {
+        let word = self.read(header + 4);
+        let prev_flag = word & PREV_FREE;
+        let mut eff = word & !FLAGS;
+        if need > eff {
+            let next = header + HEADER + eff;
+            if next == self.top {
+                // Growth may open a new region instead of extending this one: then move.
+                if !self.ensure(need - eff) || self.top != next {
+                    return false;
+                }
+                // All the room up to the end of the region; `trim` gives the rest back.
+                eff = self.limit - header - HEADER;
+                self.top = self.limit;
+            } else {
+                let next_word = self.read(next + 4);
+                let next_eff = next_word & !FLAGS;
+                eff += HEADER + next_eff;
+                if next_word & FREE == 0 || eff < need {
+                    return false;
+                }
+                self.unlink(next, next_eff);
+            }
+        }
+        self.trim(header, prev_flag, eff, need);
+        self.set_top(self.top);
+        true
+    }
+
+    /// The header of the used block whose payload starts at `p` if the cheap checks pass
+    /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
+    #[inline(never)]
+    fn used_block(&self, p: u32) -> u32 {
+        // Regions start 8-aligned, so an aligned `p` above `first` is at least `first + 8`.
+        if p & 7 != 0 || p <= self.first || p >= self.top {
+            return 0;
+        }
+        let header = p - HEADER;
+        let word = self.read(header + 4);
+        let eff = word & !FLAGS;
+        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
+        if word & (FREE | LAST) != 0
+            || eff.wrapping_sub(1) >= self.top - p
+            || self.read(header) > eff
+        {
+            return 0;
+        }
+        header
+    }
+
+    /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
+    #[inline(always)]
+    pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
+        if align <= 8 {
+            self.allocate(size)
+        } else {
+            self.allocate_over_aligned(size, align)
+        }
+    }
+
+    /// [`Heap::allocate_aligned`] for `align` > 8: a block with room for an aligned payload
+    /// wherever it starts; the gap in front becomes a free block, the tail is split off.
+    fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
+        let need = rounded(size);
+        if need == 0 {
+            return 0;
+        }
+        // The gap in front is at most `align + 8` (a gap of exactly 8 cannot be a free block, so
+        // it grows by one more alignment step).
+        let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
+            return 0;
+        };
+        let mut header = self.take(room);
+        if header == 0 {
+            return 0;
+        }
+        let mut eff = self.read(header + 4) & !FLAGS;
+        let gap = aligned_gap(header, align);
+        let mut prev_flag = 0;
+        if gap != 0 {
+            // The block's left neighbour is used (it was free or at `top`), and so is its right
+            // part: the gap becomes a free block with no free neighbour.
+            self.make_free(header, gap - HEADER);
+            header += gap;
+            eff -= gap;
+            prev_flag = PREV_FREE;
+        }
+        self.trim(header, prev_flag, eff, need);
+        self.write(header, size);
+        header + HEADER
+    }
+
+    /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
+    /// zero already (I6), so only the part below `fresh` is cleared.
+    pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
+        let fresh = if TRACK_FRESH { self.fresh } else { u32::MAX };
+        let region = self.region;
+        let p = self.allocate_aligned(size, align);
+        // A new region is fresh throughout; otherwise clear what lies below the old mark.
+        if p != 0 && self.region == region && p < fresh {
+            let dirty = size.min(fresh - p);
+            // SAFETY: `[p, p + dirty)` is inside the block just allocated.
+            unsafe { self.at(p).write_bytes(0, dirty as usize) };
+        }
+        p
+    }
+
+    #[inline]
+    fn set_top(&mut self, top: u32) {
+        self.top = top;
+        if TRACK_FRESH && top > self.fresh {
+            self.fresh = top;
+        }
+    }
+
+    /// Makes room for `bytes` more at `top`, growing memory if needed: the memory the source
+    /// started with first, then `memory.grow` for all the pages missing in one call. When memory
+    /// grew somewhere else since the last growth, the current region is closed — the room left
+    /// becomes a free block and a `LAST` marker links to the next region — and a new one starts
+    /// in the new pages (so `top` moves). False when the memory cannot grow; the heap is unchanged
+    /// then, but for a possible new empty region.
+    #[inline(never)]
+    fn ensure(&mut self, bytes: u32) -> bool {
+        loop {
+            // `top <= limit` always, and both are 0 before the first region.
+            let room = self.limit - self.top;
+            if bytes <= room {
+                return true;
+            }
+            let (mut start, mut end) = (0, 0);
+            if self.first == 0 {
+                let (base, heap_end) = self.source.initial();
+                // The range may be too small to hold a block and its marker (or empty): then the
+                // heap starts in grown memory instead.
+                start = base.wrapping_add(7) & !7;
+                end = heap_end & !7;
+                if end.saturating_sub(start) < 24 {
+                    start = 0;
+                }
+            }
+            if start == 0 {
+                // Requests are capped (MAX_REQUEST), so this sum cannot overflow; the 8 bytes are
+                // a new region's marker.
+                let pages = (bytes - room + HEADER + PAGE - 1) >> 16;
+                let Some(old) = self.source.grow(pages) else {
+                    return false;
+                };
+                start = old << 16;
+                // The end of a 4 GiB memory is 2^32 (`end - 8` still fits).
+                end = start.wrapping_add(pages << 16);
+                // The new pages extend the current region when they follow it. (Without a region,
+                // `limit + 8` is 8: never a page start.)
+                if start == self.limit + HEADER {
+                    self.limit = end.wrapping_sub(HEADER);
+                    continue;
+                }
+            }
+            if self.first == 0 {
+                self.first = start;
+            } else {
+                // The marker goes at the region's end, and the room left before it becomes a
+                // free block, when that can hold one; else at `top`, the room its spare bytes.
+                let top = self.top;
+                let marker = if room >= MIN_FREE_BLOCK {
+                    self.limit
+                } else {
+                    top
+                };
+                self.write(marker + 4, (self.limit - marker) | LAST);
+                self.write(marker, start);
+                if marker != top {
+                    // The block below `top` is used (I2); `release` flags the marker.
+                    self.release(top, room - HEADER);
+                }
+            }
+            self.top = start;
+            if TRACK_FRESH {
+                self.region = start;
+                self.fresh = start;
+            }
+            self.limit = end.wrapping_sub(HEADER);
+        }
+    }
+}

@@ -10,8 +10,7 @@
 pub const CLASSES: usize = 112;
 
 /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8).
-#[cfg_attr(not(feature = "small"), inline(always))]
-#[cfg_attr(feature = "small", inline(never))]
+#[inline(always)]
 pub fn class_of(eff: u32) -> usize {
     let units = eff >> 3;
     // One formula for every size, without a branch: sizes on either side of a threshold come
@@ -59,15 +58,10 @@ impl FreeLists {
         self.words[(class >> 6) & 1] |= 1 << (class & 63);
     }
 
-    /// [`FreeLists::mark_empty`] if `empty`, without a branch.
+    /// Marks `class` empty if `empty`, without a branch.
     #[inline]
     pub fn mark_empty_if(&mut self, class: usize, empty: bool) {
         self.words[(class >> 6) & 1] &= !((empty as u64) << (class & 63));
-    }
-
-    #[inline]
-    pub fn mark_empty(&mut self, class: usize) {
-        self.words[(class >> 6) & 1] &= !(1 << (class & 63));
     }
 
     /// Whether every list is empty.
@@ -137,7 +131,7 @@ mod tests {
         assert_eq!(lists.first_at_or_above(101), Some(115));
         assert_eq!(lists.first_at_or_above(116), None);
         assert_eq!(lists.first_at_or_above(300), None);
-        lists.mark_empty(100);
+        lists.mark_empty_if(100, true);
         assert_eq!(lists.first_at_or_above(41), Some(115));
         assert!(lists.is_marked(115) && !lists.is_marked(100));
     }

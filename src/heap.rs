@@ -64,9 +64,6 @@ pub(crate) const TRACK_FRESH: bool = cfg!(any(
 /// get the best fit the classes find, which keeps fragmentation down.
 #[cfg(not(feature = "small"))]
 const SPARE_MAX: u32 = 256;
-/// The size-tuned build (feature `small`) leaves out what only makes things faster.
-#[cfg(not(feature = "small"))]
-const SMALL: bool = cfg!(feature = "small");
 pub(crate) const FREE: u32 = 1;
 pub(crate) const PREV_FREE: u32 = 2;
 pub(crate) const LAST: u32 = 4;
@@ -164,7 +161,6 @@ impl<S: Source> Heap<S> {
 #[cfg(not(feature = "small"))]
 impl<S: Source> Heap<S> {
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
-    #[cfg_attr(feature = "small", inline(never))]
     pub fn allocate(&mut self, size: u32) -> u32 {
         let Some(need) = effective(size) else {
             return 0;
@@ -190,7 +186,7 @@ impl<S: Source> Heap<S> {
             if head != 0 {
                 let eff = self.read(head + 4) & !FLAGS;
                 if eff >= need {
-                    if SMALL || eff - need >= MIN_FREE_BLOCK {
+                    if eff - need >= MIN_FREE_BLOCK {
                         return self.take_listed(head, own, need);
                     }
                     // The commonest case in churn: an exact fit at the head of its own list.
@@ -200,7 +196,7 @@ impl<S: Source> Heap<S> {
             }
         }
         let spare = self.spare;
-        if !SMALL && spare != 0 && need <= SPARE_MAX {
+        if spare != 0 && need <= SPARE_MAX {
             let eff = self.read(spare + 4) & !FLAGS;
             let surplus = eff.wrapping_sub(need);
             if eff >= need && (surplus >= MIN_FREE_BLOCK || surplus * 4 <= need) {
@@ -238,7 +234,7 @@ impl<S: Source> Heap<S> {
         }
         let rest = found + HEADER + need;
         let rest_eff = eff - need - HEADER;
-        if SMALL || need > SPARE_MAX {
+        if need > SPARE_MAX {
             let rest_class = class_of(rest_eff);
             if rest_class == class {
                 // The rest keeps the head of the same list: only the links move.
@@ -364,7 +360,6 @@ impl<S: Source> Heap<S> {
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
-    #[cfg_attr(feature = "small", inline(never))]
     pub fn deallocate(&mut self, p: u32) {
         let header = self.used_block(p);
         if header == 0 {
@@ -447,7 +442,7 @@ impl<S: Source> Heap<S> {
         // growths (strings built piecemeal; not vectors that double), as much as the 125% rule
         // allows even with an unsplittable 8-byte tail.
         let old_size = self.read(header);
-        let headroom = if !SMALL && size > old_size && size - old_size <= old_size / 4 {
+        let headroom = if size > old_size && size - old_size <= old_size / 4 {
             ((size / 4) & !7).saturating_sub(8)
         } else {
             0
@@ -468,8 +463,7 @@ impl<S: Source> Heap<S> {
 
     /// The header of the used block whose payload starts at `p` if the cheap checks pass
     /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
-    #[cfg_attr(not(feature = "small"), inline(always))]
-    #[cfg_attr(feature = "small", inline(never))]
+    #[inline(always)]
     fn used_block(&self, p: u32) -> u32 {
         if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
             return 0;
@@ -493,7 +487,7 @@ impl<S: Source> Heap<S> {
     /// blocks 8 bytes too large to split and over 125%: the search starts one class higher.
     #[inline]
     fn take_free(&self, need: u32) -> u32 {
-        if !SMALL && self.lists.is_empty() {
+        if self.lists.is_empty() {
             return 0; // e.g. stack-like use, where every block freed goes back to the top
         }
         let own = class_of(need);
@@ -566,13 +560,13 @@ impl<S: Source> Heap<S> {
     /// bytes), over the same memory give or take neighbours. When its class does not change, it
     /// keeps its place in its list: only the links move with the header, if it moved at all.
     fn resize_free(&mut self, old: u32, old_eff: u32, new: u32, new_eff: u32) {
-        if !SMALL && old == self.spare {
+        if old == self.spare {
             self.spare = new;
             self.write_free(new, new_eff);
             return;
         }
         let class = class_of(old_eff);
-        if SMALL || class != class_of(new_eff) {
+        if class != class_of(new_eff) {
             self.unlink_from(old, class);
             self.link(new, class_of(new_eff));
         } else if old != new {
@@ -622,7 +616,7 @@ impl<S: Source> Heap<S> {
 
     /// Takes the free block at `header` out of its list (or stops it being the spare).
     fn unlink(&mut self, header: u32, eff: u32) {
-        if !SMALL && header == self.spare {
+        if header == self.spare {
             self.spare = 0;
             return;
         }
@@ -645,7 +639,6 @@ impl<S: Source> Heap<S> {
     }
 
     /// Grows or shrinks the used block at `header` to `need` bytes without moving it.
-    #[cfg_attr(feature = "small", inline(never))]
     fn resize_in_place(&mut self, header: u32, need: u32) -> bool {
         let flags_and_size = self.read(header + 4);
         let prev_flag = flags_and_size & PREV_FREE;
@@ -653,7 +646,7 @@ impl<S: Source> Heap<S> {
         if need <= eff {
             // Slack within 125% stays (a string growing into its headroom does no list work);
             // beyond that the tail is split off.
-            if SMALL || eff - need > need / 4 {
+            if eff - need > need / 4 {
                 self.trim(header, prev_flag, eff, need);
             }
             return true;
@@ -800,6 +793,7 @@ impl<S: Source> Heap<S> {
 }
 
 /// `a` if `cond`, else `b`, computed without a branch.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 fn select(cond: bool, a: u32, b: u32) -> u32 {
     let mask = (cond as u32).wrapping_neg();

@@ -180,6 +180,10 @@ impl<S: Source> Heap<S> {
     #[inline]
     fn take(&mut self, need: u32) -> u32 {
         let listed = !self.lists.is_empty();
+        if !listed && self.spare == 0 && HEADER + need <= self.limit - self.top {
+            // Nothing free (stack-like use gives every block back to the top): bump at once.
+            return self.bump(need, 0);
+        }
         let own = class_of(need);
         if listed {
             let head = self.lists.heads[own & 127];

@@ -365,10 +365,9 @@ impl<S: Source> Heap<S> {
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
     pub fn deallocate(&mut self, p: u32) {
-        let header = self.used_block(p);
-        if header == 0 {
+        let Some(header) = self.used_block(p) else {
             return;
-        }
+        };
         let flags_and_size = self.read(header + 4);
         let eff = flags_and_size & !FLAGS;
         // Mark the header free first: when the block merges into the one before or goes back to
@@ -409,8 +408,8 @@ impl<S: Source> Heap<S> {
     /// that is not a used block.
     pub fn size(&self, p: u32) -> u32 {
         match self.used_block(p) {
-            0 => 0,
-            header => self.read(header),
+            None => 0,
+            Some(header) => self.read(header),
         }
     }
 
@@ -427,10 +426,9 @@ impl<S: Source> Heap<S> {
         if p == 0 {
             return self.allocate_aligned(size, align);
         }
-        let header = self.used_block(p);
-        if header == 0 {
+        let Some(header) = self.used_block(p) else {
             return 0;
-        }
+        };
         if size == 0 {
             self.deallocate(p);
             return 0;
@@ -466,11 +464,12 @@ impl<S: Source> Heap<S> {
     }
 
     /// The header of the used block whose payload starts at `p` if the cheap checks pass
-    /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
+    /// (aligned, inside the heap, a used header whose sizes are coherent). (Inlined, so the
+    /// `Option` never goes through memory.)
     #[inline(always)]
-    fn used_block(&self, p: u32) -> u32 {
+    fn used_block(&self, p: u32) -> Option<u32> {
         if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
-            return 0;
+            return None;
         }
         let header = p - HEADER;
         let flags_and_size = self.read(header + 4);
@@ -480,9 +479,9 @@ impl<S: Source> Heap<S> {
             || eff.wrapping_sub(1) >= self.top - p
             || self.read(header) > eff
         {
-            return 0;
+            return None;
         }
-        header
+        Some(header)
     }
 
     /// A free block for an effective size `need`, still linked, or 0: the head of the request's

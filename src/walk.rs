@@ -1,7 +1,7 @@
 //! The heap walker: checks every invariant of `heap.rs` and counts what it sees.
 
 use crate::classes::{class_of, CLASSES};
-use crate::heap::{Heap, FLAGS, FREE, HEADER, LAST, PREV_FREE};
+use crate::heap::{Heap, FLAGS, FREE, HEADER, LAST, PREV_FREE, SPARE_KEEP};
 use crate::source::Source;
 
 /// What a walk of the heap counts.
@@ -138,6 +138,7 @@ impl<S: Source> Heap<S> {
                     "footer disagrees with header",
                 )?;
                 if header == self.spare {
+                    check(eff <= SPARE_KEEP, header, "spare larger than SPARE_KEEP")?;
                     spare_seen = true;
                 } else {
                     let (next, prev) = (self.read(header), self.read(header + HEADER));

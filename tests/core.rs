@@ -350,3 +350,32 @@ fn search_work_is_bounded_with_many_holes() {
     assert_eq!(effective(&h, q), 24, "exact class reused");
     valid(&h);
 }
+
+#[test]
+fn memory_freed_next_to_the_spare_serves_large_requests() {
+    // The spare (the rest of a block split for a small request) is carved by small requests
+    // only; when frees merge a large block into it, that memory must still serve a large
+    // request rather than let the heap grow.
+    let mut h = heap(1, 8);
+    let a = h.allocate(1024);
+    let b = h.allocate(20_000);
+    let guard = h.allocate(8);
+    assert!(a != 0 && b != 0 && guard != 0);
+    h.deallocate(a);
+    valid(&h);
+    let small = h.allocate(16);
+    assert_eq!(small, a, "the small request splits the freed block");
+    valid(&h);
+    h.deallocate(b); // merges with the rest of `a`'s block: about 21 KB free
+    let before = valid(&h);
+    assert!(before.largest_free > 20_000);
+    let pages = h.source().pages();
+    let big = h.allocate(20_000);
+    assert!(
+        big > small && big < guard,
+        "served from the merged block, not the top"
+    );
+    assert_eq!(h.source().pages(), pages, "no growth");
+    let after = valid(&h);
+    assert_eq!(after.heap_bytes, before.heap_bytes);
+}

@@ -26,7 +26,7 @@ lint:
 # checked by the walker (`checked`).
 test-host:
 	cargo test
-	cargo test --features small --test core --test model
+	cargo test --features small --test core --test model --test fuzz_corpus
 	cargo test --features checked --test core --test model
 
 # wasm-bindgen-test: the suite compiled to wasm32 with wall-e as the global allocator, in Node
@@ -45,10 +45,12 @@ test-wasm:
 test-js:
 	cd pkg && npm ci --no-audit --no-fund && node --test
 
-# A bounded fuzz run of the allocator core (cargo-fuzz on nightly, installed when missing); the
-# corpus and saved crashes are also replayed by `cargo test` (tests/fuzz_corpus.rs).
+# Bounded fuzz runs of the allocator core and of the size-tuned core (cargo-fuzz on nightly,
+# installed when missing); the corpus and saved crashes are also replayed by `cargo test`
+# (tests/fuzz_corpus.rs).
 fuzz-smoke:
 	scripts/fuzz.sh 60
+	FUZZ_FEATURES=small scripts/fuzz.sh 30
 
 # wall-e against dlmalloc, talc, rlsf, lol_alloc and wee_alloc under wasmtime (a few minutes;
 # `bench/run --quick` takes under one). Tables go to stdout and bench/RESULTS.md.

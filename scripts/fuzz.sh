@@ -18,7 +18,8 @@ mkdir -p target/corpus-work
 log=target/fuzz-last.log
 start=$(date +%s)
 status=0
-cargo +nightly fuzz run heap_ops target/corpus-work corpus/heap_ops -- \
+# FUZZ_FEATURES=small fuzzes the size-tuned core instead.
+cargo +nightly fuzz run heap_ops ${FUZZ_FEATURES:+--features "$FUZZ_FEATURES"} target/corpus-work corpus/heap_ops -- \
     -max_total_time="$seconds" -timeout=60 -print_final_stats=1 >"$log" 2>&1 || status=$?
 end=$(date +%s)
 
@@ -26,7 +27,7 @@ grep -E '^(thread|step|assertion)|panicked|Failing input|artifacts/heap_ops/|^==
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 corpus=$(grep -Eo 'corp: [0-9]+/[0-9a-zA-Z]+' "$log" | tail -1 | cut -d' ' -f2)
-echo "== fuzz heap_ops: ${execs:-?} execs in $((end - start)) s (${rate:-?}/s), corpus ${corpus:-?} inputs/bytes," \
+echo "== fuzz heap_ops${FUZZ_FEATURES:+ (features: $FUZZ_FEATURES)}: ${execs:-?} execs in $((end - start)) s (${rate:-?}/s), corpus ${corpus:-?} inputs/bytes," \
     "$(ls target/corpus-work | wc -l) files in fuzz/target/corpus-work, exit status $status"
 if [ "$status" -ne 0 ]; then
     echo "== fuzz heap_ops FAILED: see fuzz/$log and fuzz/artifacts/heap_ops/"

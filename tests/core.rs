@@ -379,3 +379,33 @@ fn memory_freed_next_to_the_spare_serves_large_requests() {
     let after = valid(&h);
     assert_eq!(after.heap_bytes, before.heap_bytes);
 }
+
+/// The default core's search (the size-tuned one has coarser classes and does not look past the
+/// head).
+#[cfg(not(feature = "small"))]
+#[test]
+fn a_request_takes_a_closer_fit_from_its_own_class() {
+    // 136 and 152 bytes share a class (a quarter of 128..256). With the 136-byte block at the
+    // head of that list, a 144-byte request takes the 152-byte block behind it rather than
+    // splitting a block of a larger class.
+    let mut h = heap(1, 4);
+    let big = h.allocate(400);
+    let g1 = h.allocate(8);
+    let wide = h.allocate(152);
+    let g2 = h.allocate(8);
+    let narrow = h.allocate(136);
+    let g3 = h.allocate(8);
+    assert!([big, g1, wide, g2, narrow, g3].iter().all(|&p| p != 0));
+    h.deallocate(big);
+    h.deallocate(wide);
+    h.deallocate(narrow); // now the head of the class
+    valid(&h);
+    let p = h.allocate(144);
+    assert_eq!(p, wide, "the closer fit in the own class");
+    assert_eq!(h.size(p), 144);
+    let stats = valid(&h);
+    assert_eq!(
+        stats.free_blocks, 2,
+        "the 400- and 136-byte blocks stay free, unsplit"
+    );
+}

@@ -168,6 +168,49 @@ impl<S: Source> Heap<S> {
     pub(crate) fn at(&self, addr: u32) -> *mut u8 {
         self.source.at(addr)
     }
+
+    // Shared by both cores, over their `allocate`, `allocate_over_aligned` and
+    // `reallocate_aligned`.
+
+    /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
+    #[inline(always)]
+    pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
+        if align <= 8 {
+            self.allocate(size)
+        } else {
+            self.allocate_over_aligned(size, align)
+        }
+    }
+
+    /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
+    /// zero already (I6), so only the part below `fresh` is cleared.
+    pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
+        let fresh = if TRACK_FRESH { self.fresh } else { u32::MAX };
+        let region = self.region;
+        let p = self.allocate_aligned(size, align);
+        // A new region is fresh throughout; otherwise clear what lies below the old mark.
+        if p != 0 && self.region == region && p < fresh {
+            let dirty = size.min(fresh - p);
+            // SAFETY: `[p, p + dirty)` is inside the block just allocated.
+            unsafe { self.at(p).write_bytes(0, dirty as usize) };
+        }
+        p
+    }
+
+    /// Resizes the block at `p` to `size` bytes, in place when it can, else by moving it; the
+    /// first `min(old, new)` bytes are kept. `p == 0` allocates; `size == 0` frees and returns 0.
+    /// On failure returns 0 and leaves the old block untouched.
+    pub fn reallocate(&mut self, p: u32, size: u32) -> u32 {
+        self.reallocate_aligned(p, size, 8)
+    }
+
+    #[inline]
+    fn set_top(&mut self, top: u32) {
+        self.top = top;
+        if TRACK_FRESH && top > self.fresh {
+            self.fresh = top;
+        }
+    }
 }
 
 /// The speed-tuned core (the default build); `heap_small.rs` has the size-tuned one.
@@ -296,14 +339,8 @@ impl<S: Source> Heap<S> {
         if need > SPARE_MAX || rest_eff > SPARE_KEEP {
             let rest_class = class_of(rest_eff);
             if rest_class == class {
-                // The rest keeps the head of the same list: only the links move.
-                let next = self.read(found);
-                self.write(rest, next);
-                self.write(rest + HEADER, 0);
-                self.lists.heads[class & 127] = rest;
-                if next != 0 {
-                    self.write(next + HEADER, rest);
-                }
+                // The rest keeps the place in the same list: only the links move.
+                self.move_links(found, rest, class);
             } else {
                 self.unlink_head(found, class);
                 self.link(rest, rest_class);
@@ -342,16 +379,6 @@ impl<S: Source> Heap<S> {
         // word of the payload about to be handed out).
         self.lists.mark_empty_if(class, next == 0);
         self.write(select(next != 0, next, head) + HEADER, 0);
-    }
-
-    /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
-    #[inline(always)]
-    pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
-        if align <= 8 {
-            self.allocate(size)
-        } else {
-            self.allocate_over_aligned(size, align)
-        }
     }
 
     /// [`Heap::allocate_aligned`] for `align` > 8: the payload may start past the block's start;
@@ -402,21 +429,6 @@ impl<S: Source> Heap<S> {
         header + HEADER
     }
 
-    /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
-    /// zero already (I6), so only the part below `fresh` is cleared.
-    pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
-        let fresh = if TRACK_FRESH { self.fresh } else { u32::MAX };
-        let region = self.region;
-        let p = self.allocate_aligned(size, align);
-        // A new region is fresh throughout; otherwise clear what lies below the old mark.
-        if p != 0 && self.region == region && p < fresh {
-            let dirty = size.min(fresh - p);
-            // SAFETY: `[p, p + dirty)` is inside the block just allocated.
-            unsafe { self.at(p).write_bytes(0, dirty as usize) };
-        }
-        p
-    }
-
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
     pub fn deallocate(&mut self, p: u32) {
@@ -430,13 +442,7 @@ impl<S: Source> Heap<S> {
         // pointer must see it free and be ignored (also once `top` has moved past it again).
         self.write(header + 4, flags_and_size | FREE);
         if flags_and_size & PREV_FREE == 0 {
-            // Inline the commonest case, a block freed just below `top` (stack-like use).
-            let next = header + HEADER + eff;
-            if next == self.top {
-                self.top = header;
-            } else {
-                self.release_below(header, eff, next);
-            }
+            self.release(header, eff);
             return;
         }
         let prev_eff = self.read(header - 4) & !FLAGS;
@@ -466,13 +472,6 @@ impl<S: Source> Heap<S> {
             None => 0,
             Some(header) => self.read(header),
         }
-    }
-
-    /// Resizes the block at `p` to `size` bytes, in place when it can, else by moving it; the
-    /// first `min(old, new)` bytes are kept. `p == 0` allocates; `size == 0` frees and returns 0.
-    /// On failure returns 0 and leaves the old block untouched.
-    pub fn reallocate(&mut self, p: u32, size: u32) -> u32 {
-        self.reallocate_aligned(p, size, 8)
     }
 
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
@@ -585,6 +584,8 @@ impl<S: Source> Heap<S> {
 
     /// Makes `[start, start + 8 + eff)` free: merges it with a free right neighbour, or gives it
     /// back to the bump pointer when it ends at `top`. Its left neighbour must be used.
+    /// (Inlined: freeing just below `top` is the commonest case of stack-like use.)
+    #[inline(always)]
     fn release(&mut self, start: u32, eff: u32) {
         let next = start + HEADER + eff;
         if next == self.top {
@@ -635,21 +636,26 @@ impl<S: Source> Heap<S> {
             self.unlink_from(old, class);
             self.link(new, class_of(new_eff));
         } else if old != new {
-            // Read both links before writing: the headers may overlap.
-            let next = self.read(old);
-            let prev = self.read(old + HEADER);
-            self.write(new, next);
-            self.write(new + HEADER, prev);
-            if prev != 0 {
-                self.write(prev, new);
-            } else {
-                self.lists.heads[class & 127] = new;
-            }
-            if next != 0 {
-                self.write(next + HEADER, new);
-            }
+            self.move_links(old, new, class);
         }
         self.write_free(new, new_eff);
+    }
+
+    /// Moves the list node of the free block at `old` (in the list of `class`) to `new`.
+    fn move_links(&mut self, old: u32, new: u32, class: usize) {
+        // Read both links before writing: the headers may overlap.
+        let next = self.read(old);
+        let prev = self.read(old + HEADER);
+        self.write(new, next);
+        self.write(new + HEADER, prev);
+        if prev != 0 {
+            self.write(prev, new);
+        } else {
+            self.lists.heads[class & 127] = new;
+        }
+        if next != 0 {
+            self.write(next + HEADER, new);
+        }
     }
 
     /// Writes a free block's header and footer (and, in the checked build, poisons its payload
@@ -755,14 +761,6 @@ impl<S: Source> Heap<S> {
         self.set_top(header + HEADER + need);
         self.write(header + 4, need | prev_flag);
         header
-    }
-
-    #[inline]
-    fn set_top(&mut self, top: u32) {
-        self.top = top;
-        if TRACK_FRESH && top > self.fresh {
-            self.fresh = top;
-        }
     }
 
     /// Makes room for `bytes` more at `top`, growing memory if needed. When memory grew somewhere

@@ -173,13 +173,6 @@ impl<S: Source> Heap<S> {
         }
     }
 
-    /// Resizes the block at `p` to `size` bytes, in place when it can, else by moving it; the
-    /// first `min(old, new)` bytes are kept. `p == 0` allocates; `size == 0` frees and returns 0.
-    /// On failure returns 0 and leaves the old block untouched.
-    pub fn reallocate(&mut self, p: u32, size: u32) -> u32 {
-        self.reallocate_aligned(p, size, 8)
-    }
-
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
     #[inline(always)]
     pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
@@ -262,19 +255,9 @@ impl<S: Source> Heap<S> {
         header
     }
 
-    /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
-    #[inline(always)]
-    pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
-        if align <= 8 {
-            self.allocate(size)
-        } else {
-            self.allocate_over_aligned(size, align)
-        }
-    }
-
     /// [`Heap::allocate_aligned`] for `align` > 8: a block with room for an aligned payload
     /// wherever it starts; the gap in front becomes a free block, the tail is split off.
-    fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
+    pub(super) fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
         let need = rounded(size);
         if need == 0 {
             return 0;
@@ -302,29 +285,6 @@ impl<S: Source> Heap<S> {
         self.trim(header, prev_flag, eff, need);
         self.write(header, size);
         header + HEADER
-    }
-
-    /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
-    /// zero already (I6), so only the part below `fresh` is cleared.
-    pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
-        let fresh = if TRACK_FRESH { self.fresh } else { u32::MAX };
-        let region = self.region;
-        let p = self.allocate_aligned(size, align);
-        // A new region is fresh throughout; otherwise clear what lies below the old mark.
-        if p != 0 && self.region == region && p < fresh {
-            let dirty = size.min(fresh - p);
-            // SAFETY: `[p, p + dirty)` is inside the block just allocated.
-            unsafe { self.at(p).write_bytes(0, dirty as usize) };
-        }
-        p
-    }
-
-    #[inline]
-    fn set_top(&mut self, top: u32) {
-        self.top = top;
-        if TRACK_FRESH && top > self.fresh {
-            self.fresh = top;
-        }
     }
 
     /// Makes room for `bytes` more at `top`, growing memory if needed: the memory the source

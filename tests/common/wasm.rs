@@ -35,6 +35,15 @@ pub enum Variant {
 const VARIANTS: usize = 5;
 
 impl Variant {
+    /// Every variant.
+    pub const ALL: [Variant; VARIANTS] = [
+        Variant::Default,
+        Variant::Stats,
+        Variant::Checked,
+        Variant::Small,
+        Variant::SmallStats,
+    ];
+
     /// The arguments of `node scripts/build.mjs` that build it (besides `--out`); `None` for the
     /// default build, which must be built beforehand.
     fn build_args(self) -> Option<&'static [&'static str]> {

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --example bench -- [--quick] [--reps N] [--scale K] [--dir bench/peers/target/out]
 //!                              [--results bench/RESULTS.md] [--only wall-e,talc] [--work FIFO]
+//!                              [--in-process]
 //! ```
 //!
 //! `--quick` is `--scale 1 --reps 3`, the default `--scale 8 --reps 7`. `--only` (allocator
@@ -16,7 +17,10 @@
 //! `<name>.raw.wasm` (as cargo built it) for `wall-e` and each peer; `bump` is the do-nothing
 //! allocator whose times are the driver's own overhead. A missing module is reported and skipped.
 //!
-//! Every measurement is a fresh pair of instances (allocator + driver). Repetitions alternate
+//! Every measurement is a fresh pair of instances (allocator + driver) in a process of its own
+//! (`--in-process` keeps them in this one, as `bench/instructions` does for callgrind; but an
+//! allocator that grows memory to gigabytes then makes page faults dearer for every
+//! measurement after it). Repetitions alternate
 //! allocators (every allocator runs workload W of repetition r before any runs repetition r + 1,
 //! in an order rotated each repetition), and the tables show medians.
 
@@ -364,6 +368,39 @@ fn measure(
     })
 }
 
+/// Runs one measurement in a child process (this program with `--child`), so that no other
+/// allocator's memory has been mapped in the process measured.
+fn in_child(dir: &Path, scale: u32, name: &str, work: usize, seed: u64) -> Result<Outcome, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(exe)
+        .args(["--child", name, &work.to_string(), &seed.to_string()])
+        .args(["--scale", &scale.to_string(), "--dir"])
+        .arg(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("child process: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or("");
+    if let Some(e) = line.strip_prefix("err ") {
+        return Err(e.to_string());
+    }
+    let f: Vec<&str> = line.strip_prefix("ok ").unwrap_or("").split(' ').collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (f.first().and_then(|v| v.parse::<f64>().ok()), num(7)) {
+        (Some(ns_per_op), Some(moved)) => Ok(Outcome {
+            ns_per_op,
+            growth: num(1).unwrap_or(0),
+            peak: num(2).unwrap_or(0),
+            errors: num(3).unwrap_or(0) as u32,
+            nils: num(4).unwrap_or(0) as u32,
+            ops: num(5).unwrap_or(0),
+            reallocs: num(6).unwrap_or(0),
+            moved,
+        }),
+        _ => Err(format!("child process failed ({}): {line}", out.status)),
+    }
+}
+
 /// This thread's CPU time (user + system): unlike wall time, it leaves out the time the thread
 /// waits for a core, which on a busy shared machine is most of the noise. Wall time elsewhere.
 #[cfg(target_os = "linux")]
@@ -476,6 +513,25 @@ fn main() -> wasmtime::Result<()> {
 
     let engine = Engine::default();
     let driver = Module::from_file(&engine, root.join("bench/driver.wat"))?;
+    // A child process: one measurement, printed as one line for the parent (see `in_child`).
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let field = |k: usize| args.get(i + k).expect("--child NAME WORKLOAD SEED");
+        let module = Module::from_file(&engine, dir.join(format!("{}.wasm", field(1))))?;
+        let work = &workloads(scale)[field(2).parse::<usize>().expect("workload index")];
+        let seed = field(3).parse().expect("seed");
+        match measure(&engine, &driver, &module, work.kind, seed) {
+            Ok(o) => println!(
+                "ok {} {} {} {} {} {} {} {}",
+                o.ns_per_op, o.growth, o.peak, o.errors, o.nils, o.ops, o.reallocs, o.moved
+            ),
+            Err(e) => println!("err {}", e.replace('\n', " ")),
+        }
+        return Ok(());
+    }
+    // Each measurement runs in a process of its own unless `--in-process` (callgrind, in
+    // bench/instructions, counts one process): an allocator that grows memory to gigabytes
+    // (wee_alloc) made page faults dearer for whoever ran after it in the same process.
+    let isolate = !args.iter().any(|a| a == "--in-process");
     let mut allocators = Vec::new();
     let mut missing = Vec::new();
     for name in ALLOCATORS
@@ -502,9 +558,10 @@ fn main() -> wasmtime::Result<()> {
         eprintln!("skipped {m}");
     }
 
-    let works: Vec<Workload> = workloads(scale)
+    let works: Vec<(usize, Workload)> = workloads(scale)
         .into_iter()
-        .filter(|w| {
+        .enumerate()
+        .filter(|(_, w)| {
             work_filter
                 .as_ref()
                 .is_none_or(|f| f.iter().any(|x| w.name.contains(x.as_str())))
@@ -516,16 +573,15 @@ fn main() -> wasmtime::Result<()> {
     let total = Instant::now();
     for rep in 0..reps {
         eprintln!("repetition {}/{reps} ...", rep + 1);
-        for (w, work) in works.iter().enumerate() {
+        for (w, (index, work)) in works.iter().enumerate() {
             for k in 0..allocators.len() {
                 let a = (k + rep) % allocators.len();
-                let outcome = measure(
-                    &engine,
-                    &driver,
-                    &allocators[a].module,
-                    work.kind,
-                    SEED + rep as u64,
-                );
+                let seed = SEED + rep as u64;
+                let outcome = if isolate {
+                    in_child(&dir, scale, allocators[a].name, *index, seed)
+                } else {
+                    measure(&engine, &driver, &allocators[a].module, work.kind, seed)
+                };
                 if filtered {
                     if let Ok(o) = &outcome {
                         eprintln!("  {} / {}: {} ops", allocators[a].name, work.name, o.ops);
@@ -536,6 +592,7 @@ fn main() -> wasmtime::Result<()> {
         }
     }
     eprintln!("measured in {:.1} s", total.elapsed().as_secs_f64());
+    let works: Vec<Workload> = works.into_iter().map(|(_, w)| w).collect();
 
     // Medians; a cell with any failed repetition shows the failure.
     let cell = |w: usize, a: usize| -> Result<(f64, u64, u64, u32, u32), String> {
@@ -741,7 +798,7 @@ fn main() -> wasmtime::Result<()> {
         "Each allocator is built for speed: `opt-level = 3`, LTO, then `wasm-opt -O3` (peers: \
          their `GlobalAlloc` behind an 8-byte size header; `wall-e-small` is wall-e's size-tuned \
          build, `--small`, shown for reference and not a peer), driven from inside wasm by \
-         `bench/driver.wat`, a fresh instance per measurement. ns/op = the thread's CPU time for \
+         `bench/driver.wat`, a fresh instance per measurement{}. ns/op = the thread's CPU time for \
          the workload (user + system, so page faults count; time waiting for a core does not) ÷ \
          calls into the allocator (allocate, deallocate, reallocate); for the scaling rows only \
          the misfit allocations are timed and counted. The ratio is ns/op ÷ the best peer's \
@@ -750,7 +807,12 @@ fn main() -> wasmtime::Result<()> {
          the driver's and the call's own cost, to subtract from the others when comparing \
          absolute costs. ⚠ marks a cell whose run had nil results or changed blocks (see \
          Problems); such a peer is not a candidate for best peer. Deterministic instruction \
-         counts per call: `bench/instructions`.\n"
+         counts per call: `bench/instructions`.\n",
+        if isolate {
+            ", each in a process of its own"
+        } else {
+            " (all in one process: `--in-process`)"
+        }
     );
     let _ = writeln!(out, "## Time (ns/op, lower is better)\n\n{time}");
     let _ = writeln!(

@@ -640,11 +640,24 @@ fn main() -> wasmtime::Result<()> {
     let mut notes = Vec::new();
 
     let mut time = header("workload (ns/op, × best peer)", " best peer |");
+    let baseline = names.iter().position(|&n| n == BASELINE);
+    // Per allocator, the logs of its ratios to the best peer: as measured, and net of the
+    // driver's overhead (both times minus bump's).
+    let mut logs = vec![(Vec::new(), Vec::new()); names.len()];
     for (w, work) in works.iter().enumerate() {
         let best = (0..names.len())
             .filter(|&a| is_peer(a))
             .filter_map(|a| cell(w, a).ok().filter(|c| c.3 + c.4 == 0).map(|c| (c.0, a)))
             .min_by(|x, y| x.0.total_cmp(&y.0));
+        let overhead = baseline.and_then(|b| cell(w, b).ok()).map(|c| c.0);
+        for (a, log) in logs.iter_mut().enumerate() {
+            if let (Some((b, _)), Ok(c)) = (best, cell(w, a)) {
+                log.0.push((c.0 / b).ln());
+                if let Some(o) = overhead.filter(|&o| c.0 > o && b > o) {
+                    log.1.push(((c.0 - o) / (b - o)).ln());
+                }
+            }
+        }
         let _ = write!(time, "| {} |", work.name);
         for (a, &name) in names.iter().enumerate() {
             match cell(w, a) {
@@ -677,6 +690,32 @@ fn main() -> wasmtime::Result<()> {
             }
         }
         let _ = writeln!(time, " {} |", best.map_or("–", |(_, a)| names[a]));
+    }
+    let geomean = |logs: &[f64]| {
+        if logs.is_empty() {
+            " – |".to_string()
+        } else {
+            format!(
+                " ×{:.2} |",
+                (logs.iter().sum::<f64>() / logs.len() as f64).exp()
+            )
+        }
+    };
+    for (label, net) in [
+        ("**geometric mean** of the ratios", false),
+        (
+            "geometric mean net of the driver (ns/op − bump's, both sides)",
+            true,
+        ),
+    ] {
+        let _ = write!(time, "| {label} |");
+        for (a, log) in logs.iter().enumerate() {
+            match Some(a) == baseline {
+                true => time.push_str(" – |"),
+                false => time.push_str(&geomean(if net { &log.1 } else { &log.0 })),
+            }
+        }
+        time.push_str(" |\n");
     }
 
     let mut heap = header("workload (heap growth / efficiency)", "");

@@ -57,7 +57,7 @@ fuzz-smoke:
 bench:
 	bench/run
 
-# 100M mixed operations on the stats build, driven from inside wasm (examples/soak.rs): prints
+# 100M mixed operations on the stats build, driven from inside wasm (examples/soak/host.rs): prints
 # heap samples and fails unless the heap plateaus. Not part of `make test`.
 soak:
 	node scripts/build.mjs --features stats --out target/wall-e-stats.wasm

@@ -4,6 +4,7 @@
 //!
 //! `pkg/wall-e.wasm` must be built first: `node scripts/build.mjs` (or `make build`).
 //! Run with `cargo test --test client_module`.
+#![cfg(not(target_arch = "wasm32"))] // host-side: it needs the host memory source or wasmtime
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::PathBuf;

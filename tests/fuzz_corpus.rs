@@ -4,6 +4,7 @@
 //!
 //! `WALL_E_FUZZ_INPUT=path cargo test --test fuzz_corpus -- --nocapture replay_one` runs one file
 //! and prints its decoded operations.
+#![cfg(not(target_arch = "wasm32"))] // host-side: it needs the host memory source or wasmtime
 
 #[path = "../fuzz/model.rs"]
 mod model;

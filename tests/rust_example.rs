@@ -5,6 +5,7 @@
 //! `target/examples-wasm` (a wasm32-only build: it does not contend with the host build's lock
 //! and never rebuilds wasmtime), so it always runs the module of the current sources; cargo's
 //! freshness check makes that a no-op when nothing changed.
+#![cfg(not(target_arch = "wasm32"))] // host-side: it needs the host memory source or wasmtime
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 //! module (`pkg/wall-e.small.wasm`, and `target/wall-e-small-stats.wasm` with the heap walk) are
 //! built by the tests themselves with `node scripts/build.mjs --features ...` / `--small` when
 //! missing or older than src/.
+#![cfg(not(target_arch = "wasm32"))] // host-side: it needs the host memory source or wasmtime
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;

@@ -642,7 +642,8 @@ pub fn main() -> wasmtime::Result<()> {
     let mut time = header("workload (ns/op, × best peer)", " best peer |");
     let baseline = names.iter().position(|&n| n == BASELINE);
     // Per allocator, the logs of its ratios to the best peer: as measured, and net of the
-    // driver's overhead (both times minus bump's).
+    // driver's overhead (both times minus bump's; only on rows where that overhead is under 80%
+    // of the best time, as a difference of two close times is mostly noise).
     let mut logs = vec![(Vec::new(), Vec::new()); names.len()];
     for (w, work) in works.iter().enumerate() {
         let best = (0..names.len())
@@ -653,7 +654,7 @@ pub fn main() -> wasmtime::Result<()> {
         for (a, log) in logs.iter_mut().enumerate() {
             if let (Some((b, _)), Ok(c)) = (best, cell(w, a)) {
                 log.0.push((c.0 / b).ln());
-                if let Some(o) = overhead.filter(|&o| c.0 > o && b > o) {
+                if let Some(o) = overhead.filter(|&o| c.0 > o && o < 0.8 * b) {
                     log.1.push(((c.0 - o) / (b - o)).ln());
                 }
             }

@@ -705,7 +705,7 @@ pub fn main() -> wasmtime::Result<()> {
     for (label, net) in [
         ("**geometric mean** of the ratios", false),
         (
-            "geometric mean net of the driver (ns/op − bump's, both sides)",
+            "geometric mean net of the driver (ns/op − bump's, both sides; rows where bump < 0.8 × best)",
             true,
         ),
     ] {

@@ -235,7 +235,11 @@ impl<S: Source> Heap<S> {
     }
 
     /// The header of the used block whose payload starts at `p` if the cheap checks pass
-    /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
+    /// (aligned, inside the heap, a used header whose block is not empty and ends inside the
+    /// heap), else 0. Unlike the default core it does not compare the logical size with the
+    /// effective one: a freed header keeps its `FREE` flag (double frees), and
+    /// `every_address_but_a_block_start_is_refused` in tests/core.rs shows the flags and bounds
+    /// refuse every other address too.
     #[inline(never)]
     fn used_block(&self, p: u32) -> u32 {
         // Regions start 8-aligned, so an aligned `p` above `first` is at least `first + 8`.
@@ -246,10 +250,7 @@ impl<S: Source> Heap<S> {
         let word = self.read(header + 4);
         let eff = word & !FLAGS;
         // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
-        if word & (FREE | LAST) != 0
-            || eff.wrapping_sub(1) >= self.top - p
-            || self.read(header) > eff
-        {
+        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top - p {
             return 0;
         }
         header

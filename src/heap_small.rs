@@ -85,9 +85,17 @@ impl<S: Source> Heap<S> {
         }
     }
 
-    /// Makes `[start, start + 8 + eff)` free: merges it with a free right neighbour, or gives it
-    /// back to the bump pointer when it ends at `top` (I2). Its left neighbour must be used.
-    fn release(&mut self, start: u32, mut eff: u32) {
+    /// Makes the block at `start` free, `word` its header word (effective size and flags):
+    /// merges it with a free left neighbour (when `word` has `PREV_FREE`) and a free right one,
+    /// or gives it back to the bump pointer when it ends at `top` (I2).
+    fn release(&mut self, mut start: u32, word: u32) {
+        let mut eff = word & !FLAGS;
+        if word & PREV_FREE != 0 {
+            let prev_eff = self.read(start - 4) & !FLAGS;
+            start -= HEADER + prev_eff;
+            self.unlink(start, prev_eff);
+            eff += HEADER + prev_eff;
+        }
         let next = start + HEADER + eff;
         if next == self.top {
             self.top = start;
@@ -144,24 +152,18 @@ impl<S: Source> Heap<S> {
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
-    #[inline(never)]
+    #[inline(always)]
     pub fn deallocate(&mut self, p: u32) {
-        let mut header = self.used_block(p);
-        if header == 0 {
-            return;
-        }
+        self.reallocate(p, 0);
+    }
+
+    /// Frees the used block at `header`.
+    fn free_used(&mut self, header: u32) {
         let word = self.read(header + 4);
-        let mut eff = word & !FLAGS;
         // Marked free first: when the block merges into the one before or goes back to the bump
         // pointer, this header stays behind, and a second `deallocate` must see it free.
         self.write(header + 4, word | FREE);
-        if word & PREV_FREE != 0 {
-            let prev_eff = self.read(header - 4) & !FLAGS;
-            header -= HEADER + prev_eff;
-            self.unlink(header, prev_eff);
-            eff += HEADER + prev_eff;
-        }
-        self.release(header, eff);
+        self.release(header, word);
     }
 
     /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
@@ -179,12 +181,15 @@ impl<S: Source> Heap<S> {
         if p == 0 {
             return self.allocate_aligned(size, align);
         }
-        if size == 0 {
-            self.deallocate(p);
+        let header = self.used_block(p);
+        if header == 0 {
             return 0;
         }
-        let header = self.used_block(p);
-        if header == 0 || size > MAX_REQUEST {
+        if size == 0 {
+            self.free_used(header);
+            return 0;
+        }
+        if size > MAX_REQUEST {
             return 0;
         }
         if self.resize_in_place(header, (size + 7) & !7) {
@@ -196,7 +201,7 @@ impl<S: Source> Heap<S> {
             let keep = self.read(header).min(size);
             // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
             unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
-            self.deallocate(p);
+            self.free_used(header);
         }
         q
     }

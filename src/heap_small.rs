@@ -89,6 +89,9 @@ impl<S: Source> Heap<S> {
     /// merges it with a free left neighbour (when `word` has `PREV_FREE`) and a free right one,
     /// or gives it back to the bump pointer when it ends at `top` (I2).
     fn release(&mut self, mut start: u32, word: u32) {
+        // Marked free first: when the block merges into the one before or goes back to the bump
+        // pointer, this header stays behind, and a second `deallocate` must see it free.
+        self.write(start + 4, word | FREE);
         let mut eff = word & !FLAGS;
         if word & PREV_FREE != 0 {
             let prev_eff = self.read(start - 4) & !FLAGS;
@@ -158,12 +161,9 @@ impl<S: Source> Heap<S> {
     }
 
     /// Frees the used block at `header`.
+    #[inline(always)]
     fn free_used(&mut self, header: u32) {
-        let word = self.read(header + 4);
-        // Marked free first: when the block merges into the one before or goes back to the bump
-        // pointer, this header stays behind, and a second `deallocate` must see it free.
-        self.write(header + 4, word | FREE);
-        self.release(header, word);
+        self.release(header, self.read(header + 4));
     }
 
     /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
@@ -185,24 +185,25 @@ impl<S: Source> Heap<S> {
         if header == 0 {
             return 0;
         }
-        if size == 0 {
-            self.free_used(header);
-            return 0;
-        }
-        if size > MAX_REQUEST {
-            return 0;
-        }
-        if self.resize_in_place(header, (size + 7) & !7) {
-            self.write(header, size);
-            return p;
-        }
-        let q = self.allocate_aligned(size, align);
-        if q != 0 {
+        // `size` 0 frees the block; else it is resized in place or moved, and then freed.
+        let mut q = 0;
+        if size != 0 {
+            if size > MAX_REQUEST {
+                return 0;
+            }
+            if self.resize_in_place(header, (size + 7) & !7) {
+                self.write(header, size);
+                return p;
+            }
+            q = self.allocate_aligned(size, align);
+            if q == 0 {
+                return 0;
+            }
             let keep = self.read(header).min(size);
             // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
             unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
-            self.free_used(header);
         }
+        self.free_used(header);
         q
     }
 

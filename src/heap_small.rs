@@ -224,7 +224,7 @@ impl<S: Source> Heap<S> {
                 }
                 // All the room up to the end of the region; `trim` gives the rest back.
                 eff = self.limit - header - HEADER;
-                self.top = self.limit;
+                self.set_top(self.limit);
             } else {
                 let next_word = self.read(next + 4);
                 let next_eff = next_word & !FLAGS;
@@ -236,7 +236,6 @@ impl<S: Source> Heap<S> {
             }
         }
         self.trim(header, prev_flag, eff, need);
-        self.set_top(self.top);
         true
     }
 

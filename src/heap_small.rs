@@ -51,9 +51,8 @@ impl<S: Source> Heap<S> {
             found = self.lists.heads[31 - class_of(below | 1)];
         }
         if found != 0 {
-            let eff = self.read(found + 4) & !FLAGS;
-            self.unlink(found, eff);
             // A free block's left neighbour is used (I2): no PREV_FREE.
+            let eff = self.unlink(found) - HEADER;
             self.trim(found, 0, eff, need);
             return found;
         }
@@ -94,10 +93,8 @@ impl<S: Source> Heap<S> {
         self.write(start + 4, word | FREE);
         let mut eff = word & !FLAGS;
         if word & PREV_FREE != 0 {
-            let prev_eff = self.read(start - 4) & !FLAGS;
-            start -= HEADER + prev_eff;
-            self.unlink(start, prev_eff);
-            eff += HEADER + prev_eff;
+            start -= HEADER + (self.read(start - 4) & !FLAGS);
+            eff += self.unlink(start);
         }
         let next = start + HEADER + eff;
         if next == self.top {
@@ -106,9 +103,7 @@ impl<S: Source> Heap<S> {
         }
         let next_word = self.read(next + 4);
         if next_word & FREE != 0 {
-            let next_eff = next_word & !FLAGS;
-            self.unlink(next, next_eff);
-            eff += HEADER + next_eff;
+            eff += self.unlink(next);
         } else {
             self.write(next + 4, next_word | PREV_FREE);
         }
@@ -136,8 +131,10 @@ impl<S: Source> Heap<S> {
         self.write(header + 4 + eff, eff | FREE);
     }
 
-    /// Takes the free block at `header` (of `eff` bytes) out of its list.
-    fn unlink(&mut self, header: u32, eff: u32) {
+    /// Takes the free block at `header` out of its list; returns its size with the header
+    /// (`8 + eff`).
+    fn unlink(&mut self, header: u32) -> u32 {
+        let eff = self.read(header + 4) & !FLAGS;
         let class = class_of(eff);
         let next = self.read(header);
         let prev = self.read(header + HEADER);
@@ -151,6 +148,7 @@ impl<S: Source> Heap<S> {
             // The list is empty when the head had no successor.
             self.lists.bits &= !(((next == 0) as u32) << class);
         }
+        HEADER + eff
     }
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
@@ -232,7 +230,7 @@ impl<S: Source> Heap<S> {
                 if next_word & FREE == 0 || eff < need {
                     return false;
                 }
-                self.unlink(next, next_eff);
+                self.unlink(next);
             }
         }
         self.trim(header, prev_flag, eff, need);

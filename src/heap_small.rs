@@ -18,17 +18,10 @@ fn rounded(size: u32) -> u32 {
 
 impl<S: Source> Heap<S> {
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
-    #[inline(never)]
+    /// (`reallocate(0, size)`: one function serves all three calls.)
+    #[inline(always)]
     pub fn allocate(&mut self, size: u32) -> u32 {
-        if size.wrapping_sub(1) >= MAX_REQUEST {
-            return 0;
-        }
-        let header = self.take((size + 7) & !7);
-        if header == 0 {
-            return 0;
-        }
-        self.write(header, size);
-        header + HEADER
+        self.reallocate(0, size)
     }
 
     /// A used block of effective size `need` or `need + 8` (its logical size still to be
@@ -176,11 +169,8 @@ impl<S: Source> Heap<S> {
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
     #[inline(always)]
     pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
-        if p == 0 {
-            return self.allocate_aligned(size, align);
-        }
         let header = self.used_block(p);
-        if header == 0 {
+        if header == 0 && p != 0 {
             return 0;
         }
         // `size` 0 frees the block; else it is resized in place or moved, and then freed.
@@ -189,19 +179,33 @@ impl<S: Source> Heap<S> {
             if size > MAX_REQUEST {
                 return 0;
             }
-            if self.resize_in_place(header, (size + 7) & !7) {
+            let need = (size + 7) & !7;
+            if header != 0 && self.resize_in_place(header, need) {
                 self.write(header, size);
                 return p;
             }
-            q = self.allocate_aligned(size, align);
-            if q == 0 {
-                return 0;
+            if align <= 8 {
+                let found = self.take(need);
+                if found == 0 {
+                    return 0;
+                }
+                self.write(found, size);
+                q = found + HEADER;
+            } else {
+                q = self.allocate_over_aligned(size, align);
+                if q == 0 {
+                    return 0;
+                }
             }
-            let keep = self.read(header).min(size);
-            // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
-            unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+            if header != 0 {
+                let keep = self.read(header).min(size);
+                // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
+                unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+            }
         }
-        self.free_used(header);
+        if header != 0 {
+            self.free_used(header);
+        }
         q
     }
 

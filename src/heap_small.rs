@@ -24,12 +24,12 @@ impl<S: Source> Heap<S> {
         self.reallocate(0, size)
     }
 
-    /// A used block of effective size `need` or `need + 8` (its logical size still to be
-    /// written), or 0: the head of the request's own class if it fits, else the head of the first
-    /// non-empty class whose blocks all exceed `need + 8` (so that the rest can be split off),
-    /// else the top of the heap. Two `clz`/`ctz` and no loop: O(1).
-    fn take(&mut self, need: u32) -> u32 {
-        let mut found = self.lists.heads[class_of(need)];
+    /// A listed free block for `need` bytes, or 0: the head of the request's own class if it
+    /// fits, else the head of the first non-empty class whose blocks all exceed `need + 8` (so
+    /// that the rest can be split off). Two `clz` and no loop: O(1).
+    #[inline(always)]
+    fn take(&self, need: u32) -> u32 {
+        let found = self.lists.heads[class_of(need)];
         // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes.
         // Within a class that is only 16 bytes in a 24-byte block (8 is alone in class 28, and
         // class 27 holds just 16 and 24), so that one is refused.
@@ -41,23 +41,9 @@ impl<S: Source> Heap<S> {
             // highest non-empty one, the highest bit set, has the smallest. With none, bit 0 makes
             // it class 31, whose list is always empty (blocks of 1 byte).
             let below = self.lists.bits & ((1 << class_of(need + HEADER)) - 1);
-            found = self.lists.heads[31 - class_of(below | 1)];
+            return self.lists.heads[31 - class_of(below | 1)];
         }
-        if found != 0 {
-            // A free block's left neighbour is used (I2): no PREV_FREE.
-            let eff = self.unlink(found) - HEADER;
-            self.trim(found, 0, eff, need);
-            return found;
-        }
-        if !self.ensure(HEADER + need) {
-            return 0;
-        }
-        // Exactly `need` bytes (taking the region's last 8 bytes too would break I5), and the
-        // block below `top` is used (I2).
-        let header = self.top;
-        self.set_top(header + HEADER + need);
-        self.write(header + 4, need);
-        header
+        found
     }
 
     /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
@@ -180,22 +166,21 @@ impl<S: Source> Heap<S> {
                 return 0;
             }
             let need = (size + 7) & !7;
-            if header != 0 && self.resize_in_place(header, need) {
-                self.write(header, size);
-                return p;
-            }
-            if align <= 8 {
-                let found = self.take(need);
-                if found == 0 {
-                    return 0;
-                }
+            // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
+            // free one, else a new one at the top; with its header word to be (size and flags).
+            let (found, word) = self.place(header, need, align);
+            if found != 0 {
+                self.trim(found, word & PREV_FREE, word & !FLAGS, need);
                 self.write(found, size);
-                q = found + HEADER;
-            } else {
-                q = self.allocate_over_aligned(size, align);
-                if q == 0 {
-                    return 0;
+                if found == header {
+                    return p;
                 }
+                q = found + HEADER;
+            } else if align > 8 {
+                q = self.allocate_over_aligned(size, align);
+            }
+            if q == 0 {
+                return 0;
             }
             if header != 0 {
                 let keep = self.read(header).min(size);
@@ -209,36 +194,52 @@ impl<S: Source> Heap<S> {
         q
     }
 
-    /// Grows or shrinks the used block at `header` to `need` bytes without moving it: shrinking
-    /// splits off the tail; growing takes the free block after it, or moves `top` when the block
-    /// is the last one.
-    #[inline]
-    fn resize_in_place(&mut self, header: u32, need: u32) -> bool {
-        let word = self.read(header + 4);
-        let prev_flag = word & PREV_FREE;
-        let mut eff = word & !FLAGS;
-        if need > eff {
+    /// Where `need` bytes go for the used block at `header` (0 for none), and the header word
+    /// (payload and `PREV_FREE`) that block has before `trim`: the block itself when it can be
+    /// resized in place — it shrinks, takes the free block after it, or moves `top` when it is
+    /// the last one — else, for `align` 8, the head of a list (see `take`), else a new block at
+    /// `top`.
+    #[inline(always)]
+    fn place(&mut self, header: u32, need: u32, align: u32) -> (u32, u32) {
+        if header != 0 {
+            let word = self.read(header + 4);
+            let eff = word & !FLAGS;
+            if need <= eff {
+                return (header, word);
+            }
             let next = header + HEADER + eff;
             if next == self.top {
                 // Growth may open a new region instead of extending this one: then move.
-                if !self.ensure(need - eff) || self.top != next {
-                    return false;
+                if self.ensure(need - eff) && self.top == next {
+                    // All the room up to the end of the region; `trim` gives the rest back.
+                    self.set_top(self.limit);
+                    return (header, word + (self.limit - next));
                 }
-                // All the room up to the end of the region; `trim` gives the rest back.
-                eff = self.limit - header - HEADER;
-                self.set_top(self.limit);
             } else {
                 let next_word = self.read(next + 4);
-                let next_eff = next_word & !FLAGS;
-                eff += HEADER + next_eff;
-                if next_word & FREE == 0 || eff < need {
-                    return false;
+                let total = word + HEADER + (next_word & !FLAGS);
+                if next_word & FREE != 0 && total & !FLAGS >= need {
+                    self.unlink(next);
+                    return (header, total);
                 }
-                self.unlink(next);
             }
         }
-        self.trim(header, prev_flag, eff, need);
-        true
+        if align > 8 {
+            return (0, 0);
+        }
+        let found = self.take(need);
+        if found != 0 {
+            // A free block's left neighbour is used (I2): no PREV_FREE.
+            return (found, self.unlink(found) - HEADER);
+        }
+        if !self.ensure(HEADER + need) {
+            return (0, 0);
+        }
+        // Exactly `need` bytes (taking the region's last 8 bytes too would break I5), and the
+        // block below `top` is used (I2).
+        let top = self.top;
+        self.set_top(top + HEADER + need);
+        (top, need)
     }
 
     /// The header of the used block whose payload starts at `p` if the cheap checks pass
@@ -275,11 +276,10 @@ impl<S: Source> Heap<S> {
         let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
             return 0;
         };
-        let mut header = self.take(room);
+        let (mut header, mut eff) = self.place(0, room, 8);
         if header == 0 {
             return 0;
         }
-        let mut eff = self.read(header + 4) & !FLAGS;
         let gap = aligned_gap(header, align);
         let mut prev_flag = 0;
         if gap != 0 {

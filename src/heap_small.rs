@@ -176,11 +176,14 @@ impl<S: Source> Heap<S> {
                     return p;
                 }
                 q = found + HEADER;
-            } else if align > 8 {
+            } else {
+                if align <= 8 {
+                    return 0;
+                }
                 q = self.allocate_over_aligned(size, align);
-            }
-            if q == 0 {
-                return 0;
+                if q == 0 {
+                    return 0;
+                }
             }
             if header != 0 {
                 let keep = self.read(header).min(size);

@@ -26,7 +26,7 @@ impl<S: Source> Heap<S> {
 
     /// A listed free block for `need` bytes, or 0: the head of the request's own class if it
     /// fits, else the head of the first non-empty class whose blocks all exceed `need + 8` (so
-    /// that the rest can be split off). Two `clz` and no loop: O(1).
+    /// that the rest can be split off). Bounded work, whatever the number of free blocks: O(1).
     #[inline(always)]
     fn take(&self, need: u32) -> u32 {
         let found = self.lists.heads[class_of(need)];
@@ -38,10 +38,16 @@ impl<S: Source> Heap<S> {
             eff < need || eff == 24 && need == 16
         } {
             // Classes below `class_of(need + 8)` hold blocks of at least `need + 16` bytes: the
-            // highest non-empty one, the highest bit set, has the smallest. With none, bit 0 makes
-            // it class 31, whose list is always empty (blocks of 1 byte).
-            let below = self.lists.bits & ((1 << class_of(need + HEADER)) - 1);
-            return self.lists.heads[31 - class_of(below | 1)];
+            // highest non-empty one has the smallest. (At most 31 heads: bounded work.)
+            let mut class = class_of(need + HEADER);
+            while class != 0 {
+                class -= 1;
+                let head = self.lists.heads[class];
+                if head != 0 {
+                    return head;
+                }
+            }
+            return 0;
         }
         found
     }
@@ -100,7 +106,6 @@ impl<S: Source> Heap<S> {
             self.write(next + HEADER, header);
         }
         self.lists.heads[class] = header;
-        self.lists.bits |= 1 << class;
         #[cfg(feature = "checked")]
         // SAFETY: the payload between the prev link and the footer is inside the block.
         unsafe {
@@ -124,8 +129,6 @@ impl<S: Source> Heap<S> {
             self.write(prev, next);
         } else {
             self.lists.heads[class] = next;
-            // The list is empty when the head had no successor.
-            self.lists.bits &= !(((next == 0) as u32) << class);
         }
         HEADER + eff
     }

@@ -5,8 +5,8 @@
 //! holds the free blocks whose effective size is in `[2^(31-c), 2^(32-c))`, so *lower* classes
 //! hold *larger* blocks. Finding a class is one `clz`, and every block of a class below a
 //! request's own class fits it. There is no bitmap of the non-empty lists: a search looks at
-//! the heads of the classes below the request's, at most 31 words (bounded work, and code that
-//! is smaller than the bitmap's upkeep). The price is memory: a block found in a class above the
+//! the heads from the request's class down, at most 29 words (bounded work, and code that is
+//! smaller than the bitmap's upkeep). The price is memory: a block found in a class above the
 //! request's may be up to twice as large, and is split (see `heap_small.rs`).
 
 /// Classes in use: effective sizes up to 4 GiB map below this (classes 29 to 31 stay empty, as

@@ -35,9 +35,9 @@
 //! Same struct, layout, invariants and contract; the `impl` is `heap_small.rs` and the classes
 //! are `classes_small.rs`. It differs in what is spent on speed and on memory:
 //! - one class per power of two (32 classes, the class is `leading_zeros`) and no bitmap (I4
-//!   without it): the search takes the head of the request's own class if it fits, else the head
-//!   of the smallest non-empty class whose blocks all exceed `need + 8` (so that the rest is
-//!   always split off, I5), found by looking at up to 31 list heads, else the top. As
+//!   without it): the search takes the first list head that fits (I5 included), from the
+//!   request's own class down to the classes of larger blocks — at most 29 heads, bounded work
+//!   — else the top. As
 //!   in the default build only the head of the own class is tried, but a class now spans a
 //!   factor of 2, not 1.25: more requests pass over a block that would fit (a larger one is
 //!   split instead, or the heap grows), so memory use is higher under mixed sizes;

@@ -24,32 +24,27 @@ impl<S: Source> Heap<S> {
         self.reallocate(0, size)
     }
 
-    /// A listed free block for `need` bytes, or 0: the head of the request's own class if it
-    /// fits, else the head of the first non-empty class whose blocks all exceed `need + 8` (so
-    /// that the rest can be split off). Bounded work, whatever the number of free blocks: O(1).
+    /// A listed free block for `need` bytes, or 0: the first list head that fits, from the
+    /// request's own class down to the classes of larger blocks (the highest class with a fit
+    /// has the smallest blocks). Only heads are looked at, at most 29: bounded work,
+    /// whatever the number of free blocks (O(1)). Below the own class every block fits.
     #[inline(always)]
     fn take(&self, need: u32) -> u32 {
-        let found = self.lists.heads[class_of(need)];
-        // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes.
-        // Within a class that is only 16 bytes in a 24-byte block (8 is alone in class 28, and
-        // class 27 holds just 16 and 24), so that one is refused.
-        if found == 0 || {
-            let eff = self.read(found + 4) & !FLAGS;
-            eff < need || eff == 24 && need == 16
-        } {
-            // Classes below `class_of(need + 8)` hold blocks of at least `need + 16` bytes: the
-            // highest non-empty one has the smallest. (At most 31 heads: bounded work.)
-            let mut class = class_of(need + HEADER);
-            while class != 0 {
-                class -= 1;
-                let head = self.lists.heads[class];
-                if head != 0 {
+        let mut class = class_of(need);
+        loop {
+            let head = self.lists.heads[class];
+            if head != 0 {
+                let eff = self.read(head + 4) & !FLAGS;
+                // An 8-byte surplus cannot be split off, and is over 125% below 32 bytes (I5).
+                if eff >= need && (eff != need + HEADER || need >= 32) {
                     return head;
                 }
             }
-            return 0;
+            if class == 0 {
+                return 0;
+            }
+            class -= 1;
         }
-        found
     }
 
     /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of

@@ -44,7 +44,8 @@
 //! - no spare (I4 holds with no spare), no headroom on `reallocate`, and a block shrunk in place
 //!   always has its tail split off;
 //! - a region is extended or opened as in the default build, and an unusable initial range is
-//!   skipped the same way.
+//!   skipped the same way; but its `LAST` marker has no link: its size spans the gap (memory
+//!   grown by somebody else) up to the next region, so the next region starts at its end.
 
 use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};

@@ -342,15 +342,15 @@ impl<S: Source> Heap<S> {
                 self.first = start;
             } else {
                 // The marker goes at the region's end, and the room left before it becomes a
-                // free block, when that can hold one; else at `top`, the room its spare bytes.
+                // free block, when that can hold one; else at `top`. It is a used block that spans
+                // the gap to the new region (so the walk finds the next region at its end).
                 let top = self.top;
                 let marker = if room >= MIN_FREE_BLOCK {
                     self.limit
                 } else {
                     top
                 };
-                self.write(marker + 4, (self.limit - marker) | LAST);
-                self.write(marker, start);
+                self.write(marker + 4, (start - marker - HEADER) | LAST);
                 if marker != top {
                     // The block below `top` is used (I2); `release` flags the marker.
                     self.release(top, room - HEADER);

@@ -142,21 +142,36 @@ impl<S: Source> Heap<S> {
     }
 
     /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
-    /// that is not a used block.
+    /// that is not a used block as far as its header shows (the cheap checks pass: aligned,
+    /// inside the heap, a used header whose block is not empty and ends inside the heap). Unlike
+    /// the default core it does not compare the logical size with the effective one: a freed
+    /// header keeps its `FREE` flag (double frees), and
+    /// `every_address_but_a_block_start_is_refused` in tests/core.rs shows the flags and bounds
+    /// refuse every other address too.
+    #[inline(never)]
     pub fn size(&self, p: u32) -> u32 {
-        match self.used_block(p) {
-            0 => 0,
-            header => self.read(header),
+        // Regions start 8-aligned, so an aligned `p` above `first` is at least `first + 8`.
+        if p & 7 != 0 || p <= self.first || p >= self.top {
+            return 0;
         }
+        let word = self.read(p - 4);
+        let eff = word & !FLAGS;
+        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
+        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top - p {
+            return 0;
+        }
+        self.read(p - HEADER)
     }
 
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
     #[inline(always)]
     pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
-        let header = self.used_block(p);
-        if header == 0 && p != 0 {
+        // A used block's logical size is never 0 (`size` 0 frees).
+        let old = self.size(p);
+        if old == 0 && p != 0 {
             return 0;
         }
+        let header = if old == 0 { 0 } else { p - HEADER };
         // `size` 0 frees the block; else it is resized in place or moved, and then freed.
         let mut q = 0;
         if size != 0 {
@@ -184,7 +199,7 @@ impl<S: Source> Heap<S> {
                 }
             }
             if header != 0 {
-                let keep = self.read(header).min(size);
+                let keep = old.min(size);
                 // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
                 unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
             }
@@ -241,28 +256,6 @@ impl<S: Source> Heap<S> {
         let top = self.top;
         self.set_top(top + HEADER + need);
         (top, need)
-    }
-
-    /// The header of the used block whose payload starts at `p` if the cheap checks pass
-    /// (aligned, inside the heap, a used header whose block is not empty and ends inside the
-    /// heap), else 0. Unlike the default core it does not compare the logical size with the
-    /// effective one: a freed header keeps its `FREE` flag (double frees), and
-    /// `every_address_but_a_block_start_is_refused` in tests/core.rs shows the flags and bounds
-    /// refuse every other address too.
-    #[inline(never)]
-    fn used_block(&self, p: u32) -> u32 {
-        // Regions start 8-aligned, so an aligned `p` above `first` is at least `first + 8`.
-        if p & 7 != 0 || p <= self.first || p >= self.top {
-            return 0;
-        }
-        let header = p - HEADER;
-        let word = self.read(header + 4);
-        let eff = word & !FLAGS;
-        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
-        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top - p {
-            return 0;
-        }
-        header
     }
 
     /// [`Heap::allocate_aligned`] for `align` > 8: a block with room for an aligned payload

@@ -17,6 +17,22 @@ fn rounded(size: u32) -> u32 {
 }
 
 impl<S: Source> Heap<S> {
+    /// `top`, read anew each time (a volatile read, only a hint to the compiler): where LLVM
+    /// would keep it in a local across a call or a loop, that costs more code than reading the
+    /// wasm global it becomes in the size-tuned module (scripts/small-post.mjs) again.
+    #[inline(always)]
+    fn top_now(&self) -> u32 {
+        // SAFETY: a read of an initialised, aligned field of `self`.
+        unsafe { core::ptr::read_volatile(&self.top) }
+    }
+
+    /// `limit`, read anew each time (see `top_now`).
+    #[inline(always)]
+    fn limit_now(&self) -> u32 {
+        // SAFETY: a read of an initialised, aligned field of `self`.
+        unsafe { core::ptr::read_volatile(&self.limit) }
+    }
+
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
     /// (`reallocate(0, size)`: one function serves all three calls.)
     #[inline(always)]
@@ -157,7 +173,7 @@ impl<S: Source> Heap<S> {
         let word = self.read(p - 4);
         let eff = word & !FLAGS;
         // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
-        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top - p {
+        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top_now() - p {
             return 0;
         }
         self.read(p - HEADER)
@@ -299,7 +315,7 @@ impl<S: Source> Heap<S> {
     fn ensure(&mut self, bytes: u32) -> bool {
         loop {
             // `top <= limit` always, and both are 0 before the first region.
-            let room = self.limit - self.top;
+            let room = self.limit_now() - self.top_now();
             if bytes <= room {
                 return true;
             }

@@ -187,7 +187,8 @@ impl<S: Source> Heap<S> {
         if old == 0 && p != 0 {
             return 0;
         }
-        let header = if old == 0 { 0 } else { p - HEADER };
+        // The block's header (meaningless for `p` 0, when `old` is 0).
+        let header = p.wrapping_sub(HEADER);
         // `size` 0 frees the block; else it is resized in place or moved, and then freed.
         let mut q = 0;
         if size != 0 {
@@ -197,7 +198,7 @@ impl<S: Source> Heap<S> {
             let need = (size + 7) & !7;
             // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
             // free one, else a new one at the top; with its header word to be (size and flags).
-            let (found, word) = self.place(header, need, align);
+            let (found, word) = self.place(header, old, need, align);
             if found != 0 {
                 self.trim(found, word & PREV_FREE, word & !FLAGS, need);
                 self.write(found, size);
@@ -214,26 +215,27 @@ impl<S: Source> Heap<S> {
                     return 0;
                 }
             }
-            if header != 0 {
+            if old != 0 {
                 let keep = old.min(size);
                 // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
                 unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
             }
         }
-        if header != 0 {
+        if old != 0 {
             self.free_used(header);
         }
         q
     }
 
-    /// Where `need` bytes go for the used block at `header` (0 for none), and the header word
+    /// Where `need` bytes go for the used block at `header` (none if its logical size `old` is 0),
+    /// and the header word
     /// (payload and `PREV_FREE`) that block has before `trim`: the block itself when it can be
     /// resized in place — it shrinks, takes the free block after it, or moves `top` when it is
     /// the last one — else, for `align` 8, the head of a list (see `take`), else a new block at
     /// `top`.
     #[inline(always)]
-    fn place(&mut self, header: u32, need: u32, align: u32) -> (u32, u32) {
-        if header != 0 {
+    fn place(&mut self, header: u32, old: u32, need: u32, align: u32) -> (u32, u32) {
+        if old != 0 {
             let word = self.read(header + 4);
             let eff = word & !FLAGS;
             if need <= eff {
@@ -286,7 +288,7 @@ impl<S: Source> Heap<S> {
         let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
             return 0;
         };
-        let (mut header, mut eff) = self.place(0, room, 8);
+        let (mut header, mut eff) = self.place(0, 0, room, 8);
         if header == 0 {
             return 0;
         }

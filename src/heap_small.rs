@@ -321,53 +321,49 @@ impl<S: Source> Heap<S> {
             if bytes <= room {
                 return true;
             }
-            if self.first == 0 {
-                let (base, heap_end) = self.source.initial();
-                // The range may be too small to hold a block and its marker (or empty): then the
-                // heap starts in grown memory instead.
-                let start = base.wrapping_add(7) & !7;
-                let end = heap_end & !7;
-                if end.saturating_sub(start) >= 24 {
-                    self.first = start;
-                    self.top = start;
-                    if TRACK_FRESH {
-                        self.region = start;
-                        self.fresh = start;
-                    }
-                    self.limit = end - HEADER;
-                    continue;
-                }
-            }
             // Requests are capped (MAX_REQUEST), so this sum cannot overflow; the 8 bytes are
             // a new region's marker.
             let pages = (bytes - room + HEADER + PAGE - 1) >> 16;
-            let Some(old) = self.source.grow(pages) else {
+            if self.first == 0 {
+                let (base, heap_end) = self.source.initial();
+                let mut start = base.wrapping_add(7) & !7;
+                let mut end = heap_end & !7;
+                // The range may be too small to hold a block and its marker (or empty): then the
+                // heap starts in grown memory instead.
+                if end.saturating_sub(start) < 24 {
+                    let Some((grown, grown_end)) = self.grow(pages) else {
+                        return false;
+                    };
+                    (start, end) = (grown, grown_end);
+                }
+                self.first = start;
+                self.top = start;
+                if TRACK_FRESH {
+                    self.region = start;
+                    self.fresh = start;
+                }
+                self.limit = end - HEADER;
+                continue;
+            }
+            let Some((start, end)) = self.grow(pages) else {
                 return false;
             };
-            let start = old << 16;
-            // The end of a 4 GiB memory is 2^32 (`end - 8` still fits).
-            let end = start.wrapping_add(pages << 16);
-            // The new pages extend the current region when they follow it. (Without a region,
-            // `limit + 8` is 8: never a page start.)
+            // The new pages extend the current region when they follow it.
             if start != self.limit + HEADER {
-                if self.first == 0 {
-                    self.first = start;
+                // The marker goes at the region's end, and the room left before it becomes a
+                // free block, when that can hold one; else at `top`. It is a used block that
+                // spans the gap to the new region (so the walk finds the next region at its
+                // end).
+                let top = self.top;
+                let marker = if room >= MIN_FREE_BLOCK {
+                    self.limit
                 } else {
-                    // The marker goes at the region's end, and the room left before it becomes a
-                    // free block, when that can hold one; else at `top`. It is a used block that
-                    // spans the gap to the new region (so the walk finds the next region at its
-                    // end).
-                    let top = self.top;
-                    let marker = if room >= MIN_FREE_BLOCK {
-                        self.limit
-                    } else {
-                        top
-                    };
-                    self.write(marker + 4, (start - marker - HEADER) | LAST);
-                    if marker != top {
-                        // The block below `top` is used (I2); `release` flags the marker.
-                        self.release(top, room - HEADER);
-                    }
+                    top
+                };
+                self.write(marker + 4, (start - marker - HEADER) | LAST);
+                if marker != top {
+                    // The block below `top` is used (I2); `release` flags the marker.
+                    self.release(top, room - HEADER);
                 }
                 self.top = start;
                 if TRACK_FRESH {
@@ -377,5 +373,12 @@ impl<S: Source> Heap<S> {
             }
             self.limit = end.wrapping_sub(HEADER);
         }
+    }
+
+    /// `memory.grow` by `pages`: the new pages' start and end (2^32 wraps to 0), or `None`.
+    #[inline(always)]
+    fn grow(&mut self, pages: u32) -> Option<(u32, u32)> {
+        let start = self.source.grow(pages)? << 16;
+        Some((start, start.wrapping_add(pages << 16)))
     }
 }

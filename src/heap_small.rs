@@ -200,22 +200,42 @@ impl<S: Source> Heap<S> {
             let need = (size + 7) & !7;
             // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
             // free one, else a new one at the top; with its header word to be (size and flags).
-            let (found, word) = self.place(header, old, need, align);
-            if found != 0 {
+            // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
+            // free one, else a new one at the top; with its header word to be (size and flags).
+            let (found, word) = 'placed: {
+                if old != 0 {
+                    if let Some(word) = self.resize_in_place(header, need) {
+                        break 'placed (header, word);
+                    }
+                }
+                if align > 8 {
+                    q = self.allocate_over_aligned(size, align);
+                    if q == 0 {
+                        return 0;
+                    }
+                    break 'placed (0, 0);
+                }
+                let found = self.take(need);
+                if found != 0 {
+                    // A free block's left neighbour is used (I2): no PREV_FREE.
+                    break 'placed (found, self.unlink(found) - HEADER);
+                }
+                if !self.ensure(HEADER + need) {
+                    return 0;
+                }
+                // Exactly `need` bytes (taking the region's last 8 bytes too would break I5),
+                // and the block below `top` is used (I2).
+                let top = self.top;
+                self.set_top(top + HEADER + need);
+                (top, need)
+            };
+            if q == 0 {
                 self.trim(found, word & PREV_FREE, word & !FLAGS, need);
                 self.write(found, size);
                 if found == header {
                     return p;
                 }
                 q = found + HEADER;
-            } else {
-                if align <= 8 {
-                    return 0;
-                }
-                q = self.allocate_over_aligned(size, align);
-                if q == 0 {
-                    return 0;
-                }
             }
             if old != 0 {
                 let keep = old.min(size);
@@ -229,53 +249,33 @@ impl<S: Source> Heap<S> {
         q
     }
 
-    /// Where `need` bytes go for the used block at `header` (none if its logical size `old` is 0),
-    /// and the header word
-    /// (payload and `PREV_FREE`) that block has before `trim`: the block itself when it can be
-    /// resized in place — it shrinks, takes the free block after it, or moves `top` when it is
-    /// the last one — else, for `align` 8, the head of a list (see `take`), else a new block at
-    /// `top`.
+    /// The header word (payload and `PREV_FREE`) the used block at `header` has before `trim`
+    /// when it can get `need` bytes in place: it shrinks, takes the free block after it, or
+    /// moves `top` when it is the last one; else `None`.
     #[inline(always)]
-    fn place(&mut self, header: u32, old: u32, need: u32, align: u32) -> (u32, u32) {
-        if old != 0 {
-            let word = self.read(header + 4);
-            let eff = word & !FLAGS;
-            if need <= eff {
-                return (header, word);
+    fn resize_in_place(&mut self, header: u32, need: u32) -> Option<u32> {
+        let word = self.read(header + 4);
+        let eff = word & !FLAGS;
+        if need <= eff {
+            return Some(word);
+        }
+        let next = header + HEADER + eff;
+        if next == self.top {
+            // Growth may open a new region instead of extending this one: then move.
+            if self.ensure(need - eff) && self.top == next {
+                // All the room up to the end of the region; `trim` gives the rest back.
+                self.set_top(self.limit);
+                return Some(word + (self.limit - next));
             }
-            let next = header + HEADER + eff;
-            if next == self.top {
-                // Growth may open a new region instead of extending this one: then move.
-                if self.ensure(need - eff) && self.top == next {
-                    // All the room up to the end of the region; `trim` gives the rest back.
-                    self.set_top(self.limit);
-                    return (header, word + (self.limit - next));
-                }
-            } else {
-                let next_word = self.read(next + 4);
-                let total = word + HEADER + (next_word & !FLAGS);
-                if next_word & FREE != 0 && total & !FLAGS >= need {
-                    self.unlink(next);
-                    return (header, total);
-                }
+        } else {
+            let next_word = self.read(next + 4);
+            let total = word + HEADER + (next_word & !FLAGS);
+            if next_word & FREE != 0 && total & !FLAGS >= need {
+                self.unlink(next);
+                return Some(total);
             }
         }
-        if align > 8 {
-            return (0, 0);
-        }
-        let found = self.take(need);
-        if found != 0 {
-            // A free block's left neighbour is used (I2): no PREV_FREE.
-            return (found, self.unlink(found) - HEADER);
-        }
-        if !self.ensure(HEADER + need) {
-            return (0, 0);
-        }
-        // Exactly `need` bytes (taking the region's last 8 bytes too would break I5), and the
-        // block below `top` is used (I2).
-        let top = self.top;
-        self.set_top(top + HEADER + need);
-        (top, need)
+        None
     }
 
     /// [`Heap::allocate_aligned`] for `align` > 8: a block with room for an aligned payload
@@ -290,9 +290,17 @@ impl<S: Source> Heap<S> {
         let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
             return 0;
         };
-        let (mut header, mut eff) = self.place(0, 0, room, 8);
-        if header == 0 {
-            return 0;
+        let mut header = self.take(room);
+        let mut eff;
+        if header != 0 {
+            eff = self.unlink(header) - HEADER;
+        } else {
+            if !self.ensure(HEADER + room) {
+                return 0;
+            }
+            header = self.top;
+            self.set_top(header + HEADER + room);
+            eff = room;
         }
         let gap = aligned_gap(header, align);
         let mut prev_flag = 0;

@@ -370,7 +370,8 @@ impl<S: Source> Heap<S> {
                 } else {
                     top
                 };
-                self.write(marker + 4, (start - marker - HEADER) | LAST);
+                // (Its size, `start - marker - 8`, has its low 3 bits clear: `| LAST` is `+ 4`.)
+                self.write(marker + 4, start - marker - (HEADER - LAST));
                 if marker != top {
                     // The block below `top` is used (I2); `release` flags the marker.
                     self.release(top, room - HEADER);

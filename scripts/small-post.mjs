@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Post-processing of the size-tuned module (`node scripts/build.mjs --small`), on binaryen's text
 // form (wasm-dis / wasm-as), between two `wasm-opt -Oz` runs:
-// - the heap's scalar statics (`first`, `top`, `limit`, the bitmap...), which the module reaches
-//   only through constant addresses below `STATIC_END`, become mutable wasm globals: a
-//   `global.get` is 2 bytes where `i32.load (i32.const a)` is 5. Applied only when every
-//   occurrence of such an address is the whole address of a 4-byte `i32.load`/`i32.store`
-//   (no pointer to them escapes, no other width, no offset): else the module is left as it is.
-//   The free-list heads (from `STATIC_END` up, indexed by class) stay in memory.
+// - the heap's scalar statics (`first`, `top`, `limit`; `region` and `fresh` where tracked),
+//   which the module reaches only through constant addresses below `STATIC_END`, become mutable
+//   wasm globals: a `global.get` is 2 bytes where `i32.load (i32.const a)` is 5. Applied only
+//   when every access there is a whole 4-byte `i32.load`/`i32.store` at a constant address, and
+//   no constant in that range is passed, stored, set or returned as a value (the heap's address
+//   escaping, as in the builds with the heap walk): else the module is left as it is. (A
+//   heuristic: tests/wasm_abi.rs runs the real module.) The free-list heads (from `STATIC_END`
+//   up, indexed by class) stay in memory.
 // - an exported function that only passes its parameters on to another function of the same
 //   type is replaced in the export by that function (the thunk is then dropped).
 //   node scripts/small-post.mjs in.wat out.wat   (prints what it did)

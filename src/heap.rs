@@ -35,12 +35,12 @@
 //! Same struct, layout, invariants and contract; the `impl` is `heap_small.rs` and the classes
 //! are `classes_small.rs`. It differs in what is spent on speed and on memory:
 //! - one class per power of two (32 classes, the class is `leading_zeros`) and no bitmap (I4
-//!   without it): the search takes the first list head that fits (I5 included), from the
-//!   request's own class down to the classes of larger blocks — at most 29 heads, bounded work
-//!   — else the top. As
-//!   in the default build only the head of the own class is tried, but a class now spans a
-//!   factor of 2, not 1.25: more requests pass over a block that would fit (a larger one is
-//!   split instead, or the heap grows), so memory use is higher under mixed sizes;
+//!   without it): the search takes the first list head that fits, from the request's own class
+//!   down to the classes of larger blocks — at most 29 heads, bounded work — else the top. A head
+//!   with exactly 8 bytes to spare is passed over at any size (I5 needs it only below 32 bytes).
+//!   As in the default build only the head of a class is tried, but a class now spans a factor of
+//!   2, not 1.25: more requests pass over a block that would fit (a larger one is split instead,
+//!   or the heap grows), so memory use is higher under mixed sizes;
 //! - no spare (I4 holds with no spare), no headroom on `reallocate`, and a block shrunk in place
 //!   always has its tail split off;
 //! - a region is extended or opened as in the default build, and an unusable initial range is

@@ -1,8 +1,14 @@
 //! The size-tuned core (feature `small`): the same blocks, invariants and contract as the default
 //! core in `heap.rs`, in as few instructions as possible. What differs (see the top of
-//! `heap.rs`): one size class per power of two (`classes_small.rs`), no spare, and every path
-//! that hands out, shrinks or grows a block ends in the one `trim`, every path that frees memory
-//! in the one `release`.
+//! `heap.rs`): one size class per power of two (`classes_small.rs`), no bitmap, no spare.
+//!
+//! Its shape is the module's: `allocate` is `reallocate(0, size)` and `deallocate` is
+//! `reallocate(p, 0)`, so the module has one function for the three calls; `size` is the pointer
+//! check `reallocate` uses. Every block handed out, shrunk or grown is placed by one labelled
+//! block in `reallocate_aligned` (in place, else a list head, else the top) and ends in the one
+//! `trim`; every path that frees memory ends in the one `release`. The rest of the module is
+//! `unlink` and `ensure` (growth). scripts/small-post.mjs then turns the scalar statics into wasm
+//! globals.
 
 use super::*;
 
@@ -200,8 +206,6 @@ impl<S: Source> Heap<S> {
             let need = (size + 7) & !7;
             // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
             // free one, else a new one at the top; with its header word to be (size and flags).
-            // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
-            // free one, else a new one at the top; with its header word to be (size and flags).
             let (found, word) = 'placed: {
                 if old != 0 {
                     if let Some(word) = self.resize_in_place(header, need) {
@@ -320,8 +324,8 @@ impl<S: Source> Heap<S> {
     /// Makes room for `bytes` more at `top`, growing memory if needed: the memory the source
     /// started with first, then `memory.grow` for all the pages missing in one call. When memory
     /// grew somewhere else since the last growth, the current region is closed — the room left
-    /// becomes a free block and a `LAST` marker links to the next region — and a new one starts
-    /// in the new pages (so `top` moves). False when the memory cannot grow; the heap is unchanged
+    /// becomes a free block and a `LAST` marker spans the gap up to the next region — and a new
+    /// one starts in the new pages (so `top` moves). False when the memory cannot grow; the heap is unchanged
     /// then, but for a possible new empty region.
     #[inline(never)]
     fn ensure(&mut self, bytes: u32) -> bool {

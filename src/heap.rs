@@ -36,8 +36,9 @@
 //! are `classes_small.rs`. It differs in what is spent on speed and on memory:
 //! - one class per power of two (32 classes, the class is `leading_zeros`) and no bitmap (I4
 //!   without it): the search takes the first list head that fits, from the request's own class
-//!   down to the classes of larger blocks — at most 29 heads, bounded work — else the top. A head
-//!   with exactly 8 bytes to spare is passed over at any size (I5 needs it only below 32 bytes).
+//!   down to the classes of larger blocks — at most 29 heads, bounded work — else the top. A
+//!   head with exactly 8 bytes to spare is passed over at any size (I5 needs that only below 32
+//!   bytes).
 //!   As in the default build only the head of a class is tried, but a class now spans a factor of
 //!   2, not 1.25: more requests pass over a block that would fit (a larger one is split instead,
 //!   or the heap grows), so memory use is higher under mixed sizes;

@@ -325,8 +325,8 @@ impl<S: Source> Heap<S> {
     /// started with first, then `memory.grow` for all the pages missing in one call. When memory
     /// grew somewhere else since the last growth, the current region is closed — the room left
     /// becomes a free block and a `LAST` marker spans the gap up to the next region — and a new
-    /// one starts in the new pages (so `top` moves). False when the memory cannot grow; the heap is unchanged
-    /// then, but for a possible new empty region.
+    /// one starts in the new pages (so `top` moves). False when the memory cannot grow; the heap
+    /// is unchanged then, but for a possible new empty region.
     #[inline(never)]
     fn ensure(&mut self, bytes: u32) -> bool {
         loop {
@@ -356,7 +356,7 @@ impl<S: Source> Heap<S> {
                     self.region = start;
                     self.fresh = start;
                 }
-                self.limit = end - HEADER;
+                self.limit = end.wrapping_sub(HEADER);
                 continue;
             }
             let Some((start, end)) = self.grow(pages) else {

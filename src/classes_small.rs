@@ -1,11 +1,13 @@
-//! Size classes and the bitmap of non-empty free lists, size-tuned build (feature `small`; the
-//! default build's are in `classes.rs`).
+//! Size classes and free lists, size-tuned build (feature `small`; the default build's are in
+//! `classes.rs`).
 //!
 //! One class per power of two, numbered by the number of leading zeros of the size: class `c`
 //! holds the free blocks whose effective size is in `[2^(31-c), 2^(32-c))`, so *lower* classes
-//! hold *larger* blocks. Finding a class is one `clz`, the bitmap is one `u32`, and every block of
-//! a class below a request's own class fits it. The price is memory: a block found in a class
-//! above the request's may be up to twice as large, and is split (see `heap_small.rs`).
+//! hold *larger* blocks. Finding a class is one `clz`, and every block of a class below a
+//! request's own class fits it. There is no bitmap of the non-empty lists: a search looks at
+//! the heads from the request's class down, at most 29 words (bounded work, and code that is
+//! smaller than the bitmap's upkeep). The price is memory: a block found in a class above the
+//! request's may be up to twice as large, and is split (see `heap_small.rs`).
 
 /// Classes in use: effective sizes up to 4 GiB map below this (classes 29 to 31 stay empty, as
 /// no block is smaller than 8 bytes). The lists have one more head, for class 32 (size 0, no
@@ -18,26 +20,23 @@ pub fn class_of(eff: u32) -> usize {
     eff.leading_zeros() as usize
 }
 
-/// Heads of the free lists (header addresses, 0 = empty) and a bitmap of the non-empty ones.
-/// `heads[32]` stays 0.
+/// Heads of the free lists (header addresses, 0 = empty). `heads[32]` stays 0.
 #[repr(C)]
 pub struct FreeLists {
-    /// Bit `c` is set exactly when list `c` is non-empty.
-    pub bits: u32,
     pub heads: [u32; CLASSES + 1],
 }
 
 impl FreeLists {
     pub const fn new() -> Self {
         FreeLists {
-            bits: 0,
             heads: [0; CLASSES + 1],
         }
     }
 
-    /// Whether the bitmap says `class` is non-empty (for the heap walker).
+    /// Whether `class` is a class in use with a non-empty list (for the heap walker, which
+    /// checks the default build's bitmap with it).
     pub fn is_marked(&self, class: usize) -> bool {
-        class < CLASSES && self.bits >> class & 1 != 0
+        class < CLASSES && self.heads[class] != 0
     }
 }
 

@@ -34,16 +34,19 @@
 //! # The size-tuned build (feature `small`)
 //! Same struct, layout, invariants and contract; the `impl` is `heap_small.rs` and the classes
 //! are `classes_small.rs`. It differs in what is spent on speed and on memory:
-//! - one class per power of two (32 classes, a `u32` bitmap, the class is `leading_zeros`). The
-//!   search takes the head of the request's own class if it fits, else the smallest class whose
-//!   blocks all exceed `need + 8` (so that the rest is always split off, I5), else the top. As
-//!   in the default build only the head of the own class is tried, but a class now spans a
-//!   factor of 2, not 1.25: more requests pass over a block that would fit (a larger one is
-//!   split instead, or the heap grows), so memory use is higher under mixed sizes;
+//! - one class per power of two (32 classes, the class is `leading_zeros`) and no bitmap (I4
+//!   without it): the search takes the first list head that fits, from the request's own class
+//!   down to the classes of larger blocks — at most 29 heads, bounded work — else the top. A
+//!   head with exactly 8 bytes to spare is passed over at any size (I5 needs that only below 32
+//!   bytes).
+//!   As in the default build only the head of a class is tried, but a class now spans a factor of
+//!   2, not 1.25: more requests pass over a block that would fit (a larger one is split instead,
+//!   or the heap grows), so memory use is higher under mixed sizes;
 //! - no spare (I4 holds with no spare), no headroom on `reallocate`, and a block shrunk in place
 //!   always has its tail split off;
 //! - a region is extended or opened as in the default build, and an unusable initial range is
-//!   skipped the same way.
+//!   skipped the same way; but its `LAST` marker has no link: its size spans the gap (memory
+//!   grown by somebody else) up to the next region, so the next region starts at its end.
 
 use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};

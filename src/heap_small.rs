@@ -1,8 +1,14 @@
 //! The size-tuned core (feature `small`): the same blocks, invariants and contract as the default
 //! core in `heap.rs`, in as few instructions as possible. What differs (see the top of
-//! `heap.rs`): one size class per power of two (`classes_small.rs`), no spare, and every path
-//! that hands out, shrinks or grows a block ends in the one `trim`, every path that frees memory
-//! in the one `release`.
+//! `heap.rs`): one size class per power of two (`classes_small.rs`), no bitmap, no spare.
+//!
+//! Its shape is the module's: `allocate` is `reallocate(0, size)` and `deallocate` is
+//! `reallocate(p, 0)`, so the module has one function for the three calls; `size` is the pointer
+//! check `reallocate` uses. Every block handed out, shrunk or grown is placed by one labelled
+//! block in `reallocate_aligned` (in place, else a list head, else the top) and ends in the one
+//! `trim`; every path that frees memory ends in the one `release`. The rest of the module is
+//! `unlink` and `ensure` (growth). scripts/small-post.mjs then turns the scalar statics into wasm
+//! globals.
 
 use super::*;
 
@@ -17,55 +23,52 @@ fn rounded(size: u32) -> u32 {
 }
 
 impl<S: Source> Heap<S> {
-    /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
-    #[inline(never)]
-    pub fn allocate(&mut self, size: u32) -> u32 {
-        if size.wrapping_sub(1) >= MAX_REQUEST {
-            return 0;
-        }
-        let header = self.take((size + 7) & !7);
-        if header == 0 {
-            return 0;
-        }
-        self.write(header, size);
-        header + HEADER
+    /// `top`, read anew each time (a volatile read, only a hint to the compiler): where LLVM
+    /// would keep it in a local across a call or a loop, that costs more code than reading the
+    /// wasm global it becomes in the size-tuned module (scripts/small-post.mjs) again.
+    #[inline(always)]
+    fn top_now(&self) -> u32 {
+        // SAFETY: a read of an initialised, aligned field of `self`.
+        unsafe { core::ptr::read_volatile(&self.top) }
     }
 
-    /// A used block of effective size `need` or `need + 8` (its logical size still to be
-    /// written), or 0: the head of the request's own class if it fits, else the head of the first
-    /// non-empty class whose blocks all exceed `need + 8` (so that the rest can be split off),
-    /// else the top of the heap. Two `clz`/`ctz` and no loop: O(1).
-    fn take(&mut self, need: u32) -> u32 {
-        let mut found = self.lists.heads[class_of(need)];
-        // An 8-byte surplus cannot be split off; it is over 125% for requests below 32 bytes.
-        // Within a class that is only 16 bytes in a 24-byte block (8 is alone in class 28, and
-        // class 27 holds just 16 and 24), so that one is refused.
-        if found == 0 || {
-            let eff = self.read(found + 4) & !FLAGS;
-            eff < need || eff == 24 && need == 16
-        } {
-            // Classes below `class_of(need + 8)` hold blocks of at least `need + 16` bytes: the
-            // highest non-empty one, the highest bit set, has the smallest. With none, bit 0 makes
-            // it class 31, whose list is always empty (blocks of 1 byte).
-            let below = self.lists.bits & ((1 << class_of(need + HEADER)) - 1);
-            found = self.lists.heads[31 - class_of(below | 1)];
+    /// `limit`, read anew each time (see `top_now`).
+    #[inline(always)]
+    fn limit_now(&self) -> u32 {
+        // SAFETY: a read of an initialised, aligned field of `self`.
+        unsafe { core::ptr::read_volatile(&self.limit) }
+    }
+
+    /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
+    /// (`reallocate(0, size)`: one function serves all three calls.)
+    #[inline(always)]
+    pub fn allocate(&mut self, size: u32) -> u32 {
+        self.reallocate(0, size)
+    }
+
+    /// A listed free block for `need` bytes, or 0: the first list head that fits, from the
+    /// request's own class down to the classes of larger blocks (the highest class with a fit
+    /// has the smallest blocks). Only heads are looked at, at most 29: bounded work,
+    /// whatever the number of free blocks (O(1)). Below the own class every block fits.
+    #[inline(always)]
+    fn take(&self, need: u32) -> u32 {
+        let mut class = class_of(need);
+        loop {
+            let head = self.lists.heads[class];
+            if head != 0 {
+                let eff = self.read(head + 4) & !FLAGS;
+                // An 8-byte surplus cannot be split off (and is over 125% below 32 bytes, I5):
+                // such a block is passed over at any size (a simpler test than at small sizes
+                // only, with no measurable cost in memory under random churn).
+                if eff >= need && eff - need != HEADER {
+                    return head;
+                }
+            }
+            if class == 0 {
+                return 0;
+            }
+            class -= 1;
         }
-        if found != 0 {
-            let eff = self.read(found + 4) & !FLAGS;
-            self.unlink(found, eff);
-            // A free block's left neighbour is used (I2): no PREV_FREE.
-            self.trim(found, 0, eff, need);
-            return found;
-        }
-        if !self.ensure(HEADER + need) {
-            return 0;
-        }
-        // Exactly `need` bytes (taking the region's last 8 bytes too would break I5), and the
-        // block below `top` is used (I2).
-        let header = self.top;
-        self.set_top(header + HEADER + need);
-        self.write(header + 4, need);
-        header
     }
 
     /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
@@ -85,9 +88,18 @@ impl<S: Source> Heap<S> {
         }
     }
 
-    /// Makes `[start, start + 8 + eff)` free: merges it with a free right neighbour, or gives it
-    /// back to the bump pointer when it ends at `top` (I2). Its left neighbour must be used.
-    fn release(&mut self, start: u32, mut eff: u32) {
+    /// Makes the block at `start` free, `word` its header word (effective size and flags):
+    /// merges it with a free left neighbour (when `word` has `PREV_FREE`) and a free right one,
+    /// or gives it back to the bump pointer when it ends at `top` (I2).
+    fn release(&mut self, mut start: u32, word: u32) {
+        // Marked free first: when the block merges into the one before or goes back to the bump
+        // pointer, this header stays behind, and a second `deallocate` must see it free.
+        self.write(start + 4, word | FREE);
+        let mut eff = word & !FLAGS;
+        if word & PREV_FREE != 0 {
+            start -= HEADER + (self.read(start - 4) & !FLAGS);
+            eff += self.unlink(start);
+        }
         let next = start + HEADER + eff;
         if next == self.top {
             self.top = start;
@@ -95,9 +107,7 @@ impl<S: Source> Heap<S> {
         }
         let next_word = self.read(next + 4);
         if next_word & FREE != 0 {
-            let next_eff = next_word & !FLAGS;
-            self.unlink(next, next_eff);
-            eff += HEADER + next_eff;
+            eff += self.unlink(next);
         } else {
             self.write(next + 4, next_word | PREV_FREE);
         }
@@ -115,7 +125,6 @@ impl<S: Source> Heap<S> {
             self.write(next + HEADER, header);
         }
         self.lists.heads[class] = header;
-        self.lists.bits |= 1 << class;
         #[cfg(feature = "checked")]
         // SAFETY: the payload between the prev link and the footer is inside the block.
         unsafe {
@@ -125,8 +134,10 @@ impl<S: Source> Heap<S> {
         self.write(header + 4 + eff, eff | FREE);
     }
 
-    /// Takes the free block at `header` (of `eff` bytes) out of its list.
-    fn unlink(&mut self, header: u32, eff: u32) {
+    /// Takes the free block at `header` out of its list; returns its size with the header
+    /// (`8 + eff`).
+    fn unlink(&mut self, header: u32) -> u32 {
+        let eff = self.read(header + 4) & !FLAGS;
         let class = class_of(eff);
         let next = self.read(header);
         let prev = self.read(header + HEADER);
@@ -137,122 +148,138 @@ impl<S: Source> Heap<S> {
             self.write(prev, next);
         } else {
             self.lists.heads[class] = next;
-            // The list is empty when the head had no successor.
-            self.lists.bits &= !(((next == 0) as u32) << class);
         }
+        HEADER + eff
     }
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
-    #[inline(never)]
+    #[inline(always)]
     pub fn deallocate(&mut self, p: u32) {
-        let mut header = self.used_block(p);
-        if header == 0 {
-            return;
-        }
-        let word = self.read(header + 4);
-        let mut eff = word & !FLAGS;
-        // Marked free first: when the block merges into the one before or goes back to the bump
-        // pointer, this header stays behind, and a second `deallocate` must see it free.
-        self.write(header + 4, word | FREE);
-        if word & PREV_FREE != 0 {
-            let prev_eff = self.read(header - 4) & !FLAGS;
-            header -= HEADER + prev_eff;
-            self.unlink(header, prev_eff);
-            eff += HEADER + prev_eff;
-        }
-        self.release(header, eff);
+        self.reallocate(p, 0);
+    }
+
+    /// Frees the used block at `header`.
+    #[inline(always)]
+    fn free_used(&mut self, header: u32) {
+        self.release(header, self.read(header + 4));
     }
 
     /// The logical size of the block at `p` (the size last asked for); 0 for nil or a pointer
-    /// that is not a used block.
+    /// that is not a used block as far as its header shows (the cheap checks pass: aligned,
+    /// inside the heap, a used header whose block is not empty and ends inside the heap). Unlike
+    /// the default core it does not compare the logical size with the effective one: a freed
+    /// header keeps its `FREE` flag (double frees), and
+    /// `every_address_but_a_block_start_is_refused` in tests/core.rs shows the flags and bounds
+    /// refuse every other address too.
+    #[inline(never)]
     pub fn size(&self, p: u32) -> u32 {
-        match self.used_block(p) {
-            0 => 0,
-            header => self.read(header),
+        // Regions start 8-aligned, so an aligned `p` above `first` is at least `first + 8`.
+        if p & 7 != 0 || p <= self.first || p >= self.top {
+            return 0;
         }
+        let word = self.read(p - 4);
+        let eff = word & !FLAGS;
+        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
+        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top_now() - p {
+            return 0;
+        }
+        self.read(p - HEADER)
     }
 
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
     #[inline(always)]
     pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {
-        if p == 0 {
-            return self.allocate_aligned(size, align);
-        }
-        if size == 0 {
-            self.deallocate(p);
+        // A used block's logical size is never 0 (`size` 0 frees).
+        let old = self.size(p);
+        if old == 0 && p != 0 {
             return 0;
         }
-        let header = self.used_block(p);
-        if header == 0 || size > MAX_REQUEST {
-            return 0;
+        // The block's header (meaningless for `p` 0, when `old` is 0).
+        let header = p.wrapping_sub(HEADER);
+        // `size` 0 frees the block; else it is resized in place or moved, and then freed.
+        let mut q = 0;
+        if size != 0 {
+            if size > MAX_REQUEST {
+                return 0;
+            }
+            let need = (size + 7) & !7;
+            // The block that gets `need` bytes: this one resized in place, else (8-aligned) a
+            // free one, else a new one at the top; with its header word to be (size and flags).
+            let (found, word) = 'placed: {
+                if old != 0 {
+                    if let Some(word) = self.resize_in_place(header, need) {
+                        break 'placed (header, word);
+                    }
+                }
+                if align > 8 {
+                    q = self.allocate_over_aligned(size, align);
+                    if q == 0 {
+                        return 0;
+                    }
+                    break 'placed (0, 0);
+                }
+                let found = self.take(need);
+                if found != 0 {
+                    // A free block's left neighbour is used (I2): no PREV_FREE.
+                    break 'placed (found, self.unlink(found) - HEADER);
+                }
+                if !self.ensure(HEADER + need) {
+                    return 0;
+                }
+                // Exactly `need` bytes (taking the region's last 8 bytes too would break I5),
+                // and the block below `top` is used (I2).
+                let top = self.top;
+                self.set_top(top + HEADER + need);
+                (top, need)
+            };
+            if q == 0 {
+                self.trim(found, word & PREV_FREE, word & !FLAGS, need);
+                self.write(found, size);
+                if found == header {
+                    return p;
+                }
+                q = found + HEADER;
+            }
+            if old != 0 {
+                let keep = old.min(size);
+                // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
+                unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+            }
         }
-        if self.resize_in_place(header, (size + 7) & !7) {
-            self.write(header, size);
-            return p;
-        }
-        let q = self.allocate_aligned(size, align);
-        if q != 0 {
-            let keep = self.read(header).min(size);
-            // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
-            unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
-            self.deallocate(p);
+        if old != 0 {
+            self.free_used(header);
         }
         q
     }
 
-    /// Grows or shrinks the used block at `header` to `need` bytes without moving it: shrinking
-    /// splits off the tail; growing takes the free block after it, or moves `top` when the block
-    /// is the last one.
-    #[inline]
-    fn resize_in_place(&mut self, header: u32, need: u32) -> bool {
-        let word = self.read(header + 4);
-        let prev_flag = word & PREV_FREE;
-        let mut eff = word & !FLAGS;
-        if need > eff {
-            let next = header + HEADER + eff;
-            if next == self.top {
-                // Growth may open a new region instead of extending this one: then move.
-                if !self.ensure(need - eff) || self.top != next {
-                    return false;
-                }
-                // All the room up to the end of the region; `trim` gives the rest back.
-                eff = self.limit - header - HEADER;
-                self.top = self.limit;
-            } else {
-                let next_word = self.read(next + 4);
-                let next_eff = next_word & !FLAGS;
-                eff += HEADER + next_eff;
-                if next_word & FREE == 0 || eff < need {
-                    return false;
-                }
-                self.unlink(next, next_eff);
-            }
-        }
-        self.trim(header, prev_flag, eff, need);
-        self.set_top(self.top);
-        true
-    }
-
-    /// The header of the used block whose payload starts at `p` if the cheap checks pass
-    /// (aligned, inside the heap, a used header whose sizes are coherent), else 0.
-    #[inline(never)]
-    fn used_block(&self, p: u32) -> u32 {
-        // Regions start 8-aligned, so an aligned `p` above `first` is at least `first + 8`.
-        if p & 7 != 0 || p <= self.first || p >= self.top {
-            return 0;
-        }
-        let header = p - HEADER;
+    /// The header word (payload and `PREV_FREE`) the used block at `header` has before `trim`
+    /// when it can get `need` bytes in place: it shrinks, takes the free block after it, or
+    /// moves `top` when it is the last one; else `None`.
+    #[inline(always)]
+    fn resize_in_place(&mut self, header: u32, need: u32) -> Option<u32> {
         let word = self.read(header + 4);
         let eff = word & !FLAGS;
-        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
-        if word & (FREE | LAST) != 0
-            || eff.wrapping_sub(1) >= self.top - p
-            || self.read(header) > eff
-        {
-            return 0;
+        if need <= eff {
+            return Some(word);
         }
-        header
+        let next = header + HEADER + eff;
+        if next == self.top {
+            // Growth may open a new region instead of extending this one: then move.
+            if self.ensure(need - eff) && self.top == next {
+                // All the room up to the end of the region; `trim` gives the rest back.
+                self.set_top(self.limit);
+                return Some(word + (self.limit - next));
+            }
+        } else {
+            let next_word = self.read(next + 4);
+            let total = word + HEADER + (next_word & !FLAGS);
+            if next_word & FREE != 0 && total & !FLAGS >= need {
+                self.unlink(next);
+                return Some(total);
+            }
+        }
+        None
     }
 
     /// [`Heap::allocate_aligned`] for `align` > 8: a block with room for an aligned payload
@@ -268,10 +295,17 @@ impl<S: Source> Heap<S> {
             return 0;
         };
         let mut header = self.take(room);
-        if header == 0 {
-            return 0;
+        let mut eff;
+        if header != 0 {
+            eff = self.unlink(header) - HEADER;
+        } else {
+            if !self.ensure(HEADER + room) {
+                return 0;
+            }
+            header = self.top;
+            self.set_top(header + HEADER + room);
+            eff = room;
         }
-        let mut eff = self.read(header + 4) & !FLAGS;
         let gap = aligned_gap(header, align);
         let mut prev_flag = 0;
         if gap != 0 {
@@ -290,69 +324,76 @@ impl<S: Source> Heap<S> {
     /// Makes room for `bytes` more at `top`, growing memory if needed: the memory the source
     /// started with first, then `memory.grow` for all the pages missing in one call. When memory
     /// grew somewhere else since the last growth, the current region is closed — the room left
-    /// becomes a free block and a `LAST` marker links to the next region — and a new one starts
-    /// in the new pages (so `top` moves). False when the memory cannot grow; the heap is unchanged
-    /// then, but for a possible new empty region.
+    /// becomes a free block and a `LAST` marker spans the gap up to the next region — and a new
+    /// one starts in the new pages (so `top` moves). False when the memory cannot grow; the heap
+    /// is unchanged then, but for a possible new empty region.
     #[inline(never)]
     fn ensure(&mut self, bytes: u32) -> bool {
         loop {
             // `top <= limit` always, and both are 0 before the first region.
-            let room = self.limit - self.top;
+            let room = self.limit_now() - self.top_now();
             if bytes <= room {
                 return true;
             }
-            let (mut start, mut end) = (0, 0);
+            // Requests are capped (MAX_REQUEST), so this sum cannot overflow; the 8 bytes are
+            // a new region's marker.
+            let pages = (bytes - room + HEADER + PAGE - 1) >> 16;
             if self.first == 0 {
                 let (base, heap_end) = self.source.initial();
+                let mut start = base.wrapping_add(7) & !7;
+                let mut end = heap_end & !7;
                 // The range may be too small to hold a block and its marker (or empty): then the
                 // heap starts in grown memory instead.
-                start = base.wrapping_add(7) & !7;
-                end = heap_end & !7;
                 if end.saturating_sub(start) < 24 {
-                    start = 0;
+                    let Some((grown, grown_end)) = self.grow(pages) else {
+                        return false;
+                    };
+                    (start, end) = (grown, grown_end);
                 }
-            }
-            if start == 0 {
-                // Requests are capped (MAX_REQUEST), so this sum cannot overflow; the 8 bytes are
-                // a new region's marker.
-                let pages = (bytes - room + HEADER + PAGE - 1) >> 16;
-                let Some(old) = self.source.grow(pages) else {
-                    return false;
-                };
-                start = old << 16;
-                // The end of a 4 GiB memory is 2^32 (`end - 8` still fits).
-                end = start.wrapping_add(pages << 16);
-                // The new pages extend the current region when they follow it. (Without a region,
-                // `limit + 8` is 8: never a page start.)
-                if start == self.limit + HEADER {
-                    self.limit = end.wrapping_sub(HEADER);
-                    continue;
-                }
-            }
-            if self.first == 0 {
                 self.first = start;
-            } else {
+                self.top = start;
+                if TRACK_FRESH {
+                    self.region = start;
+                    self.fresh = start;
+                }
+                self.limit = end.wrapping_sub(HEADER);
+                continue;
+            }
+            let Some((start, end)) = self.grow(pages) else {
+                return false;
+            };
+            // The new pages extend the current region when they follow it.
+            if start != self.limit + HEADER {
                 // The marker goes at the region's end, and the room left before it becomes a
-                // free block, when that can hold one; else at `top`, the room its spare bytes.
+                // free block, when that can hold one; else at `top`. It is a used block that
+                // spans the gap to the new region (so the walk finds the next region at its
+                // end).
                 let top = self.top;
                 let marker = if room >= MIN_FREE_BLOCK {
                     self.limit
                 } else {
                     top
                 };
-                self.write(marker + 4, (self.limit - marker) | LAST);
-                self.write(marker, start);
+                // (Its size, `start - marker - 8`, has its low 3 bits clear: `| LAST` is `+ 4`.)
+                self.write(marker + 4, start - marker - (HEADER - LAST));
                 if marker != top {
                     // The block below `top` is used (I2); `release` flags the marker.
                     self.release(top, room - HEADER);
                 }
-            }
-            self.top = start;
-            if TRACK_FRESH {
-                self.region = start;
-                self.fresh = start;
+                self.top = start;
+                if TRACK_FRESH {
+                    self.region = start;
+                    self.fresh = start;
+                }
             }
             self.limit = end.wrapping_sub(HEADER);
         }
+    }
+
+    /// `memory.grow` by `pages`: the new pages' start and end (2^32 wraps to 0), or `None`.
+    #[inline(always)]
+    fn grow(&mut self, pages: u32) -> Option<(u32, u32)> {
+        let start = self.source.grow(pages)? << 16;
+        Some((start, start.wrapping_add(pages << 16)))
     }
 }

@@ -116,13 +116,19 @@ impl<S: Source> Heap<S> {
                     header,
                     "region marker in the current region",
                 )?;
-                let next = self.read(header);
+                let next = self.next_region(header, end);
                 check(
                     next as u64 >= end && next <= self.region,
                     header,
                     "region marker links backwards",
                 )?;
-                stats.heap_bytes += end as u32 - region_start;
+                // The size-tuned build's marker spans the gap up to the next region.
+                let region_end = if cfg!(feature = "small") {
+                    header as u64 + HEADER as u64
+                } else {
+                    end
+                };
+                stats.heap_bytes += region_end as u32 - region_start;
                 stats.regions += 1;
                 region_start = next;
                 header = next;
@@ -277,7 +283,10 @@ impl<S: Source> Heap<S> {
         while header != self.top {
             let word = self.read(header + 4);
             if word & LAST != 0 {
-                header = self.read(header);
+                header = self.next_region(
+                    header,
+                    header as u64 + HEADER as u64 + (word & !FLAGS) as u64,
+                );
                 continue;
             }
             let end = header + HEADER + (word & !FLAGS);
@@ -291,6 +300,17 @@ impl<S: Source> Heap<S> {
             header = end;
         }
         Place::Unknown
+    }
+
+    /// The start of the region after the region marker at `header`, whose block ends at `end`:
+    /// the marker's link (its first word), or in the size-tuned build, where the marker's size
+    /// spans the gap to the next region, `end` itself.
+    fn next_region(&self, header: u32, end: u64) -> u32 {
+        if cfg!(feature = "small") {
+            end as u32
+        } else {
+            self.read(header)
+        }
     }
 
     /// Whether `node` may be a free block's header: aligned and below `top`, so reading it is safe.

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use wall_e::{MAX_REQUEST, PAGE};
+use wall_e::{Place, MAX_REQUEST, PAGE};
 
 #[test]
 fn first_allocation_is_aligned_and_sized() {
@@ -73,6 +73,68 @@ fn bad_pointers_are_ignored() {
     }
     assert_eq!(h.size(b), 0, "a freed block has no size");
     assert!(holds(&h, a, 40, 1) && holds(&h, c, 40, 3));
+}
+
+/// Every 8-aligned address that is not a live block's start — inside free blocks (links,
+/// footers, stale headers left by merges), region markers, above the bump pointer, and inside
+/// live payloads — is refused by `size`, `deallocate` and `reallocate` when user data is made of
+/// odd bytes (as in the fuzz model: any word of it reads as flagged free). So the header's flags
+/// and bounds alone catch double frees and foreign pointers; the core needs no other check.
+#[test]
+fn every_address_but_a_block_start_is_refused() {
+    let mut h = heap(1, 8);
+    let odd = |h: &HostHeap, p: u32, len: u32, seed: u32| {
+        for (i, b) in bytes(h, p, len).iter_mut().enumerate() {
+            *b = pattern(seed, i) | 1;
+        }
+    };
+    let mut live = Vec::new();
+    for i in 0..60u32 {
+        let size = [8, 16, 24, 40, 100, 300, 1000][i as usize % 7];
+        let p = h.allocate(size);
+        odd(&h, p, size, i);
+        live.push((p, size));
+    }
+    // Frees that merge both ways, double frees, shrinks and growths in place, a move.
+    for i in (0..60).step_by(3).chain((1..60).step_by(6)) {
+        let (p, _) = live[i];
+        h.deallocate(p);
+        h.deallocate(p);
+    }
+    live = live
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| i % 3 != 0 && i % 6 != 1)
+        .map(|(_, b)| b)
+        .collect();
+    for (k, (p, size)) in live.iter_mut().enumerate() {
+        let new = if k % 2 == 0 {
+            *size / 2 + 1
+        } else {
+            *size + 20
+        };
+        *p = h.reallocate(*p, new);
+        assert_ne!(*p, 0);
+        odd(&h, *p, new, k as u32);
+        *size = new;
+    }
+    h.source_mut().grow_foreign(1).unwrap();
+    let big = h.allocate(PAGE);
+    odd(&h, big, PAGE, 99);
+    let before = valid(&h);
+    let end = big + PAGE + 4096;
+    let mut refused = 0;
+    for p in (8..end).step_by(8) {
+        if h.locate(p) == Place::Live {
+            continue;
+        }
+        assert_eq!(h.size(p), 0, "size({p:#x})");
+        h.deallocate(p);
+        assert_eq!(h.reallocate(p, 10), 0, "reallocate({p:#x})");
+        assert_eq!(valid(&h), before, "{p:#x} changed the heap");
+        refused += 1;
+    }
+    assert!(refused > 1000, "{refused}");
 }
 
 #[test]

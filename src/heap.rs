@@ -45,8 +45,11 @@
 //! - no spare (I4 holds with no spare), no headroom on `reallocate`, and a block shrunk in place
 //!   always has its tail split off;
 //! - a region is extended or opened as in the default build, and an unusable initial range is
-//!   skipped the same way; but its `LAST` marker has no link: its size spans the gap (memory
-//!   grown by somebody else) up to the next region, so the next region starts at its end.
+//!   skipped the same way; but its `LAST` marker, at `top`, has no link: its size spans the
+//!   room left in the region and the gap (memory grown by somebody else) up to the next region,
+//!   so the next region starts at its end. That room is not reused (the default build lists it).
+//! - a free block's header word and footer are its effective size plus `FREE`, exactly (I2, I3):
+//!   the size-tuned code reads sizes from them without masking the flags.
 
 use crate::classes::{class_of, FreeLists};
 use crate::source::{Source, PAGE};

@@ -56,11 +56,13 @@ impl<S: Source> Heap<S> {
         loop {
             let head = self.lists.heads[class];
             if head != 0 {
-                let eff = self.read(head + 4) & !FLAGS;
-                // An 8-byte surplus cannot be split off (and is over 125% below 32 bytes, I5):
-                // such a block is passed over at any size (a simpler test than at small sizes
-                // only, with no measurable cost in memory under random churn).
-                if eff >= need && eff - need != HEADER {
+                // A free block's header word is its effective size plus `FREE` (I2: never
+                // `PREV_FREE`): `word > need` is `eff >= need`, `word - need` is one more than
+                // the surplus. An 8-byte surplus cannot be split off (and is over 125% below 32
+                // bytes, I5): such a block is passed over at any size (a simpler test than at
+                // small sizes only, with no measurable cost in memory under random churn).
+                let word = self.read(head + 4);
+                if word > need && word - need != HEADER + FREE {
                     return head;
                 }
             }
@@ -97,7 +99,8 @@ impl<S: Source> Heap<S> {
         self.write(start + 4, word | FREE);
         let mut eff = word & !FLAGS;
         if word & PREV_FREE != 0 {
-            start -= HEADER + (self.read(start - 4) & !FLAGS);
+            // The footer of the free block before is its size plus `FREE`.
+            start -= self.read(start - 4) + (HEADER - FREE);
             eff += self.unlink(start);
         }
         let next = start + HEADER + eff;
@@ -137,8 +140,11 @@ impl<S: Source> Heap<S> {
     /// Takes the free block at `header` out of its list; returns its size with the header
     /// (`8 + eff`).
     fn unlink(&mut self, header: u32) -> u32 {
-        let eff = self.read(header + 4) & !FLAGS;
-        let class = class_of(eff);
+        // A free block's header word is its effective size plus `FREE` (I2: never `PREV_FREE`),
+        // so `word + 7` is `8 + eff`, and `word` is in the class of `eff` (a multiple of 8 plus 1
+        // is never a power of two).
+        let word = self.read(header + 4);
+        let class = class_of(word);
         let next = self.read(header);
         let prev = self.read(header + HEADER);
         if next != 0 {
@@ -149,7 +155,7 @@ impl<S: Source> Heap<S> {
         } else {
             self.lists.heads[class] = next;
         }
-        HEADER + eff
+        word + (HEADER - FREE)
     }
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
@@ -179,9 +185,10 @@ impl<S: Source> Heap<S> {
             return 0;
         }
         let word = self.read(p - 4);
-        let eff = word & !FLAGS;
-        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
-        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= self.top_now() - p {
+        // With `FREE` and `LAST` clear, `word` is the effective size (a multiple of 8) plus 0 or
+        // `PREV_FREE` (2), and `top - p` a multiple of 8: `word - 3 >= top - p` exactly when the
+        // block is empty (it wraps: an all-zero "header" inside a payload) or ends past `top`.
+        if word & (FREE | LAST) != 0 || word.wrapping_sub(3) >= self.top_now() - p {
             return 0;
         }
         self.read(p - HEADER)
@@ -273,7 +280,8 @@ impl<S: Source> Heap<S> {
             }
         } else {
             let next_word = self.read(next + 4);
-            let total = word + HEADER + (next_word & !FLAGS);
+            // A free block's word is its size plus `FREE` (I2): `next_word + 7` is `8 + eff`.
+            let total = word + next_word + (HEADER - FREE);
             if next_word & FREE != 0 && total & !FLAGS >= need {
                 self.unlink(next);
                 return Some(total);
@@ -323,9 +331,11 @@ impl<S: Source> Heap<S> {
 
     /// Makes room for `bytes` more at `top`, growing memory if needed: the memory the source
     /// started with first, then `memory.grow` for all the pages missing in one call. When memory
-    /// grew somewhere else since the last growth, the current region is closed — the room left
-    /// becomes a free block and a `LAST` marker spans the gap up to the next region — and a new
-    /// one starts in the new pages (so `top` moves). False when the memory cannot grow; the heap
+    /// grew somewhere else since the last growth, the current region is closed — a `LAST` marker
+    /// at `top` spans the room left and the gap up to the next region — and a new one starts in
+    /// the new pages (so `top` moves). (The default build makes that room a free block; here it
+    /// is given up, at most the rest of a page-rounded growth each time another module grows
+    /// memory in between: 29 bytes of code, against the 1,024-byte goal.) False when the memory cannot grow; the heap
     /// is unchanged then, but for a possible new empty region.
     #[inline(never)]
     fn ensure(&mut self, bytes: u32) -> bool {
@@ -364,22 +374,11 @@ impl<S: Source> Heap<S> {
             };
             // The new pages extend the current region when they follow it.
             if start != self.limit + HEADER {
-                // The marker goes at the region's end, and the room left before it becomes a
-                // free block, when that can hold one; else at `top`. It is a used block that
-                // spans the gap to the new region (so the walk finds the next region at its
-                // end).
+                // The marker goes at `top`: a used block that spans the room left and the gap to
+                // the new region (so the walk finds the next region at its end).
                 let top = self.top;
-                let marker = if room >= MIN_FREE_BLOCK {
-                    self.limit
-                } else {
-                    top
-                };
-                // (Its size, `start - marker - 8`, has its low 3 bits clear: `| LAST` is `+ 4`.)
-                self.write(marker + 4, start - marker - (HEADER - LAST));
-                if marker != top {
-                    // The block below `top` is used (I2); `release` flags the marker.
-                    self.release(top, room - HEADER);
-                }
+                // (Its size, `start - top - 8`, has its low 3 bits clear: `| LAST` is `+ 4`.)
+                self.write(top + 4, start - top - (HEADER - LAST));
                 self.top = start;
                 if TRACK_FRESH {
                     self.region = start;

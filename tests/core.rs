@@ -124,7 +124,9 @@ fn every_address_but_a_block_start_is_refused() {
     let before = valid(&h);
     let end = big + PAGE + 4096;
     let mut refused = 0;
-    for p in (8..end).step_by(8) {
+    // Under Miri (a heap walk per address costs seconds) a sample: every 31st address.
+    let stride = if cfg!(miri) { 8 * 31 } else { 8 };
+    for p in (8..end).step_by(stride) {
         if h.locate(p) == Place::Live {
             continue;
         }
@@ -134,7 +136,7 @@ fn every_address_but_a_block_start_is_refused() {
         assert_eq!(valid(&h), before, "{p:#x} changed the heap");
         refused += 1;
     }
-    assert!(refused > 1000, "{refused}");
+    assert!(refused > 1000 * 8 / stride, "{refused}");
 }
 
 #[test]

@@ -122,7 +122,6 @@ pub struct Heap<S: Source> {
 }
 
 /// The effective size for a request of `size` bytes, `None` for 0 or impossible sizes.
-#[cfg(not(feature = "small"))]
 #[inline]
 fn effective(size: u32) -> Option<u32> {
     if size.wrapping_sub(1) >= MAX_REQUEST {

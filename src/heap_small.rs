@@ -12,16 +12,6 @@
 
 use super::*;
 
-/// The effective size for a request of `size` bytes, 0 for 0 or impossible sizes (as
-/// `effective`, without an `Option` that the size-tuned build would return through the stack).
-#[inline(always)]
-fn rounded(size: u32) -> u32 {
-    if size.wrapping_sub(1) >= MAX_REQUEST {
-        return 0;
-    }
-    (size + 7) & !7
-}
-
 impl<S: Source> Heap<S> {
     /// `top`, read anew each time (a volatile read, only a hint to the compiler): where LLVM
     /// would keep it in a local across a call or a loop, that costs more code than reading the
@@ -293,10 +283,9 @@ impl<S: Source> Heap<S> {
     /// [`Heap::allocate_aligned`] for `align` > 8: a block with room for an aligned payload
     /// wherever it starts; the gap in front becomes a free block, the tail is split off.
     pub(super) fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
-        let need = rounded(size);
-        if need == 0 {
+        let Some(need) = effective(size) else {
             return 0;
-        }
+        };
         // The gap in front is at most `align + 8` (a gap of exactly 8 cannot be a free block, so
         // it grows by one more alignment step).
         let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {

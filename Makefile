@@ -32,11 +32,10 @@ test-host:
 # wasm-bindgen-test: the suite compiled to wasm32 with wall-e as the global allocator, in Node
 # and in headless Chromium.
 # `web` has wall-e as #[global_allocator]; `web_beside_std` keeps std's allocator and drives a
-# separate wall-e heap beside it. `--no-default-features`: the `exports` feature's panic handler
-# clashes with std's. The runner finds chromedriver on PATH (Debian: /usr/bin/chromedriver, which
+# separate wall-e heap beside it. The runner finds chromedriver on PATH (Debian: /usr/bin/chromedriver, which
 # starts /usr/bin/chromium); set CHROMEDRIVER=/path to use another. Each test gets 120 s, not 20,
 # for slow shared machines.
-WASM_TEST = WASM_BINDGEN_TEST_TIMEOUT=120 cargo test --target wasm32-unknown-unknown --no-default-features
+WASM_TEST = WASM_BINDGEN_TEST_TIMEOUT=120 cargo test --target wasm32-unknown-unknown
 test-wasm:
 	$(WASM_TEST) --test web --test web_beside_std
 	WASM_BINDGEN_USE_BROWSER=1 $(WASM_TEST) --test web --test web_beside_std

@@ -4,15 +4,15 @@
 //!
 //! Build it (the module lands in `target/wasm32-unknown-unknown/release/examples/json.wasm`):
 //! ```text
-//! cargo build --release --example json --target wasm32-unknown-unknown --no-default-features
+//! cargo build --release --example json --target wasm32-unknown-unknown
 //! ```
 //! `tests/rust_example.rs` builds it and runs it under wasmtime; any wasm host can run it:
 //! call `run()`, read `[len: u32 LE][len bytes of UTF-8]` at the returned address in the exported
 //! `memory`, then hand the address back to `release`. `check()` returns the number of live heap
 //! blocks, or -1 if the heap is corrupt.
 //!
-//! `--no-default-features` turns off wall-e's `exports` feature: its raw ABI and its panic handler
-//! (std brings its own).
+//! wall-e is a plain dependency here, as in any program: `#[global_allocator]` below is all
+//! it takes (its memory layout, exports and panic handler are the standalone module's only).
 #![cfg(target_arch = "wasm32")]
 
 use serde_json::{Map, Value};

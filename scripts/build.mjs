@@ -18,14 +18,25 @@ const option = (name, fallback) => {
 };
 const small = args.includes("--small");
 const features = [option("--features", ""), small ? "small" : ""].filter(Boolean).join(",");
+// The module's own memory layout, as link arguments of this build alone (`cargo rustc` gives
+// them to wall-e's cdylib; a dependency's build script would give them to every dependent's): a
+// 4 KiB shadow stack (the allocator's frames are tiny), so the module starts with one page. The
+// size-tuned module puts its statics (the heap's state) at the bottom of memory, below the stack,
+// where their addresses fit in one-byte immediates.
+const linkArgs = ["-zstack-size=4096", "--initial-memory=65536",
+  ...(small ? ["--no-stack-first", "--global-base=8"] : [])];
 const out = resolve(root, option("--out", small ? "pkg/wall-e.small.wasm" : "pkg/wall-e.wasm"));
 const optimise = !args.includes("--no-opt");
 
 // Each feature set builds in its own target dir, so concurrent builds never read each other's.
 const baseTarget = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : resolve(root, "target");
 const targetDir = features ? resolve(baseTarget, "variants", features.replace(/[^a-z0-9]+/g, "-")) : baseTarget;
-const cargoArgs = ["build", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--target-dir", targetDir];
-if (features) cargoArgs.push("--features", features);
+// The rlib beside the cdylib keeps the module's code as it was measured when the crate declared both
+// crate types (no LTO, the heap's functions visible to other crates): a cdylib alone inlines
+// differently (+27 bytes with LTO off, +20 with it).
+const cargoArgs = ["rustc", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--crate-type", "cdylib,rlib",
+  "--target-dir", targetDir, "--features", ["exports", features].filter(Boolean).join(","),
+  "--", ...linkArgs.flatMap((arg) => ["-C", `link-arg=${arg}`])];
 const env = { ...process.env, CARGO_PROFILE_RELEASE_OPT_LEVEL: small ? "z" : "3" };
 execFileSync("cargo", cargoArgs, { cwd: root, stdio: "inherit", env });
 const raw = readFileSync(resolve(targetDir, "wasm32-unknown-unknown/release/wall_e.wasm"));

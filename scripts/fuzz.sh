@@ -12,7 +12,7 @@ seconds=${1:-60}
 cd "$(dirname "$0")/../fuzz"
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+command -v cargo-fuzz >/dev/null 2>&1 || ../scripts/cargo-install.sh cargo-fuzz
 
 mkdir -p target/corpus-work
 log=target/fuzz-last.log

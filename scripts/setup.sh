@@ -19,5 +19,5 @@ fi
 
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q "$wbg"; then
-  cargo install wasm-bindgen-cli --version "$wbg" --locked
+  scripts/cargo-install.sh wasm-bindgen-cli "$wbg"
 fi

@@ -14,7 +14,7 @@
 //   node scripts/small-post.mjs in.wat out.wat   (prints what it did)
 import { readFileSync, writeFileSync } from "node:fs";
 
-/** Statics below this address are scalars reached by constant addresses (see build.rs): the
+/** Statics below this address are scalars reached by constant addresses (`--global-base=8` in build.mjs): the
  * heap's fields up to `fresh`; its free-list heads follow. */
 const STATIC_START = 8;
 const STATIC_END = 28;

@@ -1,8 +1,42 @@
 //! The standalone module's ABI (feature `exports`): `u32` pointers, 0 is nil.
 
-use crate::wasm::WallE;
+use crate::heap::Heap;
+use crate::wasm::LinearMemory;
+use core::cell::UnsafeCell;
 
-static HEAP: WallE = WallE::new();
+/// The module's one heap. It starts in the initial memory above `__heap_base`: the module is a
+/// program of its own, so it runs in one page.
+struct ModuleHeap(UnsafeCell<Heap<LinearMemory<true>>>);
+
+// SAFETY: without the `atomics` target feature (refused in wasm.rs) a wasm instance runs one
+// thread.
+unsafe impl Sync for ModuleHeap {}
+
+// SAFETY: nothing else in the module allocates, and client modules that import its memory keep no
+// data or stack there (README), so `[__heap_base, __heap_end)` is this heap's alone.
+static HEAP: ModuleHeap = ModuleHeap(UnsafeCell::new(Heap::new(unsafe {
+    LinearMemory::with_initial_memory()
+})));
+
+impl ModuleHeap {
+    /// The heap.
+    ///
+    /// # Safety
+    /// No other reference to it may be alive: exports run one at a time and never re-enter each
+    /// other.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    unsafe fn heap(&self) -> &mut Heap<LinearMemory<true>> {
+        // SAFETY: per this function's contract.
+        unsafe { &mut *self.0.get() }
+    }
+
+    #[cfg(feature = "stats")]
+    fn validate(&self) -> Result<crate::walk::Stats, crate::walk::Corruption> {
+        // SAFETY: called at the start of an export, before any other borrow; it does not allocate.
+        unsafe { self.heap() }.validate()
+    }
+}
 
 /// Allocates `size` bytes (8-aligned); 0 for `size == 0` or when memory is exhausted.
 #[no_mangle]
@@ -73,7 +107,7 @@ mod checked {
         at: UnsafeCell<u32>,
         message: UnsafeCell<[u8; 64]>,
     }
-    // SAFETY: single-threaded module (see `WallE`).
+    // SAFETY: single-threaded module (see `ModuleHeap`).
     unsafe impl Sync for Error {}
     static ERROR: Error = Error {
         code: UnsafeCell::new(OK),

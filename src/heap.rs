@@ -99,7 +99,7 @@ pub const MAX_REQUEST: u32 = u32::MAX - 2 * PAGE;
 
 /// A heap over the memory source `S`. Addresses in and out are `u32`; 0 is nil.
 // In the size-tuned module the fields stay in this order, the ones used most first: their
-// addresses (from 8, see build.rs) then fit in one-byte immediates.
+// addresses (from 8, see `--global-base` in scripts/build.mjs) then fit in one-byte immediates.
 #[cfg_attr(feature = "small", repr(C))]
 pub struct Heap<S: Source> {
     source: S,

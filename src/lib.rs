@@ -1,8 +1,9 @@
 //! wall-e: a small, fast WebAssembly memory allocator.
 //!
 //! - [`Heap`] is the allocator over any [`Source`] of memory; it runs on the host too.
-//! - `WallE` (on wasm32) is the `GlobalAlloc`; the default feature `exports` turns the crate into
-//!   the standalone `wall-e.wasm` with the raw ABI `allocate`, `deallocate`, `reallocate`, `size`.
+//! - `WallE` (on wasm32) is the `GlobalAlloc`; it uses only the memory it grows itself.
+//! - The feature `exports` (off by default; `scripts/build.mjs` turns it on) makes the crate the
+//!   standalone `wall-e.wasm` with the raw ABI `allocate`, `deallocate`, `reallocate`, `size`.
 //!
 //! See `heap.rs` for the block layout and the invariants, and the README for the ABI contract.
 #![no_std]
@@ -32,8 +33,8 @@ pub use walk::{Corruption, Place, Stats};
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{LinearMemory, WallE};
 
-// On the host the crate links std, so that its cdylib has a panic handler; only the test memory
-// source uses it. On wasm32 without `exports` (a library dependency) too: cargo builds the
-// cdylib crate type for dependents and this package's tests as well, and it needs a panic handler.
-#[cfg(any(not(target_arch = "wasm32"), not(feature = "exports")))]
+// On the host the crate links std for the test memory source (`HostMemory`). On wasm32 it is
+// `no_std` throughout (it builds for `wasm32v1-none`); the standalone module is its cdylib, built
+// by `scripts/build.mjs` with `cargo rustc --crate-type cdylib`.
+#[cfg(not(target_arch = "wasm32"))]
 extern crate std;

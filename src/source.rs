@@ -1,7 +1,7 @@
 //! Where the heap's memory comes from.
 //!
-//! The allocator never touches memory it was not given: the memory present when it starts (from
-//! the source's heap base up to the end of the initial memory), and the pages it grew itself.
+//! The allocator never touches memory it was not given: the initial range its source hands it
+//! (empty for a library's `LinearMemory`: see wasm.rs), and the pages it grew itself.
 
 /// Bytes in a WebAssembly page, the unit in which linear memory grows.
 pub const PAGE: u32 = 65_536;
@@ -13,7 +13,7 @@ pub const PAGE: u32 = 65_536;
 /// # Safety
 /// An implementation promises that:
 /// - `initial` returns `(start, end)` such that bytes `[start, end)` exist, are zero, and belong
-///   to the heap alone (the range may be empty); `start > 0`;
+///   to the heap alone (the range may be empty, as `(0, 0)`); `start > 0` unless it is empty;
 /// - a successful `grow(n)` returns the previous size in pages `old`, and bytes
 ///   `[old * PAGE, (old + n) * PAGE)` then exist, are zero, and belong to the heap alone;
 /// - `at(addr)` is a pointer valid for reads and writes of every byte that exists, for as long as

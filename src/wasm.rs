@@ -10,8 +10,46 @@ use core::cell::UnsafeCell;
 #[cfg(target_feature = "atomics")]
 compile_error!("wall-e is single-threaded: it does not support the wasm `atomics` feature yet");
 
-/// Memory index 0 of the module: the heap starts at `__heap_base` and grows with `memory.grow`.
-pub struct LinearMemory;
+/// Memory index 0 of the module, grown with `memory.grow`.
+///
+/// `LinearMemory` (`CLAIMS_INITIAL = false`, from [`LinearMemory::new`]) gives the heap only the
+/// pages it grows itself: whatever else lives in the module keeps its memory (on `wasm32-wasip1`,
+/// wasi-libc's `malloc` heap is `[__heap_base, __heap_end)`; C code, another allocator), and any
+/// number of heaps can share one memory. `LinearMemory<true>`, from the `unsafe`
+/// [`LinearMemory::with_initial_memory`], also gives it that initial range: the standalone
+/// `wall-e.wasm` runs in one page that way. The choice is a type, so it costs no code.
+pub struct LinearMemory<const CLAIMS_INITIAL: bool = false> {
+    // Made only by the constructors below, where the claim is chosen.
+    _private: (),
+}
+
+impl LinearMemory {
+    /// Memory the heap grows itself, and nothing else.
+    pub const fn new() -> Self {
+        LinearMemory { _private: () }
+    }
+}
+
+impl LinearMemory<true> {
+    /// Memory the heap grows itself, and first the rest of the module's initial memory,
+    /// `[__heap_base, __heap_end)`. Not on WASI targets, where that range is wasi-libc's
+    /// `malloc` heap.
+    ///
+    /// # Safety
+    /// Nothing else in the module ever uses `[__heap_base, __heap_end)`, and at most one heap is
+    /// made over this source: no other allocator, no C code with its own `malloc`, no second
+    /// `with_initial_memory()`.
+    #[cfg(not(target_os = "wasi"))]
+    pub const unsafe fn with_initial_memory() -> Self {
+        LinearMemory { _private: () }
+    }
+}
+
+impl Default for LinearMemory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 extern "C" {
     /// Set by the linker: the first byte after the module's stack and static data.
@@ -20,12 +58,16 @@ extern "C" {
     static __heap_end: u8;
 }
 
-// SAFETY: everything from `__heap_base` to `__heap_end` (the initial memory) belongs to nobody
-// else (Rust's std allocator only uses pages it grows itself), and fresh wasm memory is zero.
-// Pages grown before the heap's first use are not claimed: they may be somebody else's.
-// `memory.grow` returns pages nobody else has. Every address below the memory size is valid.
-unsafe impl Source for LinearMemory {
+// SAFETY: `initial` is empty unless the source was made by `with_initial_memory`, whose caller
+// promised that `[__heap_base, __heap_end)` belongs to this heap alone; that range is initial
+// memory nobody wrote (zero). Pages grown before the heap's first use are not claimed: they may
+// be somebody else's. `memory.grow` returns pages nobody else has. Every address below the
+// memory size is valid.
+unsafe impl<const CLAIMS_INITIAL: bool> Source for LinearMemory<CLAIMS_INITIAL> {
     fn initial(&mut self) -> (u32, u32) {
+        if !CLAIMS_INITIAL {
+            return (0, 0);
+        }
         let start = core::ptr::addr_of!(__heap_base) as usize as u32;
         let end = core::ptr::addr_of!(__heap_end) as usize as u32;
         (start, end)
@@ -47,9 +89,9 @@ unsafe impl Source for LinearMemory {
 /// wall-e as a Rust global allocator:
 /// `#[global_allocator] static A: wall_e::WallE = wall_e::WallE::new();`
 ///
-/// It serves every power-of-two alignment, reallocates in place where it can and skips the
-/// memset of `alloc_zeroed` for memory fresh from `memory.grow`. Single-threaded, as is
-/// `wasm32-unknown-unknown` without the `atomics` feature.
+/// It uses only the memory it grows itself (see [`LinearMemory`]), serves every power-of-two
+/// alignment, reallocates in place where it can and skips the memset of `alloc_zeroed` for
+/// memory fresh from `memory.grow`. Single-threaded, as is wasm without the `atomics` feature.
 pub struct WallE {
     heap: UnsafeCell<Heap<LinearMemory>>,
 }
@@ -58,10 +100,10 @@ pub struct WallE {
 unsafe impl Sync for WallE {}
 
 impl WallE {
-    /// A heap that takes its memory on first use.
+    /// A heap over the pages it grows itself, taken on first use.
     pub const fn new() -> Self {
         WallE {
-            heap: UnsafeCell::new(Heap::new(LinearMemory)),
+            heap: UnsafeCell::new(Heap::new(LinearMemory::new())),
         }
     }
 
@@ -94,35 +136,36 @@ fn to_ptr(addr: u32) -> *mut u8 {
     core::ptr::with_exposed_provenance_mut(addr as usize)
 }
 
+// The methods are neither generic nor `#[inline]`, so they are compiled in wall-e's own crate,
+// with its profile: `[profile.dev.package.wall-e] opt-level = 3` then gives a dependent's debug
+// build an optimised allocator (the heap's generic code, inlined into the caller, would be
+// compiled at the caller's opt-level 0). With LTO they inline as usual.
+//
 // SAFETY: the heap hands out disjoint blocks of at least the requested size and alignment, keeps
 // contents on realloc, and returns null on failure.
 unsafe impl GlobalAlloc for WallE {
-    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see `heap`; GlobalAlloc methods are never re-entered.
-        to_ptr(unsafe { self.heap() }.allocate_aligned(layout.size() as u32, layout.align() as u32))
+        let heap = unsafe { self.heap() };
+        to_ptr(heap.allocate_aligned(layout.size() as u32, layout.align() as u32))
     }
 
-    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
-        to_ptr(unsafe { self.heap() }.allocate_zeroed(layout.size() as u32, layout.align() as u32))
+        let heap = unsafe { self.heap() };
+        to_ptr(heap.allocate_zeroed(layout.size() as u32, layout.align() as u32))
     }
 
-    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
         // SAFETY: as in `alloc`.
         unsafe { self.heap() }.deallocate(ptr.expose_provenance() as u32)
     }
 
-    #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };
-        to_ptr(heap.reallocate_aligned(
-            ptr.expose_provenance() as u32,
-            new_size as u32,
-            layout.align() as u32,
-        ))
+        let p = ptr.expose_provenance() as u32;
+        to_ptr(heap.reallocate_aligned(p, new_size as u32, layout.align() as u32))
     }
 }
 

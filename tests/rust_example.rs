@@ -43,7 +43,7 @@ fn build_example() -> PathBuf {
             "--target",
             "wasm32-unknown-unknown",
         ])
-        .args(["--no-default-features", "--target-dir"])
+        .arg("--target-dir")
         .arg(&target_dir)
         .output()
         .expect("cannot run cargo");

@@ -4,7 +4,7 @@
 //! the heap is walked with `A.validate()`, which checks all of wall-e's invariants.
 //!
 //! Run with `make test-wasm` (Node, then headless Chromium), or:
-//! `cargo test --target wasm32-unknown-unknown --no-default-features --test web`
+//! `cargo test --target wasm32-unknown-unknown --test web`
 #![cfg(target_arch = "wasm32")]
 
 extern crate alloc;

@@ -6,21 +6,21 @@
 //! memory std owns, and std must never overwrite wall-e's blocks.
 //!
 //! Run with `make test-wasm`, or:
-//! `cargo test --target wasm32-unknown-unknown --no-default-features --test web_beside_std`
+//! `cargo test --target wasm32-unknown-unknown --test web_beside_std`
 #![cfg(target_arch = "wasm32")]
 
 use core::cell::UnsafeCell;
 use wall_e::{Heap, LinearMemory, Stats};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-/// The one wall-e heap of this module: a `LinearMemory` heap claims the module's initial memory,
-/// so there must be only one, shared by all tests (which run one after another).
+/// The wall-e heap of this module, shared by all tests (which run one after another). It uses only
+/// the pages it grows itself, beside std's allocator.
 struct Shared(UnsafeCell<Heap<LinearMemory>>);
 
 // SAFETY: wasm32-unknown-unknown without `atomics` runs one thread.
 unsafe impl Sync for Shared {}
 
-static HEAP: Shared = Shared(UnsafeCell::new(Heap::new(LinearMemory)));
+static HEAP: Shared = Shared(UnsafeCell::new(Heap::new(LinearMemory::new())));
 
 /// Runs `f` with the heap. Not re-entrant: `f` must not call `with_heap`.
 fn with_heap<R>(f: impl FnOnce(&mut Heap<LinearMemory>) -> R) -> R {

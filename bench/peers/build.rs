@@ -1,4 +1,4 @@
-// The same memory layout as wall-e's module (see the main crate's build.rs): a 16 KiB shadow
+// The same memory layout as wall-e's module (see `linkArgs` in scripts/build.mjs): a 16 KiB shadow
 // stack and one initial page, so every module starts the benchmark from the same memory size.
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");

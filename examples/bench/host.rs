@@ -809,7 +809,7 @@ pub fn main() -> wasmtime::Result<()> {
             "--porcelain",
             "src",
             "Cargo.toml",
-            "build.rs",
+            "scripts/build.mjs",
         ],
     )
     .is_empty();

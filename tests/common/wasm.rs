@@ -99,7 +99,7 @@ fn newest_source() -> SystemTime {
     let root = root();
     let mut newest = SystemTime::UNIX_EPOCH;
     walk(&root.join("src"), &mut newest);
-    for file in ["Cargo.toml", "build.rs", "scripts/build.mjs"] {
+    for file in ["Cargo.toml", "scripts/build.mjs"] {
         if let Ok(modified) = std::fs::metadata(root.join(file)).and_then(|m| m.modified()) {
             newest = newest.max(modified);
         }

@@ -1,6 +1,6 @@
 # wall-e — every command a user or CI needs. `make demo` builds wall-e.wasm and runs the demo;
 # `make test` runs every test. See README.md.
-.PHONY: setup build demo test test-host test-wasm test-js fuzz-smoke lint bench soak fuzz miri
+.PHONY: setup build demo test test-host test-wasm test-js suites package-check fuzz-smoke lint bench soak fuzz miri debug-cost
 
 # Installs the test tools that are missing (Debian packages need root or sudo).
 setup:
@@ -13,15 +13,20 @@ build:
 demo: build
 	node examples/demo.mjs
 
-test: setup build lint test-host test-wasm test-js fuzz-smoke
+test: setup build lint test-host test-wasm test-js suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features exports,checked -- -D warnings
+	cargo clippy --lib --target wasm32v1-none --features small -- -D warnings
+	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
+	cd tests/dependents && cargo fmt --all -- --check
 
-# Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm).
+# Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm), and the crates
+# of tests/dependents built for their wasm targets and run (tests/dependents.rs).
 # The core's tests run again with the size-tuned paths (`small`) and with freed-memory poisoning
 # checked by the walker (`checked`).
 test-host:
@@ -43,6 +48,16 @@ test-wasm:
 # The JS/TS loader under Node's test runner, and the example page in headless Chromium.
 test-js:
 	cd pkg && npm ci --no-audit --no-fund && node --test
+
+# Other crates' own test suites on wasm32-wasip1 (Node's WASI, the host's environment passed),
+# once with the default allocator and once with wall-e injected: every test that passes with the
+# default must pass with wall-e.
+suites:
+	scripts/suites.sh
+
+# `cargo publish --dry-run`, the package's file list, and the unpacked package as a dependency.
+package-check:
+	scripts/package-check.sh
 
 # Bounded fuzz runs of the allocator core and of the size-tuned core (cargo-fuzz on nightly,
 # installed when missing); the corpus and saved crashes are also replayed by `cargo test`

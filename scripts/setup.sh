@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs, skipping whatever is already there: the wasm target, Chromium
+# Installs what `make test` needs, skipping whatever is already there: the wasm targets, Chromium
 # and ChromeDriver and binaryen (Debian packages), the nightly toolchain (cargo-fuzz), and the
 # wasm-bindgen-test-runner matching Cargo.lock. cargo-fuzz is installed by scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rustup target add wasm32-unknown-unknown
+# wasm32-unknown-unknown for the module and the wasm-bindgen tests; the others for the crates of
+# tests/dependents and the suites of scripts/suites.sh.
+rustup target add wasm32-unknown-unknown wasm32v1-none wasm32-wasip1 wasm32-wasip2
 rustup component list --installed | grep -q '^clippy' || rustup component add rustfmt clippy
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 

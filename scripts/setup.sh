@@ -23,3 +23,6 @@ wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit
 if ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q "$wbg"; then
   scripts/cargo-install.sh wasm-bindgen-cli "$wbg"
 fi
+
+# jco and preview2-shim, which run wasm32-wasip2 components in Node (scripts/wasip2-run.mjs).
+[ -d scripts/wasip2/node_modules ] || npm ci --prefix scripts/wasip2 --no-audit --no-fund

@@ -1,8 +1,9 @@
 //! wall-e from the outside: the crates in `tests/dependents/` depend on it by path, as users do,
 //! with `#[global_allocator] static A: wall_e::WallE = wall_e::WallE::new();` and nothing else.
 //! Each is built for its wasm target and run the way its users run it: wasmtime for plain
-//! modules, Node for wasm-bindgen bindings and for WASI programs (`node:wasi`, with the host's
-//! environment and a preopened directory). Every one runs the shared workload
+//! modules, Node for wasm-bindgen bindings and for WASI programs (`node:wasi` for wasip1, jco's
+//! transpiled component for wasip2; the host's environment passed and the crate's directory
+//! preopened). Every one runs the shared workload
 //! (`tests/dependents/workload`), which traps on any corrupted byte, and walks wall-e's heap.
 //!
 //! The crates build in `target/dependents` (their own workspace and target dir: the host build's
@@ -202,6 +203,7 @@ fn run_wasi_program(path: &Path, runner: &str) -> String {
         .arg("--no-warnings")
         .arg(root().join("scripts").join(runner))
         .arg(path)
+        .arg(format!("{runner}.scratch"))
         .current_dir(dependents().join("wasi-program"))
         .env("WALL_E_DEPENDENT", "wasi")
         .output()
@@ -217,4 +219,10 @@ fn run_wasi_program(path: &Path, runner: &str) -> String {
 fn wasi_program_beside_libc_malloc_with_environment_and_files() {
     let path = build("wasi-program", "wasm32-wasip1", "wasi-program.wasm");
     run_wasi_program(&path, "wasi-run.mjs");
+}
+
+#[test]
+fn wasip2_component_beside_libc_malloc_with_environment_and_files() {
+    let path = build("wasi-program", "wasm32-wasip2", "wasi-program.wasm");
+    run_wasi_program(&path, "wasip2-run.mjs");
 }

@@ -4,7 +4,7 @@
 //! Rust's blocks and libc's must never overlap, and neither may overwrite the other.
 //!
 //! Run it from this crate's directory with an environment and `.` preopened:
-//! `WALL_E_DEPENDENT=wasi node --no-warnings ../../../scripts/wasi-run.mjs program.wasm`.
+//! `WALL_E_DEPENDENT=wasi node --no-warnings ../../../scripts/wasi-run.mjs program.wasm [scratch]`.
 //! It prints `wasi-program: ok ...` and exits 0, or panics (exit status non-zero).
 
 use std::ops::Range;
@@ -41,8 +41,12 @@ fn main() {
     // Files through the preopened directory (libc's preopen table and path lookup).
     let manifest = std::fs::read_to_string("Cargo.toml").expect("reads ./Cargo.toml");
     assert!(manifest.contains("name = \"wasi-program\""));
-    // (WASI has no temporary directory: the scratch file goes into the preopened one.)
-    let scratch = "wall-e-wasi-program.scratch";
+    // (WASI has no temporary directory: the scratch file goes into the preopened one, under the
+    // name given as first argument, so that runs side by side do not share it.)
+    let scratch = std::env::args()
+        .nth(1)
+        .unwrap_or("wall-e-wasi-program.scratch".into());
+    let scratch = scratch.as_str();
     let text = "wall-e beside wasi-libc\n".repeat(500);
     std::fs::write(scratch, &text).expect("writes a file");
     assert_eq!(

@@ -29,6 +29,11 @@ fn target_dir() -> PathBuf {
     root().join("target").join("dependents")
 }
 
+/// wall-e's size-tuned core (`features = ["small"]`) is built in a target dir of its own.
+fn small_target_dir() -> PathBuf {
+    root().join("target").join("dependents-small")
+}
+
 fn succeeded(what: &str, out: Output) -> String {
     assert!(
         out.status.success(),
@@ -43,15 +48,21 @@ fn succeeded(what: &str, out: Output) -> String {
 /// Builds `package` of the dependents' workspace for `target` (dev profile, as `cargo build`
 /// and `cargo test` do by default) and returns the path of `file` in its output directory.
 fn build(package: &str, target: &str, file: &str) -> PathBuf {
+    build_in(&target_dir(), &[], package, target, file)
+}
+
+fn build_in(dir: &Path, args: &[&str], package: &str, target: &str, file: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(dependents())
-        .args(["build", "-p", package, "--target", target, "--target-dir"])
-        .arg(target_dir())
+        .args(["build", "-p", package, "--target", target])
+        .args(args)
+        .arg("--target-dir")
+        .arg(dir)
         .output()
         .expect("cannot run cargo");
-    succeeded(&format!("building {package} for {target}"), out);
-    target_dir().join(target).join("debug").join(file)
+    succeeded(&format!("building {package} for {target} {args:?}"), out);
+    dir.join(target).join("debug").join(file)
 }
 
 fn load(path: &Path) -> (Store<()>, Instance, Module) {
@@ -160,6 +171,21 @@ fn nostd_cdylib_with_its_own_panic_handler_on_wasm32_unknown_unknown() {
 #[test]
 fn nostd_cdylib_with_its_own_panic_handler_on_wasm32v1_none() {
     nostd_cdylib_on("wasm32v1-none");
+}
+
+#[test]
+fn nostd_cdylib_with_the_size_tuned_core() {
+    let dir = small_target_dir();
+    let path = build_in(
+        &dir,
+        &["--features", "wall-e/small"],
+        "nostd-cdylib",
+        "wasm32-unknown-unknown",
+        "nostd_cdylib.wasm",
+    );
+    let (mut store, instance, module) = load(&path);
+    assert_no_wall_e_exports(&module);
+    run_cdylib(&mut store, &instance);
 }
 
 #[test]

@@ -16,23 +16,31 @@ demo: build
 test: setup build lint test-host test-wasm test-js suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
+# Every feature set wall-e is built with ("default" is none), as talc's justfile matrix: clippy
+# on the host and on wasm32 (as a library and as the standalone module) for each, and the core's
+# tests for each.
+FEATURE_MATRIX = default small checked small,checked stats
+
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown --features exports,checked -- -D warnings
-	cargo clippy --lib --target wasm32v1-none --features small -- -D warnings
-	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
 	cd tests/dependents && cargo fmt --all -- --check
+	for features in $(FEATURE_MATRIX); do \
+	  cargo clippy --all-targets --features "$$features" -- -D warnings || exit 1; \
+	  cargo clippy --lib --target wasm32-unknown-unknown --features "$$features" -- -D warnings || exit 1; \
+	  cargo clippy --lib --target wasm32-unknown-unknown --features "exports,$$features" -- -D warnings || exit 1; \
+	done
+	cargo clippy --lib --target wasm32v1-none -- -D warnings
+	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
 
 # Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm), and the crates
 # of tests/dependents built for their wasm targets and run (tests/dependents.rs).
-# The core's tests run again with the size-tuned paths (`small`) and with freed-memory poisoning
-# checked by the walker (`checked`).
+# The core's tests run again over the rest of the feature matrix: the size-tuned core (`small`),
+# freed-memory poisoning checked by the walker (`checked`), both, and `stats`.
 test-host:
 	cargo test
-	cargo test --features small --test core --test model --test fuzz_corpus
-	cargo test --features checked --test core --test model
+	for features in $(filter-out default,$(FEATURE_MATRIX)); do \
+	  cargo test --features "$$features" --test core --test model --test fuzz_corpus || exit 1; \
+	done
 
 # wasm-bindgen-test: the suite compiled to wasm32 with wall-e as the global allocator, in Node
 # and in headless Chromium.

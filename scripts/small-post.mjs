@@ -7,7 +7,7 @@
 //   when every access there is a whole 4-byte `i32.load`/`i32.store` at a constant address, and
 //   no constant in that range is passed, stored, set or returned as a value (the heap's address
 //   escaping, as in the builds with the heap walk): else the module is left as it is. (A
-//   heuristic: tests/wasm_abi.rs runs the real module.) The free-list heads (from `STATIC_END`
+//   heuristic: tests/wasm_abi/ runs the real module.) The free-list heads (from `STATIC_END`
 //   up, indexed by class) stay in memory.
 // - an exported function that only passes its parameters on to another function of the same
 //   type is replaced in the export by that function (the thunk is then dropped).

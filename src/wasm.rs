@@ -18,6 +18,12 @@ compile_error!("wall-e is single-threaded: it does not support the wasm `atomics
 /// number of heaps can share one memory. `LinearMemory<true>`, from the `unsafe`
 /// [`LinearMemory::with_initial_memory`], also gives it that initial range: the standalone
 /// `wall-e.wasm` runs in one page that way. The choice is a type, so it costs no code.
+///
+/// What the range is on each target: the linker sets `__heap_base` past the shadow stack and
+/// static data and `__heap_end` at the end of the initial memory. On `wasm32-unknown-unknown` and
+/// `wasm32v1-none` nothing in Rust uses it (std's allocator there only grows memory), but linked C
+/// code or another allocator may. On `wasm32-wasip1` and `wasm32-wasip2` it is where wasi-libc's
+/// `malloc` starts, and libc allocates by itself (the environment, the preopened directories).
 pub struct LinearMemory<const CLAIMS_INITIAL: bool = false> {
     // Made only by the constructors below, where the claim is chosen.
     _private: (),

@@ -10,6 +10,15 @@
 # unless every test that passed with the default allocator also passes with wall-e
 # (tests/suites/compare.mjs). Logs: target/suites/<crate>-{default,wall-e}.log; builds:
 # target/suites/build/<crate>-<mode>/ (kept between runs, apart from the main target/).
+# Both modes use the dev profile as published (debug assertions on, in wall-e too).
+#
+# Optional environment:
+#   SUITES_WALL_E=<dir>             inject the wall-e crate at <dir> (default: this repository),
+#                                   e.g. an older checkout, to see a bug caught
+#   SUITES_WALL_E_FEATURES=checked  wall-e's cargo features (checked: freed memory poisoned and
+#                                   checked by the heap walks of the liveness tests)
+#   QUICKCHECK_TESTS=2000           longer runs: the whole environment reaches the tests, and
+#                                   indexmap's quickcheck properties read it (default 100)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +36,12 @@ out=$root/target/suites
 declare -A exclude=(
     [serde_json]="compiletest"
     [hashbrown]="rayon serde"
+)
+# Dev-dependencies removed from the copy (both modes), per crate, because they do not build for
+# wasm32-wasip1 and only benches use them:
+# - rpds `criterion`: its default features need rayon, which refuses to build for WASI.
+declare -A drop_dev=(
+    [rpds]="criterion"
 )
 # Tests skipped (libtest `--exact --skip`), per crate: wasm32-wasip1 aborts on panic, so a test
 # that catches a panic (`catch_unwind`, quickcheck's `TestResult::must_fail`) ends its whole test
@@ -87,7 +102,6 @@ WALL_E_SUITES_ENV_PADDING=$(head -c 32768 /dev/zero | tr '\0' 'e')
 export WALL_E_SUITES_ENV_PADDING
 export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $root/scripts/wasi-run.mjs"
 export CARGO_TERM_COLOR=never
-# Both modes build with the dev profile as published (debug assertions on, in wall-e too).
 
 run() { # crate mode dir log args...
     local crate=$1 mode=$2 dir=$3 log=$4
@@ -111,6 +125,12 @@ for line in "${crates[@]}"; do
     chmod -R u+w "$dir"
     # Its own workspace (it sits inside this repository's directory tree).
     grep -q '^\[workspace\]' "$dir/Cargo.toml" || printf '\n[workspace]\n' >>"$dir/Cargo.toml"
+    for dep in ${drop_dev[$name]:-}; do
+        # The table `[dev-dependencies.<dep>]` of the normalised published manifest, to the next.
+        awk -v t="[dev-dependencies.$dep]" '/^\[/ { skip = ($0 == t) } !skip' \
+            "$dir/Cargo.toml" >"$dir/Cargo.toml.new"
+        mv "$dir/Cargo.toml.new" "$dir/Cargo.toml"
+    done
 
     # --lib and every integration test target but the excluded ones (no doctests, benches,
     # examples or bins).

@@ -73,4 +73,11 @@ for (const file of roots) {
 }
 
 const manifest = join(dir, "Cargo.toml");
-appendFileSync(manifest, `\n[dev-dependencies.wall-e]\npath = ${JSON.stringify(root)}\n`);
+// SUITES_WALL_E_FEATURES (e.g. "checked": freed payloads poisoned, checked by the heap walk)
+// selects wall-e's cargo features.
+const features = (process.env.SUITES_WALL_E_FEATURES || "").split(/[\s,]+/).filter(Boolean);
+appendFileSync(
+  manifest,
+  `\n[dev-dependencies.wall-e]\npath = ${JSON.stringify(root)}\n` +
+    (features.length ? `features = ${JSON.stringify(features)}\n` : ""),
+);

@@ -1,9 +1,18 @@
 //! The model the `heap_ops` fuzz target and the corpus replay test (`tests/fuzz_corpus.rs`) share.
 //!
 //! An input decodes (with `arbitrary`) into a heap configuration and a list of operations; each
-//! runs against a [`Heap`] over a [`HostMemory`], and after every step the model checks the heap
-//! against what it knows: the full walk is valid, every live block has its exact size, its
-//! alignment, its whole contents, no overlap with another, and the walk's counts agree.
+//! runs against a [`Heap`] over a [`HostMemory`], and the model checks the heap against what it
+//! knows, in two tiers:
+//! - after every step, cheaply, what the step touched: the heap's fields and list heads
+//!   ([`Heap::check_shape`]); the blocks from the live block before each touched block to the
+//!   live block after it ([`Heap::validate_span`]: headers, flags, the neighbours' `PREV_FREE`
+//!   and footers, the free blocks' list links); the touched block's size, alignment, whole
+//!   contents and overlap with its neighbours; the first and last bytes of the neighbouring
+//!   live blocks (where a header, footer or link written one word off lands); the model's own
+//!   bookkeeping;
+//! - every [`FULL_EVERY`] steps and at the end of every input, everything: the full walk
+//!   ([`Heap::validate`]), every live block's exact size, alignment and whole contents, no
+//!   overlap, and the walk's counts against the model's.
 //!
 //! User data is a pattern of odd bytes: any 8 bytes of it read as a header carry the `FREE` flag,
 //! so a pointer whose header lies in user data is one the cheap header check refuses. Bad
@@ -12,9 +21,29 @@
 #![allow(dead_code)]
 
 use arbitrary::{Arbitrary, Unstructured};
+use std::collections::BTreeMap;
 use wall_e::{Heap, HostMemory, Source, Stats, MAX_REQUEST, PAGE};
 
 const MAX_OPS: usize = 400;
+
+/// Steps between two full checks (and one after the last operation and one at the end of every
+/// input, so a corruption the cheap checks miss is still caught within its input, at most
+/// `FULL_EVERY - 1` steps late).
+///
+/// Cost (perf, the instrumented fuzz build): a full check is O(heap), ~100 µs — `validate` reads
+/// every word from the fresh mark to the end of the region (up to 512 KiB here), and the model
+/// compares every live byte — against ~1–2 µs for a step's cheap checks and about as much for
+/// the operation itself with its fill. At 64 the periodic full checks add ~1.5 µs a step, as
+/// much as the cheap checks; at 16 they would cost ~6 µs a step, more than everything else; at
+/// 256 they would save ~1 µs a step but leave inputs of up to 400 operations with only the
+/// end-of-input checks. Latency: a corruption the cheap checks miss (away from every block a step
+/// touches: a link in the middle of a list, a bitmap bit, a write into the middle of a live
+/// block) surfaces at most 63 steps later, in the same input; the message names the step of the
+/// full check (shrink the input with `cargo fuzz tmin` to find the operation).
+pub const FULL_EVERY: usize = 64;
+
+/// Bytes checked at each end of a neighbouring live block after a step.
+const EDGE: u32 = 16;
 
 #[derive(Arbitrary, Debug, Clone)]
 pub struct Input {
@@ -164,14 +193,24 @@ struct Model {
     heap: Heap<HostMemory>,
     /// No heap address lies below this.
     low: u32,
+    /// Live blocks in the order operations pick them (`index % len`, `swap_remove`).
     live: Vec<Block>,
+    /// The same blocks by address: the neighbours of a touched block.
+    by_addr: BTreeMap<u32, Block>,
+    /// Sum of the live blocks' sizes.
+    used: u64,
     freed: Vec<u32>,
     next_seed: u32,
     step: usize,
+    /// Steps since the last full check.
+    since_full: usize,
+    /// Payload addresses of blocks the current step allocated, moved or freed (the old and the
+    /// new place): what the cheap checks look at.
+    touched: Vec<u32>,
     /// See [`strict_from_env`].
     strict: bool,
-    /// The walk's figures after the last step (the heap has not changed since).
-    stats: Stats,
+    /// [`Heap::top_room`] after the last step (the heap has not changed since).
+    top_room: u32,
 }
 
 pub fn run(input: &Input, strict: bool) {
@@ -188,26 +227,35 @@ pub fn run(input: &Input, strict: bool) {
         heap: Heap::new(memory),
         low,
         live: Vec::new(),
+        by_addr: BTreeMap::new(),
+        used: 0,
         freed: Vec::new(),
         next_seed: 1,
         step: 0,
+        since_full: 0,
+        touched: Vec::new(),
         strict,
-        stats: Stats::default(),
+        top_room: 0,
     };
     m.check();
-    // Under Miri a step (a full heap walk) costs seconds: only the first few.
+    // Under Miri a step costs a lot: only the first few.
     let max_ops = if cfg!(miri) { 8 } else { MAX_OPS };
-    for (step, op) in input.ops.iter().take(max_ops).enumerate() {
+    let mut step = 0;
+    for op in input.ops.iter().take(max_ops) {
         m.step = step;
         m.apply(*op);
-        m.check();
+        m.after_step();
+        step += 1;
     }
+    m.check();
     // Free everything: the heap must end empty and whole.
-    while let Some(b) = m.live.pop() {
-        m.heap.deallocate(b.p);
-        m.check();
+    while !m.live.is_empty() {
+        m.step = step;
+        m.deallocate(m.live.len() - 1);
+        m.after_step();
+        step += 1;
     }
-    let stats = m.valid();
+    let stats = m.check();
     assert_eq!(
         (stats.used_blocks, stats.used_bytes),
         (0, 0),
@@ -259,10 +307,13 @@ impl Model {
             "step {}: block {p:#x}+{to} beyond memory",
             self.step
         );
-        let base = self.mem(p);
-        for i in from..to {
-            // SAFETY: `p + i` is inside the host buffer (checked above), in a live block's payload.
-            unsafe { base.add(i as usize).write(pattern(seed, i)) };
+        // SAFETY: `[p + from, p + to)` is inside the host buffer (checked above), in a live
+        // block's payload, and no other reference to it is alive.
+        let bytes = unsafe {
+            core::slice::from_raw_parts_mut(self.mem(p + from), to.saturating_sub(from) as usize)
+        };
+        for (byte, i) in bytes.iter_mut().zip(from..) {
+            *byte = pattern(seed, i);
         }
     }
 
@@ -313,7 +364,7 @@ impl Model {
     }
 
     fn allocate(&mut self, size: u32, align: u32, zeroed: bool) {
-        let before = self.stats;
+        let top_room = self.top_room;
         let p = if zeroed {
             self.heap.allocate_zeroed(size, align)
         } else if align == 8 {
@@ -330,17 +381,19 @@ impl Model {
             let need = rounded(size) as u64;
             let slack = if align > 8 { align as u64 + 16 } else { 0 };
             assert!(
-                need + 8 + slack > before.top_room as u64,
-                "step {}: allocate({size}, {align}) failed with {} bytes at the top",
+                need + 8 + slack > top_room as u64,
+                "step {}: allocate({size}, {align}) failed with {top_room} bytes at the top",
                 self.step,
-                before.top_room
             );
             if align <= 8 {
+                // The largest free block from a walk after the failure: the same as before it,
+                // or (default core) the room left when a region was closed on the way, which
+                // was too small for the request (asserted above).
+                let largest_free = self.valid().largest_free;
                 assert!(
-                    (before.largest_free as u64) < 2 * (need + 16),
-                    "step {}: allocate({size}) failed with a free block of {}",
+                    (largest_free as u64) < 2 * (need + 16),
+                    "step {}: allocate({size}) failed with a free block of {largest_free}",
                     self.step,
-                    before.largest_free
                 );
             }
             return;
@@ -355,7 +408,7 @@ impl Model {
         }
         let seed = self.new_seed();
         self.fill(p, 0, size, seed);
-        self.live.push(Block {
+        self.add(Block {
             p,
             size,
             align: align.max(8),
@@ -363,8 +416,50 @@ impl Model {
         });
     }
 
-    fn deallocate(&mut self, i: usize) {
+    /// A new live block.
+    fn add(&mut self, b: Block) {
+        self.live.push(b);
+        let clash = self.by_addr.insert(b.p, b);
+        assert!(
+            clash.is_none(),
+            "step {}: {:#x} handed out twice",
+            self.step,
+            b.p
+        );
+        self.used += b.size as u64;
+        self.touched.push(b.p);
+    }
+
+    /// Takes the live block `i` out of the model (it was freed).
+    fn remove(&mut self, i: usize) -> Block {
         let b = self.live.swap_remove(i);
+        self.by_addr.remove(&b.p);
+        self.used -= b.size as u64;
+        self.touched.push(b.p);
+        b
+    }
+
+    /// The live block `i` is `b` now (resized, maybe moved).
+    fn replace(&mut self, i: usize, b: Block) {
+        let old = self.live[i];
+        self.by_addr.remove(&old.p);
+        let clash = self.by_addr.insert(b.p, b);
+        assert!(
+            clash.is_none(),
+            "step {}: {:#x} handed out twice",
+            self.step,
+            b.p
+        );
+        self.used = self.used - old.size as u64 + b.size as u64;
+        self.live[i] = b;
+        self.touched.push(old.p);
+        if b.p != old.p {
+            self.touched.push(b.p);
+        }
+    }
+
+    fn deallocate(&mut self, i: usize) {
+        let b = self.remove(i);
         self.heap.deallocate(b.p);
         assert_eq!(
             self.heap.size(b.p),
@@ -395,7 +490,7 @@ impl Model {
         let step = self.step;
         if size == 0 {
             assert_eq!(q, 0, "step {step}: reallocate(p, 0) must return nil");
-            self.live.swap_remove(i);
+            self.remove(i);
             assert_eq!(
                 self.heap.size(b.p),
                 0,
@@ -410,7 +505,8 @@ impl Model {
                 "step {step}: reallocate({:#x}, {size}) failed though it fits in place",
                 b.p
             );
-            return; // the block must be intact: checked with all the others
+            self.touched.push(b.p); // the block must be intact
+            return;
         }
         assert!(
             size <= MAX_REQUEST,
@@ -436,12 +532,15 @@ impl Model {
         if q != b.p {
             self.remember_freed(b.p);
         }
-        self.live[i] = Block {
-            p: q,
-            size,
-            align: if q == b.p { b.align } else { align },
-            seed: b.seed,
-        };
+        self.replace(
+            i,
+            Block {
+                p: q,
+                size,
+                align: if q == b.p { b.align } else { align },
+                seed: b.seed,
+            },
+        );
     }
 
     /// Whether an 8-aligned `p` is a pointer the contract covers: its header (8 bytes before)
@@ -530,7 +629,10 @@ impl Model {
                 return; // a footer (maybe stale) read as a used header, fixed in c9aefe8
             }
         }
-        let before = self.stats;
+        // The heap must stay as it is: its fields and list heads, and the 8 bytes before `p`,
+        // where a used block's header would be (freeing writes its flags first); anything
+        // else is left to the next full check.
+        let before = (self.heap.shape_digest(), self.header_words(p));
         let step = self.step;
         assert_eq!(
             self.heap.size(p),
@@ -544,10 +646,16 @@ impl Model {
         );
         self.heap.deallocate(p);
         assert_eq!(
-            self.valid(),
+            (self.heap.shape_digest(), self.header_words(p)),
             before,
             "step {step}: bad pointer {p:#x} ({kind:?}) changed the heap"
         );
+    }
+
+    /// The two words before `p` if they lie in memory.
+    fn header_words(&self, p: u32) -> Option<(u32, u32)> {
+        let ok = p >= 8 && p as u64 <= self.memory_end();
+        ok.then(|| (self.read_u32(p - 8), self.read_u32(p - 4)))
     }
 
     fn apply(&mut self, op: Op) {
@@ -574,16 +682,16 @@ impl Model {
             }
             Op::ReallocateNil { size } => {
                 let size = size.bytes();
-                let before = self.stats;
+                let top_room = self.top_room;
                 let p = self.heap.reallocate(0, size);
                 if p == 0 {
-                    let ok = size == 0 || size > MAX_REQUEST || rounded(size) + 8 > before.top_room;
+                    let ok = size == 0 || size > MAX_REQUEST || rounded(size) + 8 > top_room;
                     assert!(ok, "step {}: reallocate(0, {size}) failed", self.step);
                 } else {
                     self.check_fresh(p, size, 8, false);
                     let seed = self.new_seed();
                     self.fill(p, 0, size, seed);
-                    self.live.push(Block {
+                    self.add(Block {
                         p,
                         size,
                         align: 8,
@@ -620,54 +728,171 @@ impl Model {
         }
     }
 
-    /// Everything the model knows, checked after every step.
-    fn check(&mut self) {
+    /// [`Heap::check_shape`], failing the step on a corruption.
+    fn check_shape(&self) {
+        match self.heap.check_shape() {
+            Ok(()) => {}
+            Err(c) => panic!(
+                "step {}: heap corrupt at {:#x}: {}",
+                self.step, c.at, c.what
+            ),
+        }
+    }
+
+    /// After every step: the cheap checks, and every `FULL_EVERY` steps the full one.
+    fn after_step(&mut self) {
+        self.since_full += 1;
+        if self.since_full >= FULL_EVERY {
+            self.touched.clear();
+            self.check();
+        } else {
+            self.cheap_check();
+        }
+    }
+
+    /// What the step touched (see the module docs): O(touched blocks + classes + log live).
+    fn cheap_check(&mut self) {
         let step = self.step;
+        self.check_shape();
+        self.top_room = self.heap.top_room();
+        assert_eq!(
+            self.by_addr.len(),
+            self.live.len(),
+            "step {step}: the model's block index disagrees with its list"
+        );
+        let touched = std::mem::take(&mut self.touched);
+        for &p in &touched {
+            // The live blocks around `p` (the block at `p` may be gone).
+            let before = self.by_addr.range(..p).next_back().map(|(_, b)| *b);
+            let after = self.by_addr.range(p + 1..).next().map(|(_, b)| *b);
+            let from = before.map_or(0, |b| b.p - 8);
+            let to = after.map_or(u32::MAX, |b| b.p - 8);
+            if let Err(c) = self.heap.validate_span(from, to) {
+                panic!(
+                    "step {step}: heap corrupt at {:#x}: {} (around {p:#x})",
+                    c.at, c.what
+                );
+            }
+            if let Some(&b) = self.by_addr.get(&p) {
+                self.check_block(&b);
+                self.check_contents(&b, 0, b.size);
+                let end = b.p as u64 + self.effective(b.p) as u64;
+                if let Some(a) = before {
+                    let a_end = a.p as u64 + self.effective(a.p) as u64;
+                    assert!(
+                        a_end <= b.p as u64 - 8,
+                        "step {step}: blocks {:#x} and {:#x} overlap",
+                        a.p,
+                        b.p
+                    );
+                }
+                if let Some(a) = after {
+                    assert!(
+                        end <= a.p as u64 - 8,
+                        "step {step}: blocks {:#x} and {:#x} overlap",
+                        b.p,
+                        a.p
+                    );
+                }
+            }
+            for b in before.iter().chain(after.iter()) {
+                self.check_block(b);
+                self.check_contents(b, 0, b.size.min(EDGE));
+                self.check_contents(b, b.size.saturating_sub(EDGE), b.size);
+            }
+        }
+        self.touched = touched;
+        self.touched.clear();
+    }
+
+    /// A live block's size, alignment and effective size.
+    fn check_block(&self, b: &Block) {
+        let step = self.step;
+        assert_eq!(self.heap.size(b.p), b.size, "step {step}: size({:#x})", b.p);
+        assert!(
+            b.p % b.align == 0,
+            "step {step}: {:#x} lost its alignment {}",
+            b.p,
+            b.align
+        );
+        let eff = self.effective(b.p);
+        assert!(
+            eff >= b.size,
+            "step {step}: {:#x} effective {eff} below size {}",
+            b.p,
+            b.size
+        );
+    }
+
+    /// Bytes `from..to` of a live block against its pattern.
+    fn check_contents(&self, b: &Block, from: u32, to: u32) {
+        let bytes = &self.payload(b.p, to)[from as usize..];
+        // In chunks without an early exit (vectorised) first, then the byte that differs.
+        let differs = |(k, chunk): (usize, &[u8])| {
+            let at = from + 256 * k as u32;
+            let diff = chunk
+                .iter()
+                .zip(at..)
+                .fold(0, |acc, (&byte, j)| acc | (byte ^ pattern(b.seed, j)));
+            diff != 0
+        };
+        if !bytes.chunks(256).enumerate().any(differs) {
+            return;
+        }
+        for (&byte, j) in bytes.iter().zip(from..) {
+            assert_eq!(
+                byte,
+                pattern(b.seed, j),
+                "step {}: byte {j} of {:#x} (size {}) changed",
+                self.step,
+                b.p,
+                b.size
+            );
+        }
+    }
+
+    /// Everything the model knows: the full walk, every live block whole; at the start, every
+    /// `FULL_EVERY` steps and at the end of every input.
+    fn check(&mut self) -> Stats {
+        let step = self.step;
+        self.since_full = 0;
         let stats = self.valid();
-        self.stats = stats;
+        self.check_shape();
+        self.top_room = self.heap.top_room();
+        assert_eq!(stats.top_room, self.top_room, "step {step}: top room");
         let used: u64 = self.live.iter().map(|b| b.size as u64).sum();
+        assert_eq!(used, self.used, "step {step}: the model's used bytes");
         assert_eq!(
             stats.used_blocks as usize,
             self.live.len(),
             "step {step}: used blocks"
         );
         assert_eq!(stats.used_bytes as u64, used, "step {step}: used bytes");
-        let mut spans: Vec<(u32, u32)> = Vec::with_capacity(self.live.len());
+        assert_eq!(
+            self.by_addr.len(),
+            self.live.len(),
+            "step {step}: the model's block index disagrees with its list"
+        );
         for b in &self.live {
-            assert_eq!(self.heap.size(b.p), b.size, "step {step}: size({:#x})", b.p);
-            assert!(
-                b.p % b.align == 0,
-                "step {step}: {:#x} lost its alignment {}",
-                b.p,
-                b.align
-            );
-            let eff = self.effective(b.p);
-            assert!(
-                eff >= b.size,
-                "step {step}: {:#x} effective {eff} below size {}",
-                b.p,
-                b.size
-            );
-            for (j, &byte) in self.payload(b.p, b.size).iter().enumerate() {
-                assert_eq!(
-                    byte,
-                    pattern(b.seed, j as u32),
-                    "step {step}: byte {j} of {:#x} (size {}) changed",
-                    b.p,
-                    b.size
-                );
-            }
-            spans.push((b.p - 8, b.p + eff));
-        }
-        spans.sort_unstable();
-        for w in spans.windows(2) {
-            assert!(
-                w[0].1 <= w[1].0,
-                "step {step}: blocks {:#x?} and {:#x?} overlap",
-                w[0],
-                w[1]
+            assert_eq!(
+                self.by_addr.get(&b.p).map(|a| (a.size, a.seed, a.align)),
+                Some((b.size, b.seed, b.align)),
+                "step {step}: the model's block index disagrees at {:#x}",
+                b.p
             );
         }
+        let mut end = 0u64;
+        for b in self.by_addr.values() {
+            self.check_block(b);
+            self.check_contents(b, 0, b.size);
+            assert!(
+                end <= b.p as u64 - 8,
+                "step {step}: block {:#x} overlaps the one before",
+                b.p
+            );
+            end = b.p as u64 + self.effective(b.p) as u64;
+        }
+        stats
     }
 }
 

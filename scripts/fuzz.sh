@@ -15,12 +15,15 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null 2>&1 || ../scripts/cargo-install.sh cargo-fuzz
 
 mkdir -p target/corpus-work
-log=target/fuzz-last.log
+# FUZZ_LOG=path (relative to fuzz/) keeps a run's log apart, e.g. a long run in the background.
+log=${FUZZ_LOG:-target/fuzz-last.log}
 start=$(date +%s)
 status=0
-# FUZZ_FEATURES=small fuzzes the size-tuned core instead.
+# FUZZ_FEATURES=small fuzzes the size-tuned core instead. FUZZ_ARGS adds libFuzzer options, e.g.
+# "-fork=1 -ignore_crashes=1" to go on past a known crash (each one still lands in artifacts/).
+# shellcheck disable=SC2086
 cargo +nightly fuzz run heap_ops ${FUZZ_FEATURES:+--features "$FUZZ_FEATURES"} target/corpus-work corpus/heap_ops -- \
-    -max_total_time="$seconds" -timeout=60 -print_final_stats=1 >"$log" 2>&1 || status=$?
+    -max_total_time="$seconds" -timeout=60 -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
 end=$(date +%s)
 
 grep -E '^(thread|step|assertion)|panicked|Failing input|artifacts/heap_ops/|^==.*ERROR' "$log" | head -20 || true

@@ -318,3 +318,279 @@ impl<S: Source> Heap<S> {
         node & 7 == 0 && node >= self.first && node < self.top
     }
 }
+
+impl<S: Source> Heap<S> {
+    /// Bytes between the bump pointer and the end of the current region, as in
+    /// [`Stats::top_room`] (without a walk).
+    pub fn top_room(&self) -> u32 {
+        self.limit.saturating_sub(self.top)
+    }
+
+    /// A digest of the heap's fields and free-list heads (and bitmap): an operation that must
+    /// leave the heap as it is leaves it equal. O(classes).
+    pub fn shape_digest(&self) -> u64 {
+        let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+        let fields = [
+            self.first,
+            self.region,
+            self.top,
+            self.limit,
+            self.fresh,
+            self.spare,
+        ];
+        for (class, &word) in fields.iter().chain(self.lists.heads.iter()).enumerate() {
+            let marked = class >= fields.len() && self.lists.is_marked(class - fields.len());
+            digest = (digest ^ ((word as u64) << 1) ^ marked as u64).wrapping_mul(0x100_0000_01b3);
+        }
+        digest
+    }
+
+    /// The first class at or above `class` whose list is marked non-empty (the bitmap; in the
+    /// size-tuned build, the heads), or `None`.
+    fn next_marked(&self, class: usize) -> Option<usize> {
+        #[cfg(not(feature = "small"))]
+        return self.lists.first_at_or_above(class);
+        #[cfg(feature = "small")]
+        return (class..CLASSES).find(|&c| self.lists.heads[c] != 0);
+    }
+
+    /// Checks the heap's fields, the head of every list the bitmap marks non-empty, and the
+    /// spare, without walking the heap: the bounds (I1), each head's header, footer, class and
+    /// links (I3, I4), the first words above the fresh mark (I6). O(non-empty classes): for
+    /// checking between operations (fuzzing), where [`Heap::validate`] costs O(heap) (and
+    /// checks the bitmap against every list).
+    pub fn check_shape(&self) -> Result<(), Corruption> {
+        if self.limit == 0 {
+            check(
+                self.top == 0 && self.spare == 0,
+                0,
+                "bump pointer without a region",
+            )?;
+            check(
+                self.next_marked(0).is_none(),
+                0,
+                "free list without a region",
+            )?;
+            return Ok(());
+        }
+        check(
+            self.first != 0 && self.first <= self.region,
+            self.first,
+            "first region",
+        )?;
+        check(
+            self.region <= self.top && self.top <= self.limit,
+            self.top,
+            "bump pointer out of its region",
+        )?;
+        check(
+            self.top <= self.fresh && self.fresh as u64 <= self.limit as u64 + 8,
+            self.fresh,
+            "fresh mark",
+        )?;
+        // The first words above the fresh mark: where a write past the last block lands.
+        let end = (self.limit as u64 + HEADER as u64).min(self.fresh as u64 + 64);
+        let mut addr = (self.fresh & !3) as u64;
+        while addr < end {
+            check(
+                self.read(addr as u32) == 0,
+                addr as u32,
+                "memory above the fresh mark was written",
+            )?;
+            addr += 4;
+        }
+        let mut class = 0;
+        while let Some(marked) = self.next_marked(class) {
+            class = marked + 1;
+            let head = self.lists.heads[marked];
+            check(
+                head != 0 && marked < CLASSES,
+                marked as u32,
+                "bitmap disagrees with list",
+            )?;
+            check(head != self.spare, head, "the spare in a free list")?;
+            let eff = self.check_free_at(head)?;
+            check(
+                class_of(eff) == marked,
+                head,
+                "free block in the wrong class",
+            )?;
+            check(self.read(head + HEADER) == 0, head, "prev link broken")?;
+            let next = self.read(head);
+            check(
+                next == 0 || (self.is_listed(next) && self.read(next + HEADER) == head),
+                head,
+                "next link does not point back",
+            )?;
+        }
+        if self.spare != 0 {
+            let eff = self.check_free_at(self.spare)?;
+            check(
+                eff <= SPARE_KEEP,
+                self.spare,
+                "spare larger than SPARE_KEEP",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked of a free block at `header` without the blocks around it: in
+    /// the heap, a free header (no `PREV_FREE`: I2), not empty, the footer; its effective size.
+    fn check_free_at(&self, header: u32) -> Result<u32, Corruption> {
+        check(self.is_listed(header), header, "list link outside the heap")?;
+        let word = self.read(header + 4);
+        let eff = word & !FLAGS;
+        check(
+            word & FLAGS == FREE
+                && eff >= 8
+                && header as u64 + HEADER as u64 + eff as u64 <= self.top as u64,
+            header,
+            "used block in a free list",
+        )?;
+        check(
+            self.read(header + 4 + eff) == eff | FREE,
+            header,
+            "footer disagrees with header",
+        )?;
+        Ok(eff)
+    }
+
+    /// Checks the blocks from the one at `from` (a block's header the caller knows, such as a
+    /// used block's; 0 for the first region's start) up to and including the first block at or
+    /// above `to`, or up to the end of the heap, with the checks [`Heap::validate`] makes of
+    /// each block: tiling (I1), coalescing (I2), flags and footers (I3), list links (I4); and of
+    /// the block before `from` when `from`'s `PREV_FREE` says it is free. The work is the blocks
+    /// of the span: between two used blocks there is at most one free block per region (I2), so
+    /// a span between two neighbouring used blocks costs O(1). For checking the blocks an
+    /// operation touched (fuzzing); the rest of the heap is taken as valid.
+    pub fn validate_span(&self, from: u32, to: u32) -> Result<(), Corruption> {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let from = if from == 0 { self.first } else { from };
+        check(
+            from & 7 == 0 && from >= self.first && from <= self.top,
+            from,
+            "span outside the heap",
+        )?;
+        let mut header = from;
+        let mut prev_free = false;
+        // Whether the flag of the block at `from` is to be checked against `prev_free`: it is
+        // when `from` starts a region (nothing before it) or when the flag says the block before
+        // is free (then its footer, just below, leads to it and the walk starts there). A clear
+        // flag elsewhere is taken as it is: the block before is not in the span.
+        let mut known = from == self.first || from == self.region;
+        if !known && from != self.top && self.read(from + 4) & PREV_FREE != 0 {
+            let footer = self.read(from - 4);
+            let prev = (footer & !FLAGS)
+                .checked_add(HEADER)
+                .and_then(|size| from.checked_sub(size));
+            check(
+                footer & FLAGS == FREE && prev.is_some_and(|prev| prev >= self.first),
+                from,
+                "footer before a PREV_FREE block",
+            )?;
+            header = prev.unwrap_or(from);
+            known = true;
+        }
+        loop {
+            let current = header >= self.region;
+            if current && header == self.top {
+                check(!prev_free, header, "free block just below the bump pointer")?;
+                return Ok(());
+            }
+            let bound = if current { self.top } else { self.region };
+            check(
+                header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64,
+                header,
+                "block outside its region",
+            )?;
+            let word = self.read(header + 4);
+            let eff = word & !FLAGS;
+            let end = header as u64 + HEADER as u64 + eff as u64;
+            check(end <= bound as u64, header, "block overruns its region")?;
+            check(
+                !known || (word & PREV_FREE != 0) == prev_free,
+                header,
+                "PREV_FREE flag disagrees with the block before",
+            )?;
+            known = true;
+            if word & LAST != 0 {
+                check(
+                    !current && word & FREE == 0,
+                    header,
+                    "region marker in the current region",
+                )?;
+                let next = self.next_region(header, end);
+                check(
+                    next as u64 >= end && next <= self.region,
+                    header,
+                    "region marker links backwards",
+                )?;
+                if header >= to {
+                    return Ok(());
+                }
+                header = next;
+                prev_free = false;
+                continue;
+            }
+            check(eff >= 8, header, "empty block")?;
+            if word & FREE != 0 {
+                check(!prev_free, header, "two adjacent free blocks")?;
+                check(
+                    self.read(header + 4 + eff) == eff | FREE,
+                    header,
+                    "footer disagrees with header",
+                )?;
+                if header == self.spare {
+                    check(eff <= SPARE_KEEP, header, "spare larger than SPARE_KEEP")?;
+                } else {
+                    let (next, prev) = (self.read(header), self.read(header + HEADER));
+                    if prev == 0 {
+                        check(
+                            self.lists.heads[class_of(eff)] == header,
+                            header,
+                            "free block not at the head of its class",
+                        )?;
+                    } else {
+                        check(
+                            self.is_listed(prev) && self.read(prev) == header,
+                            header,
+                            "prev link does not point back",
+                        )?;
+                    }
+                    if next != 0 {
+                        check(
+                            self.is_listed(next) && self.read(next + HEADER) == header,
+                            header,
+                            "next link does not point back",
+                        )?;
+                    }
+                }
+                #[cfg(feature = "checked")]
+                {
+                    // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
+                    let poison = unsafe {
+                        core::slice::from_raw_parts(self.at(header + 12), eff as usize - 8)
+                    };
+                    check(
+                        poison.iter().all(|&b| b == crate::heap::POISON),
+                        header,
+                        "freed memory was written",
+                    )?;
+                }
+            } else {
+                check(
+                    self.read(header) <= eff,
+                    header,
+                    "logical size above effective size",
+                )?;
+            }
+            if header >= to {
+                return Ok(());
+            }
+            prev_free = word & FREE != 0;
+            header = end as u32;
+        }
+    }
+}

@@ -11,6 +11,12 @@
 //! names) and `--work` (substrings of workload names) measure a subset and write no results file.
 //! `--engines`: both by default; `--in-process` (wasmtime only: every measurement in this
 //! process, for callgrind in `bench/instructions`) makes the default wasmtime alone.
+//!
+//! `--dir` holds, for `wall-e` and each peer, `<name>.wasm` (built for speed, the module
+//! measured), `<name>.raw.wasm` (as cargo built it) and `<name>.oz.wasm` (built for size), as
+//! `bench/run` builds them; a missing module is reported and skipped. The V8 side writes
+//! `driver.wasm` there. Times are CPU times, not wall times: on a shared machine most of the
+//! noise is time spent waiting for a core.
 
 use std::path::PathBuf;
 

@@ -67,7 +67,8 @@ pub(crate) const TRACK_FRESH: bool = cfg!(any(
     feature = "stats"
 ));
 /// Only small requests are carved from the spare, and only their splits make one: large ones
-/// get the best fit the classes find, which keeps fragmentation down.
+/// get the best fit the classes find, which keeps fragmentation down (and the spare only when
+/// memory cannot grow).
 #[cfg(not(feature = "small"))]
 const SPARE_MAX: u32 = 256;
 /// The spare is at most this large: a larger rest is listed, and a spare that merges grow
@@ -266,21 +267,10 @@ impl<S: Source> Heap<S> {
                 }
             }
         }
-        let spare = self.spare;
-        if spare != 0 && need <= SPARE_MAX {
-            let eff = self.read(spare + 4) & !FLAGS;
-            let surplus = eff.wrapping_sub(need);
-            if eff >= need && (surplus >= MIN_FREE_BLOCK || surplus * 4 <= need) {
-                if surplus >= MIN_FREE_BLOCK {
-                    self.spare = spare + HEADER + need;
-                    self.write_free(self.spare, surplus - HEADER);
-                    self.write(spare + 4, need);
-                } else {
-                    self.spare = 0;
-                    self.write(spare + 4, eff);
-                    self.clear_prev_free(eff, spare);
-                }
-                return spare;
+        if need <= SPARE_MAX {
+            let carved = self.carve_spare(need);
+            if carved != 0 {
+                return carved;
             }
         }
         // Below 32 bytes, the class just above holds blocks 8 bytes too large to split and
@@ -291,9 +281,44 @@ impl<S: Source> Heap<S> {
             }
         }
         if !self.ensure(HEADER + need) {
-            return 0;
+            // Out of memory: the spare, kept for small requests, serves any request it fits
+            // rather than failing one with that room free.
+            return self.carve_spare_out_of_memory(need);
         }
         self.bump(need, 0)
+    }
+
+    /// [`Self::carve_spare`] on the cold path, out of line.
+    #[cold]
+    #[inline(never)]
+    fn carve_spare_out_of_memory(&mut self, need: u32) -> u32 {
+        self.carve_spare(need)
+    }
+
+    /// The spare's front carved for `need` bytes (the rest stays the spare), or the whole spare
+    /// when its surplus is too small to split but within 125%; 0 when there is no spare or it
+    /// does not fit.
+    #[inline]
+    fn carve_spare(&mut self, need: u32) -> u32 {
+        let spare = self.spare;
+        if spare == 0 {
+            return 0;
+        }
+        let eff = self.read(spare + 4) & !FLAGS;
+        let surplus = eff.wrapping_sub(need);
+        if eff < need || (surplus < MIN_FREE_BLOCK && surplus * 4 > need) {
+            return 0;
+        }
+        if surplus >= MIN_FREE_BLOCK {
+            self.spare = spare + HEADER + need;
+            self.write_free(self.spare, surplus - HEADER);
+            self.write(spare + 4, need);
+        } else {
+            self.spare = 0;
+            self.write(spare + 4, eff);
+            self.clear_prev_free(eff, spare);
+        }
+        spare
     }
 
     /// The smallest block that fits `need` among the `FIT_LOOKS` after `head` in its list, or 0.

@@ -1,4 +1,5 @@
-//! The module's interface: exact imports and exports of every variant, one page of initial memory, the size-tuned module's byte budget.
+//! The module's interface: exact imports and exports of every variant, one page of initial
+//! memory, the size-tuned module's byte budget.
 
 use super::*;
 
@@ -93,11 +94,12 @@ pub(crate) fn interface_of_every_variant() {
 #[test]
 pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     let bytes = module_bytes(Variant::Default);
-    // The speed-tuned module (4,825 bytes now): a guard against growth; the size-tuned one has
-    // its own budget below.
+    // The speed-tuned module (5,192 bytes now: 4,821 before the spare served requests when memory
+    // cannot grow, whose out-of-line path wasm-opt inlines): a guard against growth; the
+    // size-tuned one has its own budget below.
     assert!(
-        bytes.len() <= 5120,
-        "pkg/wall-e.wasm is {} bytes, over 5 KiB",
+        bytes.len() <= 5632,
+        "pkg/wall-e.wasm is {} bytes, over 5.5 KiB",
         bytes.len()
     );
     for variant in Variant::ALL {

@@ -269,8 +269,8 @@ fn rounded(size: u32) -> u32 {
 }
 
 impl Model {
-    fn mem(&self, addr: u32) -> *mut u8 {
-        self.heap.source().at(addr)
+    fn mem(&self, addr: u32, len: u32) -> *mut u8 {
+        self.heap.source().at(addr, len)
     }
 
     fn memory_end(&self) -> u64 {
@@ -281,7 +281,7 @@ impl Model {
         let mut b = [0u8; 4];
         // SAFETY: callers pass addresses inside the heap's memory (headers of live blocks, or
         // checked against the memory's bounds), inside the host buffer.
-        unsafe { core::ptr::copy_nonoverlapping(self.mem(addr), b.as_mut_ptr(), 4) };
+        unsafe { core::ptr::copy_nonoverlapping(self.mem(addr, 4), b.as_mut_ptr(), 4) };
         u32::from_le_bytes(b)
     }
 
@@ -298,7 +298,7 @@ impl Model {
         );
         // SAFETY: `[p, p + len)` is inside the host buffer (checked above) and belongs to a live
         // block; the slice is dropped before the heap or the model writes memory again.
-        unsafe { core::slice::from_raw_parts(self.mem(p), len as usize) }
+        unsafe { core::slice::from_raw_parts(self.mem(p, len), len as usize) }
     }
 
     fn fill(&mut self, p: u32, from: u32, to: u32, seed: u32) {
@@ -310,7 +310,10 @@ impl Model {
         // SAFETY: `[p + from, p + to)` is inside the host buffer (checked above), in a live
         // block's payload, and no other reference to it is alive.
         let bytes = unsafe {
-            core::slice::from_raw_parts_mut(self.mem(p + from), to.saturating_sub(from) as usize)
+            core::slice::from_raw_parts_mut(
+                self.mem(p + from, to.saturating_sub(from)),
+                to.saturating_sub(from) as usize,
+            )
         };
         for (byte, i) in bytes.iter_mut().zip(from..) {
             *byte = pattern(seed, i);

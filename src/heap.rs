@@ -160,19 +160,19 @@ impl<S: Source> Heap<S> {
     pub(crate) fn read(&self, addr: u32) -> u32 {
         // SAFETY: callers pass 4-aligned addresses of words inside blocks or region markers
         // (I1), which lie in memory the source gave the heap.
-        unsafe { self.source.at(addr).cast::<u32>().read() }
+        unsafe { self.source.at(addr, 4).cast::<u32>().read() }
     }
 
     #[inline]
     fn write(&mut self, addr: u32, value: u32) {
         // SAFETY: as in `read`.
-        unsafe { self.source.at(addr).cast::<u32>().write(value) }
+        unsafe { self.source.at(addr, 4).cast::<u32>().write(value) }
     }
 
-    /// A pointer to `addr` for copying payloads.
+    /// A pointer to the `len` bytes at `addr`, for copying payloads.
     #[inline]
-    pub(crate) fn at(&self, addr: u32) -> *mut u8 {
-        self.source.at(addr)
+    pub(crate) fn at(&self, addr: u32, len: u32) -> *mut u8 {
+        self.source.at(addr, len)
     }
 
     // Shared by both cores, over their `allocate`, `allocate_over_aligned` and
@@ -198,7 +198,7 @@ impl<S: Source> Heap<S> {
         if p != 0 && self.region == region && p < fresh {
             let dirty = size.min(fresh - p);
             // SAFETY: `[p, p + dirty)` is inside the block just allocated.
-            unsafe { self.at(p).write_bytes(0, dirty as usize) };
+            unsafe { self.at(p, dirty).write_bytes(0, dirty as usize) };
         }
         p
     }
@@ -541,7 +541,9 @@ impl<S: Source> Heap<S> {
             self.write(q - HEADER, size);
             let keep = old_size.min(size);
             // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
-            unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(self.at(p, keep), self.at(q, keep), keep as usize)
+            };
             self.deallocate(p);
         }
         q
@@ -694,7 +696,8 @@ impl<S: Source> Heap<S> {
         #[cfg(feature = "checked")]
         // SAFETY: the payload between the prev link and the footer is inside the block.
         unsafe {
-            self.at(header + 12).write_bytes(POISON, eff as usize - 8)
+            self.at(header + 12, eff - 8)
+                .write_bytes(POISON, eff as usize - 8)
         };
         // The footer carries the FREE flag too, so that a pointer whose "header" would be made of
         // a footer (the address of the next block's header, say) fails the used-block check.

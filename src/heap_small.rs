@@ -121,7 +121,8 @@ impl<S: Source> Heap<S> {
         #[cfg(feature = "checked")]
         // SAFETY: the payload between the prev link and the footer is inside the block.
         unsafe {
-            self.at(header + 12).write_bytes(POISON, eff as usize - 8)
+            self.at(header + 12, eff - 8)
+                .write_bytes(POISON, eff as usize - 8)
         };
         self.write(header + 4, eff | FREE);
         self.write(header + 4 + eff, eff | FREE);
@@ -241,7 +242,13 @@ impl<S: Source> Heap<S> {
             if old != 0 {
                 let keep = old.min(size);
                 // SAFETY: both blocks are used, distinct, and at least `keep` bytes long.
-                unsafe { core::ptr::copy_nonoverlapping(self.at(p), self.at(q), keep as usize) };
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        self.at(p, keep),
+                        self.at(q, keep),
+                        keep as usize,
+                    )
+                };
             }
         }
         if old != 0 {

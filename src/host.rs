@@ -106,7 +106,17 @@ unsafe impl Source for HostMemory {
         Some(old)
     }
 
-    fn at(&self, addr: u32) -> *mut u8 {
-        self.base.wrapping_add(addr as usize)
+    /// Bounds-checked, as wasm memory is: an access past the memory's current size panics
+    /// (the host's trap) instead of reaching outside the buffer.
+    fn at(&self, addr: u32, len: u32) -> *mut u8 {
+        let end = addr as u64 + len as u64;
+        assert!(
+            end <= self.pages as u64 * PAGE as u64,
+            "memory access out of bounds: {len} bytes at {addr}, memory of {} pages",
+            self.pages
+        );
+        // SAFETY: `[addr, end)` lies inside the buffer (checked above; the buffer holds
+        // `max_pages >= pages` pages).
+        unsafe { self.base.add(addr as usize) }
     }
 }

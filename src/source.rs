@@ -16,16 +16,18 @@ pub const PAGE: u32 = 65_536;
 ///   to the heap alone (the range may be empty, as `(0, 0)`); `start > 0` unless it is empty;
 /// - a successful `grow(n)` returns the previous size in pages `old`, and bytes
 ///   `[old * PAGE, (old + n) * PAGE)` then exist, are zero, and belong to the heap alone;
-/// - `at(addr)` is a pointer valid for reads and writes of every byte that exists, for as long as
-///   the source lives.
+/// - `at(addr, len)` is a pointer valid for reads and writes of the `len` bytes from `addr` when
+///   they exist, for as long as the source lives; when they do not, it does not return (a host
+///   source panics; wasm memory traps on the access itself). So no call, however wrong its
+///   addresses (links read from memory a caller overwrote), reaches outside the memory.
 pub unsafe trait Source {
     /// The heap's share of the memory the module started with: its first and one-past-last
-    /// address. Called before the first growth (again if the range was too small to use). Pages grown since, by anyone, are not part of
-    /// it: they may belong to somebody else.
+    /// address. Called before the first growth (again if the range was too small to use).
+    /// Pages grown since, by anyone, are not part of it: they may belong to somebody else.
     fn initial(&mut self) -> (u32, u32);
     /// Grows the memory by `pages` pages; returns the previous size in pages, or `None` when the
     /// memory cannot grow (out of memory).
     fn grow(&mut self, pages: u32) -> Option<u32>;
-    /// A pointer to the byte at `addr`.
-    fn at(&self, addr: u32) -> *mut u8;
+    /// A pointer to the `len` bytes at `addr`.
+    fn at(&self, addr: u32, len: u32) -> *mut u8;
 }

@@ -174,7 +174,7 @@ impl<S: Source> Heap<S> {
                 {
                     // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
                     let poison = unsafe {
-                        core::slice::from_raw_parts(self.at(header + 12), eff as usize - 8)
+                        core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
                     };
                     check(
                         poison.iter().all(|&b| b == crate::heap::POISON),
@@ -571,7 +571,7 @@ impl<S: Source> Heap<S> {
                 {
                     // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
                     let poison = unsafe {
-                        core::slice::from_raw_parts(self.at(header + 12), eff as usize - 8)
+                        core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
                     };
                     check(
                         poison.iter().all(|&b| b == crate::heap::POISON),

@@ -86,8 +86,9 @@ unsafe impl<const CLAIMS_INITIAL: bool> Source for LinearMemory<CLAIMS_INITIAL> 
         }
     }
 
+    /// Unchecked here: wasm memory traps on an access out of bounds by itself.
     #[inline]
-    fn at(&self, addr: u32) -> *mut u8 {
+    fn at(&self, addr: u32, _len: u32) -> *mut u8 {
         core::ptr::with_exposed_provenance_mut(addr as usize)
     }
 }

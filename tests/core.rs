@@ -491,3 +491,42 @@ fn a_request_takes_a_closer_fit_from_its_own_class() {
         "the 400- and 136-byte blocks stay free, unsplit"
     );
 }
+
+/// A payload that holds what looks like a used block followed by a free one whose links point
+/// far outside the memory, and an interior pointer to the fake block: the cheap pointer check
+/// cannot tell it from a real block (that is what the `checked` build is for), so `deallocate`
+/// merges with the fake free neighbour and follows its links. Those reads and writes must stop at
+/// the memory's end — a panic, the host's trap, as wasm's is — never reach outside it.
+#[test]
+fn links_forged_in_a_payload_never_reach_outside_the_memory() {
+    let mut h = heap(1, 1);
+    let p = h.allocate(256);
+    let top_guard = h.allocate(8); // keeps the fake blocks below the top
+    assert!(p != 0 && top_guard != 0);
+    let words: [u32; 8] = [
+        8,           // fake used block: logical size
+        8,           // fake used block: effective size, no flags
+        0,           // (its 8-byte payload)
+        0,           //
+        0xFFFF_FF00, // fake free block: next link, far outside the 64 KiB memory
+        16 | 1,      // fake free block: effective size | FREE
+        0xFFFF_FE00, // fake free block: prev link
+        0,
+    ];
+    let fake = bytes(&h, p + 64, 32);
+    for (i, w) in words.iter().enumerate() {
+        fake[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.deallocate(p + 64 + 8);
+    }));
+    let message = outcome
+        .expect_err("deallocate followed the forged links without touching them")
+        .downcast::<String>()
+        .map(|s| *s)
+        .unwrap_or_default();
+    assert!(
+        message.contains("memory access out of bounds"),
+        "panicked with {message:?}"
+    );
+}

@@ -23,7 +23,9 @@ pub fn valid(heap: &HostHeap) -> Stats {
 #[allow(clippy::mut_from_ref)]
 pub fn bytes(heap: &HostHeap, p: u32, len: u32) -> &mut [u8] {
     // SAFETY: tests only pass live blocks of at least `len` bytes.
-    unsafe { std::slice::from_raw_parts_mut(wall_e::Source::at(heap.source(), p), len as usize) }
+    unsafe {
+        std::slice::from_raw_parts_mut(wall_e::Source::at(heap.source(), p, len), len as usize)
+    }
 }
 
 /// Fills a block with a pattern derived from `seed`.

@@ -55,6 +55,16 @@ fn check(ok: bool, at: u32, what: &'static str) -> Result<(), Corruption> {
     }
 }
 
+/// One block as the walk finds it, after [`Heap::check_block`]'s checks.
+enum Walked {
+    /// A region's end marker; the walk goes on at `next`, the next region's start.
+    Marker { next: u32, end: u64 },
+    /// A free block of `eff` bytes (`spare`: the spare, in no list).
+    Free { eff: u32, spare: bool, end: u64 },
+    /// A used block of `logical` bytes asked for.
+    Used { logical: u32, end: u64 },
+}
+
 impl<S: Source> Heap<S> {
     /// Walks every block and every free list and checks all invariants (I1–I6). O(heap).
     pub fn validate(&self) -> Result<Stats, Corruption> {
@@ -94,108 +104,35 @@ impl<S: Source> Heap<S> {
                 check(!prev_free, header, "free block just below the bump pointer")?;
                 break;
             }
-            // Blocks of an old region end below the current region; those of the current one at top.
-            let bound = if current { self.top } else { self.region };
-            check(
-                header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64,
-                header,
-                "block outside its region",
-            )?;
-            let word = self.read(header + 4);
-            let eff = word & !FLAGS;
-            let end = header as u64 + HEADER as u64 + eff as u64;
-            check(end <= bound as u64, header, "block overruns its region")?;
-            check(
-                (word & PREV_FREE != 0) == prev_free,
-                header,
-                "PREV_FREE flag disagrees with the block before",
-            )?;
-            if word & LAST != 0 {
-                check(
-                    !current && word & FREE == 0,
-                    header,
-                    "region marker in the current region",
-                )?;
-                let next = self.next_region(header, end);
-                check(
-                    next as u64 >= end && next <= self.region,
-                    header,
-                    "region marker links backwards",
-                )?;
-                // The size-tuned build's marker spans the gap up to the next region.
-                let region_end = if cfg!(feature = "small") {
-                    header as u64 + HEADER as u64
-                } else {
-                    end
-                };
-                stats.heap_bytes += region_end as u32 - region_start;
-                stats.regions += 1;
-                region_start = next;
-                header = next;
-                prev_free = false;
-                continue;
-            }
-            check(eff >= 8, header, "empty block")?;
-            if word & FREE != 0 {
-                check(!prev_free, header, "two adjacent free blocks")?;
-                check(
-                    self.read(header + 4 + eff) == eff | FREE,
-                    header,
-                    "footer disagrees with header",
-                )?;
-                if header == self.spare {
-                    check(eff <= SPARE_KEEP, header, "spare larger than SPARE_KEEP")?;
-                    spare_seen = true;
-                } else {
-                    let (next, prev) = (self.read(header), self.read(header + HEADER));
-                    let class = class_of(eff);
-                    if prev == 0 {
-                        check(
-                            self.lists.heads[class] == header,
-                            header,
-                            "free block not at the head of its class",
-                        )?;
+            match self.check_block(header, current, Some(prev_free))? {
+                Walked::Marker { next, end } => {
+                    // The size-tuned build's marker spans the gap up to the next region.
+                    let region_end = if cfg!(feature = "small") {
+                        header as u64 + HEADER as u64
                     } else {
-                        check(
-                            self.is_listed(prev) && self.read(prev) == header,
-                            header,
-                            "prev link does not point back",
-                        )?;
-                    }
-                    if next != 0 {
-                        check(
-                            self.is_listed(next) && self.read(next + HEADER) == header,
-                            header,
-                            "next link does not point back",
-                        )?;
-                    }
-                }
-                #[cfg(feature = "checked")]
-                {
-                    // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
-                    let poison = unsafe {
-                        core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
+                        end
                     };
-                    check(
-                        poison.iter().all(|&b| b == crate::heap::POISON),
-                        header,
-                        "freed memory was written",
-                    )?;
+                    stats.heap_bytes += region_end as u32 - region_start;
+                    stats.regions += 1;
+                    region_start = next;
+                    header = next;
+                    prev_free = false;
                 }
-                stats.free_blocks += 1;
-                stats.free_bytes += eff;
-                stats.largest_free = stats.largest_free.max(eff);
-            } else {
-                check(
-                    self.read(header) <= eff,
-                    header,
-                    "logical size above effective size",
-                )?;
-                stats.used_blocks += 1;
-                stats.used_bytes += self.read(header);
+                Walked::Free { eff, spare, end } => {
+                    spare_seen |= spare;
+                    stats.free_blocks += 1;
+                    stats.free_bytes += eff;
+                    stats.largest_free = stats.largest_free.max(eff);
+                    prev_free = true;
+                    header = end as u32;
+                }
+                Walked::Used { logical, end } => {
+                    stats.used_blocks += 1;
+                    stats.used_bytes += logical;
+                    prev_free = false;
+                    header = end as u32;
+                }
             }
-            prev_free = word & FREE != 0;
-            header = end as u32;
         }
         stats.heap_bytes += self.limit + HEADER - region_start;
         stats.regions += 1;
@@ -267,6 +204,101 @@ impl<S: Source> Heap<S> {
             addr = (addr & !3) + 4;
         }
         Ok(stats)
+    }
+
+    /// Checks the block at `header` as the walk meets it: inside its region (I1), flags against
+    /// the block before when that is known (`prev_free`; I2, I3), a free block's footer, its
+    /// links or its being the spare (I3, I4) and, in the checked build, its poison; a used
+    /// block's logical size; a region marker's link. `current`: the block lies in the current
+    /// region (it ends at `top`, an older one's at `region`). Shared by [`Heap::validate`] and
+    /// [`Heap::validate_span`], so that both check each block by the same rules.
+    fn check_block(
+        &self,
+        header: u32,
+        current: bool,
+        prev_free: Option<bool>,
+    ) -> Result<Walked, Corruption> {
+        // Blocks of an old region end below the current region; those of the current one at top.
+        let bound = if current { self.top } else { self.region };
+        check(
+            header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64,
+            header,
+            "block outside its region",
+        )?;
+        let word = self.read(header + 4);
+        let eff = word & !FLAGS;
+        let end = header as u64 + HEADER as u64 + eff as u64;
+        check(end <= bound as u64, header, "block overruns its region")?;
+        check(
+            prev_free.is_none_or(|prev_free| (word & PREV_FREE != 0) == prev_free),
+            header,
+            "PREV_FREE flag disagrees with the block before",
+        )?;
+        if word & LAST != 0 {
+            check(
+                !current && word & FREE == 0,
+                header,
+                "region marker in the current region",
+            )?;
+            let next = self.next_region(header, end);
+            check(
+                next as u64 >= end && next <= self.region,
+                header,
+                "region marker links backwards",
+            )?;
+            return Ok(Walked::Marker { next, end });
+        }
+        check(eff >= 8, header, "empty block")?;
+        if word & FREE == 0 {
+            let logical = self.read(header);
+            check(logical <= eff, header, "logical size above effective size")?;
+            return Ok(Walked::Used { logical, end });
+        }
+        check(prev_free != Some(true), header, "two adjacent free blocks")?;
+        check(
+            self.read(header + 4 + eff) == eff | FREE,
+            header,
+            "footer disagrees with header",
+        )?;
+        let spare = header == self.spare;
+        if spare {
+            check(eff <= SPARE_KEEP, header, "spare larger than SPARE_KEEP")?;
+        } else {
+            let (next, prev) = (self.read(header), self.read(header + HEADER));
+            if prev == 0 {
+                check(
+                    self.lists.heads[class_of(eff)] == header,
+                    header,
+                    "free block not at the head of its class",
+                )?;
+            } else {
+                check(
+                    self.is_listed(prev) && self.read(prev) == header,
+                    header,
+                    "prev link does not point back",
+                )?;
+            }
+            if next != 0 {
+                check(
+                    self.is_listed(next) && self.read(next + HEADER) == header,
+                    header,
+                    "next link does not point back",
+                )?;
+            }
+        }
+        #[cfg(feature = "checked")]
+        {
+            // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
+            let poison = unsafe {
+                core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
+            };
+            check(
+                poison.iter().all(|&b| b == crate::heap::POISON),
+                header,
+                "freed memory was written",
+            )?;
+        }
+        Ok(Walked::Free { eff, spare, end })
     }
 
     /// What `p` is, found by walking the heap (O(heap); for the checked build and tests). The
@@ -499,98 +531,16 @@ impl<S: Source> Heap<S> {
                 check(!prev_free, header, "free block just below the bump pointer")?;
                 return Ok(());
             }
-            let bound = if current { self.top } else { self.region };
-            check(
-                header & 7 == 0 && header as u64 + HEADER as u64 <= bound as u64,
-                header,
-                "block outside its region",
-            )?;
-            let word = self.read(header + 4);
-            let eff = word & !FLAGS;
-            let end = header as u64 + HEADER as u64 + eff as u64;
-            check(end <= bound as u64, header, "block overruns its region")?;
-            check(
-                !known || (word & PREV_FREE != 0) == prev_free,
-                header,
-                "PREV_FREE flag disagrees with the block before",
-            )?;
+            let walked = self.check_block(header, current, known.then_some(prev_free))?;
             known = true;
-            if word & LAST != 0 {
-                check(
-                    !current && word & FREE == 0,
-                    header,
-                    "region marker in the current region",
-                )?;
-                let next = self.next_region(header, end);
-                check(
-                    next as u64 >= end && next <= self.region,
-                    header,
-                    "region marker links backwards",
-                )?;
-                if header >= to {
-                    return Ok(());
-                }
-                header = next;
-                prev_free = false;
-                continue;
-            }
-            check(eff >= 8, header, "empty block")?;
-            if word & FREE != 0 {
-                check(!prev_free, header, "two adjacent free blocks")?;
-                check(
-                    self.read(header + 4 + eff) == eff | FREE,
-                    header,
-                    "footer disagrees with header",
-                )?;
-                if header == self.spare {
-                    check(eff <= SPARE_KEEP, header, "spare larger than SPARE_KEEP")?;
-                } else {
-                    let (next, prev) = (self.read(header), self.read(header + HEADER));
-                    if prev == 0 {
-                        check(
-                            self.lists.heads[class_of(eff)] == header,
-                            header,
-                            "free block not at the head of its class",
-                        )?;
-                    } else {
-                        check(
-                            self.is_listed(prev) && self.read(prev) == header,
-                            header,
-                            "prev link does not point back",
-                        )?;
-                    }
-                    if next != 0 {
-                        check(
-                            self.is_listed(next) && self.read(next + HEADER) == header,
-                            header,
-                            "next link does not point back",
-                        )?;
-                    }
-                }
-                #[cfg(feature = "checked")]
-                {
-                    // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
-                    let poison = unsafe {
-                        core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
-                    };
-                    check(
-                        poison.iter().all(|&b| b == crate::heap::POISON),
-                        header,
-                        "freed memory was written",
-                    )?;
-                }
-            } else {
-                check(
-                    self.read(header) <= eff,
-                    header,
-                    "logical size above effective size",
-                )?;
-            }
             if header >= to {
                 return Ok(());
             }
-            prev_free = word & FREE != 0;
-            header = end as u32;
+            (header, prev_free) = match walked {
+                Walked::Marker { next, .. } => (next, false),
+                Walked::Free { end, .. } => (end as u32, true),
+                Walked::Used { end, .. } => (end as u32, false),
+            };
         }
     }
 }

@@ -96,3 +96,9 @@ miri:
 	rustup +nightly component list --installed | grep -q '^miri' || rustup component add --toolchain nightly miri rust-src
 	cargo +nightly miri test --test core
 	MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test fuzz_corpus
+
+# What a dependent's debug build costs with wall-e, with and without the opt-level override
+# (scripts/debug-cost.sh: wasm32-wasip1 under Node's WASI; README "Debug builds"). Not part of
+# `make test`: it prints figures.
+debug-cost:
+	scripts/debug-cost.sh 3

@@ -419,9 +419,8 @@ impl Model {
         });
     }
 
-    /// A new live block.
-    fn add(&mut self, b: Block) {
-        self.live.push(b);
+    /// Enters `b` in the address index; no other live block may start where it does.
+    fn index(&mut self, b: Block) {
         let clash = self.by_addr.insert(b.p, b);
         assert!(
             clash.is_none(),
@@ -429,6 +428,12 @@ impl Model {
             self.step,
             b.p
         );
+    }
+
+    /// A new live block.
+    fn add(&mut self, b: Block) {
+        self.live.push(b);
+        self.index(b);
         self.used += b.size as u64;
         self.touched.push(b.p);
     }
@@ -446,13 +451,7 @@ impl Model {
     fn replace(&mut self, i: usize, b: Block) {
         let old = self.live[i];
         self.by_addr.remove(&old.p);
-        let clash = self.by_addr.insert(b.p, b);
-        assert!(
-            clash.is_none(),
-            "step {}: {:#x} handed out twice",
-            self.step,
-            b.p
-        );
+        self.index(b);
         self.used = self.used - old.size as u64 + b.size as u64;
         self.live[i] = b;
         self.touched.push(old.p);

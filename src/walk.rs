@@ -84,16 +84,7 @@ impl<S: Source> Heap<S> {
             }
             return Ok(stats);
         }
-        check(
-            self.first != 0 && self.first <= self.region,
-            self.first,
-            "first region",
-        )?;
-        check(
-            self.region <= self.top && self.top <= self.limit,
-            self.top,
-            "bump pointer out of its region",
-        )?;
+        self.check_region_fields()?;
         let mut region_start = self.first;
         let mut header = self.first;
         let mut prev_free = false;
@@ -204,6 +195,22 @@ impl<S: Source> Heap<S> {
             addr = (addr & !3) + 4;
         }
         Ok(stats)
+    }
+
+    /// Checks the heap's region fields, once it has a region: the first region's start, and the
+    /// bump pointer inside the current region (I1).
+    fn check_region_fields(&self) -> Result<(), Corruption> {
+        check(
+            self.first != 0 && self.first <= self.region,
+            self.first,
+            "first region",
+        )?;
+        check(
+            self.region <= self.top && self.top <= self.limit,
+            self.top,
+            "bump pointer out of its region",
+        )?;
+        Ok(())
     }
 
     /// Checks the block at `header` as the walk meets it: inside its region (I1), flags against
@@ -405,16 +412,7 @@ impl<S: Source> Heap<S> {
             )?;
             return Ok(());
         }
-        check(
-            self.first != 0 && self.first <= self.region,
-            self.first,
-            "first region",
-        )?;
-        check(
-            self.region <= self.top && self.top <= self.limit,
-            self.top,
-            "bump pointer out of its region",
-        )?;
+        self.check_region_fields()?;
         check(
             self.top <= self.fresh && self.fresh as u64 <= self.limit as u64 + 8,
             self.fresh,

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example bench -- [--quick] [--reps N] [--scale K] [--dir bench/peers/target/out]
 //!                              [--results bench/RESULTS.md] [--only wall-e,talc] [--work FIFO]
-//!                              [--engines wasmtime,v8] [--in-process]
+//!                              [--engines wasmtime,v8] [--in-process] [--baseline REV]
 //! cargo run --example bench -- --child <request>      (one measurement: see protocol.rs)
 //! ```
 //!
@@ -11,6 +11,11 @@
 //! names) and `--work` (substrings of workload names) measure a subset and write no results file.
 //! `--engines`: both by default; `--in-process` (wasmtime only: every measurement in this
 //! process, for callgrind in `bench/instructions`) makes the default wasmtime alone.
+//!
+//! `--baseline REV` also measures wall-e as built at git revision REV (every wall-e variant the
+//! benchmark measures: `wall-e` and `wall-e-small`), from `<name>@REV.wasm` in `--dir`, which
+//! `bench/run --baseline REV` builds from a worktree of REV (and passes REV on as a short commit
+//! hash); the report adds a before/after table per engine.
 //!
 //! `--dir` holds, for `wall-e` and each peer, `<name>.wasm` (built for speed, the module
 //! measured), `<name>.raw.wasm` (as cargo built it) and `<name>.oz.wasm` (built for size), as
@@ -49,6 +54,8 @@ pub struct Options {
     pub work: Option<Vec<String>>,
     pub engines: Vec<Engine>,
     pub in_process: bool,
+    /// `--baseline`: the git revision whose wall-e modules are measured beside this tree's.
+    pub baseline: Option<String>,
     /// `--child`: the request's arguments (everything after `--child`).
     pub child: Option<Vec<String>>,
 }
@@ -73,13 +80,14 @@ impl Options {
             work: None,
             engines: Vec::new(),
             in_process: false,
+            baseline: None,
             child: None,
         };
         let (mut scale, mut reps) = (None, None);
         let mut it = args.into_iter();
         let usage = "usage: bench [--quick] [--reps N] [--scale K] [--dir DIR] [--results FILE] \
                      [--only a,b] [--work w,x] [--engines wasmtime,v8] [--in-process] \
-                     | --child REQUEST";
+                     [--baseline REV] | --child REQUEST";
         while let Some(arg) = it.next() {
             let mut value = || {
                 it.next()
@@ -99,6 +107,7 @@ impl Options {
                 "--results" => o.results = value().into(),
                 "--only" => o.only = Some(list(value())),
                 "--work" => o.work = Some(list(value())),
+                "--baseline" => o.baseline = Some(value()),
                 "--engines" => {
                     o.engines = list(value())
                         .iter()

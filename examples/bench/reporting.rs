@@ -1,11 +1,13 @@
 //! The tables (Markdown): time per engine with each allocator's ratio to the best peer in that
 //! engine and the geometric means of those ratios; heap growth and efficiency, and reallocations
 //! that moved the block (both the same in every engine: printed once, and checked); module
-//! sizes; and the problems seen. Printed and written to `bench/RESULTS.md`.
+//! sizes; and the problems seen. With `--baseline REV`, also a before/after table per engine:
+//! each wall-e build at REV against the same build of this tree. Printed and written to
+//! `bench/RESULTS.md`.
 
 use crate::options::{Engine, Options};
 use crate::protocol::Outcome;
-use crate::running::{Allocator, Runs, BASELINE, NODE_FLAGS, SEED};
+use crate::running::{baseline_name, Allocator, Runs, BASELINE, NODE_FLAGS, SEED, WALL_E};
 use crate::workloads::{Kind, Workload};
 use std::fmt::Write as _;
 
@@ -51,12 +53,12 @@ fn cell(list: &[Result<Outcome, String>], work: &Workload) -> Result<Cell, Strin
 }
 
 impl Measured<'_> {
-    fn names(&self) -> Vec<&'static str> {
-        self.allocators.iter().map(|a| a.name).collect()
+    fn names(&self) -> Vec<&str> {
+        self.allocators.iter().map(|a| a.name.as_str()).collect()
     }
 
     fn is_peer(&self, a: usize) -> bool {
-        let name = self.allocators[a].name;
+        let name = self.allocators[a].name.as_str();
         !name.starts_with("wall-e") && name != BASELINE
     }
 
@@ -219,6 +221,76 @@ impl Measured<'_> {
         moves
     }
 
+    /// With `--baseline REV`, the before/after table of engine `e`: for each wall-e build
+    /// measured at REV too, per workload, ns/op and memory at the end of the workload (the initial
+    /// memory plus its growth: wasm memory never shrinks, so this is the peak), at REV → in this
+    /// tree, each with its ratio (this tree ÷ REV), and the geometric means of the ratios. `None`
+    /// without `--baseline` or when no build at REV was found (listed under Problems).
+    fn before_after_table(&self, e: usize) -> Option<String> {
+        let rev = self.options.baseline.as_deref()?;
+        let index = |name: &str| self.allocators.iter().position(|a| a.name == name);
+        let pairs: Vec<(&str, usize, usize)> = WALL_E
+            .iter()
+            .filter_map(|&name| Some((name, index(&baseline_name(name, rev))?, index(name)?)))
+            .collect();
+        if pairs.is_empty() {
+            return None;
+        }
+        let mut table = String::from("| workload |");
+        for (name, _, _) in &pairs {
+            let _ = write!(
+                table,
+                " {name} ns/op, @{rev} → now | × | {name} memory, @{rev} → now | × |"
+            );
+        }
+        table.push_str("\n|---|");
+        for _ in &pairs {
+            table.push_str("--:|--:|--:|--:|");
+        }
+        table.push('\n');
+        // Per pair, the logs of the time ratios and of the memory ratios.
+        let mut logs = vec![(Vec::new(), Vec::new()); pairs.len()];
+        let ratio = |log: &mut Vec<f64>, before: f64, after: f64| {
+            log.push((after / before).ln());
+            format!("×{:.2}", after / before)
+        };
+        for (w, work) in self.works.iter().enumerate() {
+            let _ = write!(table, "| {} |", work.name);
+            for ((_, before, after), log) in pairs.iter().zip(&mut logs) {
+                let runs = &self.runs[e][w];
+                match (cell(&runs[*before], work), cell(&runs[*after], work)) {
+                    (Ok(b), Ok(a)) => {
+                        let memory =
+                            |c: &Cell, i: usize| self.allocators[i].initial_memory + c.growth;
+                        let (mb, ma) = (memory(&b, *before), memory(&a, *after));
+                        let _ = write!(
+                            table,
+                            " {} → {} | {} | {} → {} | {} |",
+                            ns(b.ns_per_op),
+                            ns(a.ns_per_op),
+                            ratio(&mut log.0, b.ns_per_op, a.ns_per_op),
+                            bytes(mb),
+                            bytes(ma),
+                            ratio(&mut log.1, mb as f64, ma as f64),
+                        );
+                    }
+                    _ => table.push_str(" fails | – | fails | – |"),
+                }
+            }
+            table.push('\n');
+        }
+        let geomean = |logs: &[f64]| match logs.len() {
+            0 => "–".to_string(),
+            n => format!("**×{:.2}**", (logs.iter().sum::<f64>() / n as f64).exp()),
+        };
+        table.push_str("| **geometric mean** |");
+        for (time, memory) in &logs {
+            let _ = write!(table, " | {} | | {} |", geomean(time), geomean(memory));
+        }
+        table.push('\n');
+        Some(table)
+    }
+
     fn size_table(&self) -> String {
         let mut sizes = String::from(
             "| module | raw, opt-level 3 (bytes) | measured: `wasm-opt -O3` (bytes) | built for \
@@ -337,26 +409,34 @@ impl Measured<'_> {
             })
             .collect();
         let quick = options.quick;
+        let baseline = options.baseline.as_deref();
+        let generated_by = format!(
+            "bench/run{}{}",
+            if quick { " --quick" } else { "" },
+            baseline.map_or(String::new(), |rev| format!(" --baseline {rev}"))
+        );
         let mut out = String::new();
         let _ = writeln!(out, "# wall-e against its peers\n");
         let _ = writeln!(
             out,
-            "Generated by `bench/run{}` (which runs `{command}`) on {}; `nproc` = {}, CPU: {cpu}, \
-             load average at the end {load}; {}; {}; {} repetitions{}, medians; seed {SEED:#x}; \
-             {version}.\n",
-            if quick { " --quick" } else { "" },
+            "Generated by `{generated_by}` (which runs `{command}`) on {}; `nproc` = {}, CPU: \
+             {cpu}, load average at the end {load}; {}; {}; {} repetitions{}, medians; seed \
+             {SEED:#x}; {version}{}.\n",
             sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
             sh("nproc", &[]),
             sh("rustc", &["--version"]),
             engine_versions.join("; "),
             options.reps,
             if quick { " (quick mode)" } else { "" },
+            baseline.map_or(String::new(), |rev| format!(
+                "; baseline: wall-e at commit {rev}, built from a worktree by `bench/run --baseline`"
+            )),
         );
         let _ = writeln!(
             out,
             "Each allocator is built for speed: `opt-level = 3`, LTO, then `wasm-opt -O3` (peers: \
              their `GlobalAlloc` behind an 8-byte size header; `wall-e-small` is wall-e's \
-             size-tuned build, `--small`, shown for reference and not a peer), driven from inside \
+             size-tuned build, `--small`, shown for reference and not a peer{}), driven from inside \
              wasm by `bench/driver.wat`, the same modules and workloads in every engine, a fresh \
              instance per measurement{}. ns/op = CPU time for the workload (user + system, so page \
              faults count; time waiting for a core does not; under wasmtime the thread's, under V8 \
@@ -370,6 +450,10 @@ impl Measured<'_> {
              subtract from the others when comparing absolute costs. ⚠ marks a cell whose run had \
              nil results or changed blocks (see Problems); such a peer is not a candidate for best \
              peer. Deterministic instruction counts per call (wasmtime): `bench/instructions`.\n",
+            baseline.map_or(String::new(), |rev| format!(
+                "; `wall-e @{rev}` and `wall-e-small @{rev}` are the same two builds of wall-e \
+                 at commit {rev}, measured in the same run"
+            )),
             if options.in_process {
                 " (wasmtime's all in one process: `--in-process`)"
             } else {
@@ -377,14 +461,28 @@ impl Measured<'_> {
             }
         );
         for (e, time) in self.engines.iter().zip(&times) {
-            let title = match e {
-                Engine::Wasmtime => "wasmtime".to_string(),
-                Engine::V8 => "V8 (Node)".to_string(),
-            };
+            let title = title(*e);
             let _ = writeln!(
                 out,
                 "## Time under {title} (ns/op, lower is better)\n\n{time}"
             );
+        }
+        let before_after: Vec<(Engine, String)> = (0..self.engines.len())
+            .filter_map(|e| Some((self.engines[e], self.before_after_table(e)?)))
+            .collect();
+        if let (Some(rev), false) = (baseline, before_after.is_empty()) {
+            let _ = writeln!(
+                out,
+                "## Before/after: wall-e at commit {rev} → this tree\n\nEach wall-e build at \
+                 {rev} against the same build of this tree ({version}), in the same run with the \
+                 same driver, workloads and seeds: ns/op (median) and memory at the end of the \
+                 workload (the module's initial memory plus its growth; wasm memory never shrinks, \
+                 so this is its peak), at {rev} → now, and × = now ÷ at {rev} (below 1 is better); \
+                 geometric means of the ratios over the workloads.\n"
+            );
+            for (e, table) in &before_after {
+                let _ = writeln!(out, "### {}\n\n{table}", title(*e));
+            }
         }
         let _ = writeln!(
             out,
@@ -429,6 +527,14 @@ impl Measured<'_> {
             out.push('\n');
         }
         out
+    }
+}
+
+/// An engine's name in section titles.
+fn title(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Wasmtime => "wasmtime",
+        Engine::V8 => "V8 (Node)",
     }
 }
 

@@ -36,12 +36,22 @@ pub const SEED: u64 = 0x5EED_F00D;
 /// driver's loop is one long call, so it would stay baseline code and swamp the allocators.
 pub const NODE_FLAGS: [&str; 1] = ["--no-liftoff"];
 
+/// The wall-e builds measured (`--baseline` measures each of them at that revision too).
+pub const WALL_E: [&str; 2] = ["wall-e", "wall-e-small"];
+
+/// The table name of wall-e build `name` at the `--baseline` revision `rev`.
+pub fn baseline_name(name: &str, rev: &str) -> String {
+    format!("{name} @{rev}")
+}
+
 /// An allocator's module, as found in `--dir`.
 pub struct Allocator {
-    pub name: &'static str,
+    pub name: String,
     pub path: PathBuf,
     /// Compiled for wasmtime, for `--in-process`.
     pub module: wasmtime::Module,
+    /// The memory's initial size in bytes (before the workload grows it).
+    pub initial_memory: u64,
     pub raw_size: Option<u64>,
     pub opt_size: u64,
     /// The same allocator built for size: opt-level "z", `wasm-opt -Oz` (wall-e: `--small`).
@@ -49,25 +59,41 @@ pub struct Allocator {
 }
 
 /// The allocators found in `--dir` (and chosen by `--only`), and a note for each missing one.
+/// With `--baseline REV`, each wall-e build at REV (`<name>@REV.wasm`) follows the same build of
+/// this tree, and is chosen by `--only` with it.
 pub fn allocators(options: &Options, wasmtime: &Wasmtime) -> (Vec<Allocator>, Vec<String>) {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
-    for name in ALLOCATORS.into_iter().filter(|n| {
+    let chosen = |n: &str| {
         options
             .only
             .as_ref()
             .is_none_or(|o| o.iter().any(|x| x == n))
-    }) {
-        let path = options.dir.join(format!("{name}.wasm"));
+    };
+    // (table name, file stem in `--dir`)
+    let mut names: Vec<(String, String)> = Vec::new();
+    for name in ALLOCATORS {
+        let at_baseline = options.baseline.as_ref().filter(|_| WALL_E.contains(&name));
+        let label = at_baseline.map(|rev| baseline_name(name, rev));
+        if chosen(name) || label.as_deref().is_some_and(chosen) {
+            names.push((name.to_string(), name.to_string()));
+            if let (Some(rev), Some(label)) = (at_baseline, label) {
+                names.push((label, format!("{name}@{rev}")));
+            }
+        }
+    }
+    for (name, stem) in names {
+        let path = options.dir.join(format!("{stem}.wasm"));
         match wasmtime.load(&path) {
             Ok(module) => found.push(Allocator {
-                name,
+                initial_memory: initial_memory(&module),
                 module,
-                raw_size: size(&options.dir.join(format!("{name}.raw.wasm"))),
+                raw_size: size(&options.dir.join(format!("{stem}.raw.wasm"))),
                 opt_size: size(&path).unwrap_or(0),
-                small_size: size(&options.dir.join(format!("{name}.oz.wasm"))),
+                small_size: size(&options.dir.join(format!("{stem}.oz.wasm"))),
                 path,
+                name,
             }),
             Err(e) => {
                 let e = format!("{e:#}");
@@ -79,6 +105,19 @@ pub fn allocators(options: &Options, wasmtime: &Wasmtime) -> (Vec<Allocator>, Ve
         eprintln!("skipped {m}");
     }
     (found, missing)
+}
+
+/// The initial size of the memory a module exports, in bytes (0 when it exports none).
+fn initial_memory(module: &wasmtime::Module) -> u64 {
+    module
+        .exports()
+        .find_map(|e| match e.ty() {
+            wasmtime::ExternType::Memory(m) if e.name() == "memory" => {
+                Some(m.minimum() * m.page_size())
+            }
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// The driver each engine loads: wasmtime reads `bench/driver.wat` itself; for V8,

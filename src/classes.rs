@@ -1,138 +1,37 @@
-//! Size classes and the bitmap of non-empty free lists.
+//! Size classes: how the free lists divide effective sizes, and how a search finds a non-empty
+//! list. Two schemes, one per policy (see policy.rs): [`Quarters`] (the speed-tuned one: exact
+//! classes below 64 bytes, then four per power of two, and a bitmap) and [`PowersOfTwo`] (the
+//! size-tuned one: a class per power of two, no bitmap).
 //!
-//! Effective sizes are multiples of 8. Below 64 bytes each size has its own class (exact fit:
-//! small objects are the common case); from 64 bytes up, every power of two is cut into 4
-//! classes of equal width. A class's blocks therefore differ by less than a quarter of their
-//! size, every block of a class above a request's own class fits it, and one 128-bit bitmap
-//! finds the first non-empty such class in a few instructions however many blocks are free.
+//! In both, classes are numbered by size: every block of a class above a request's own class is
+//! larger than the request, so a search takes the first non-empty class above its own.
 
-/// Classes in use: effective sizes up to 4 GiB map below this.
-pub const CLASSES: usize = 112;
+pub use crate::classes_pow2::PowersOfTwo;
+pub use crate::classes_quarter::Quarters;
 
-/// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8).
-#[inline(always)]
-pub fn class_of(eff: u32) -> usize {
-    let units = eff >> 3;
-    // One formula for every size, without a branch: sizes on either side of a threshold come
-    // in random order in real programs, and a mispredicted branch costs more than this.
-    // `shift` is 0 below 64 bytes (exact classes), then grows by one per power of two, each cut
-    // into 4 by the two bits below the leading one.
-    // (`| 4`: below 8 units, the leading one is taken to be bit 2, which makes `shift` 0.)
-    let shift = 29 - (units | 4).leading_zeros();
-    ((units >> shift) + (shift << 2)) as usize
-}
-
-/// Heads of the free lists (header addresses, 0 = empty) and a bitmap of the non-empty ones.
-/// Arrays are sized so that a masked index needs no bounds check.
-pub struct FreeLists {
-    pub heads: [u32; 128],
-    words: [u64; 2],
-}
-
-impl FreeLists {
-    pub const fn new() -> Self {
-        FreeLists {
-            heads: [0; 128],
-            words: [0; 2],
-        }
-    }
-
-    /// The first non-empty class at or above `class`, or `None`.
-    #[inline]
-    pub fn first_at_or_above(&self, class: usize) -> Option<usize> {
-        let mut word = class >> 6;
-        let mut mask = u64::MAX << (class & 63);
-        while word < 2 {
-            let bits = self.words[word] & mask;
-            if bits != 0 {
-                return Some((word << 6) + bits.trailing_zeros() as usize);
-            }
-            word += 1;
-            mask = u64::MAX;
-        }
-        None
-    }
-
-    #[inline]
-    pub fn mark_non_empty(&mut self, class: usize) {
-        self.words[(class >> 6) & 1] |= 1 << (class & 63);
-    }
-
-    /// Marks `class` empty if `empty`, without a branch.
-    #[inline]
-    pub fn mark_empty_if(&mut self, class: usize, empty: bool) {
-        self.words[(class >> 6) & 1] &= !((empty as u64) << (class & 63));
-    }
-
-    /// Whether every list is empty.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.words[0] | self.words[1] == 0
-    }
-
-    /// Whether the bitmap says `class` is non-empty (for the heap walker).
-    pub fn is_marked(&self, class: usize) -> bool {
-        self.words[(class >> 6) & 1] >> (class & 63) & 1 != 0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classes_are_monotonic_and_bounded() {
-        let mut last = 0;
-        let mut eff = 8u32;
-        while eff < u32::MAX - 8 {
-            let c = class_of(eff);
-            assert!(c >= last && c < CLASSES, "eff {eff} class {c}");
-            last = c;
-            eff = eff.saturating_add((eff / 64).max(8) & !7);
-        }
-        assert_eq!(class_of(!7), CLASSES - 1);
-    }
-
-    #[test]
-    fn classes_are_exact_below_64_bytes_then_a_quarter_wide() {
-        let mut lowest = 8;
-        for eff in (8..1_000_000u32).step_by(8) {
-            if class_of(eff) != class_of(lowest) {
-                assert_eq!(
-                    class_of(eff),
-                    class_of(lowest) + 1,
-                    "classes are consecutive"
-                );
-                lowest = eff;
-            }
-            if eff < 64 {
-                assert_eq!(lowest, eff, "exact below 64 bytes");
-            }
-            // Every block of the class is within 125% of its smallest: any of them fits a
-            // request that rounds up to the class above.
-            assert!(
-                (eff - lowest) * 4 < lowest,
-                "class {}: {lowest}..{eff}",
-                class_of(eff)
-            );
-        }
-    }
-
-    #[test]
-    fn bitmap_finds_the_next_non_empty_class() {
-        let mut lists = FreeLists::new();
-        assert_eq!(lists.first_at_or_above(0), None);
-        for c in [3, 40, 100, 115] {
-            lists.mark_non_empty(c);
-        }
-        assert_eq!(lists.first_at_or_above(0), Some(3));
-        assert_eq!(lists.first_at_or_above(4), Some(40));
-        assert_eq!(lists.first_at_or_above(41), Some(100));
-        assert_eq!(lists.first_at_or_above(101), Some(115));
-        assert_eq!(lists.first_at_or_above(116), None);
-        assert_eq!(lists.first_at_or_above(300), None);
-        lists.mark_empty_if(100, true);
-        assert_eq!(lists.first_at_or_above(41), Some(115));
-        assert!(lists.is_marked(115) && !lists.is_marked(100));
-    }
+/// The heads of the free lists (header addresses, 0 = empty) of one class scheme, and what
+/// tells which lists are non-empty.
+pub trait Classes {
+    /// Whether an index (a bitmap) tells the non-empty lists; without one a search reads the
+    /// heads.
+    const INDEXED: bool;
+    /// Classes in use: every effective size up to 4 GiB maps below this.
+    const CLASSES: usize;
+    /// No list is non-empty.
+    const EMPTY: Self;
+    /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8).
+    fn class_of(eff: u32) -> usize;
+    /// The head of the list of `class` (0 if empty). `class` is below `CLASSES`.
+    fn head(&self, class: usize) -> u32;
+    /// Sets the head of the list of `class` (0: the list is empty now), and the index with it.
+    fn set_head(&mut self, class: usize, head: u32);
+    /// The first class at or above `class` whose list may be non-empty, or `None`.
+    fn first_at_or_above(&self, class: usize) -> Option<usize>;
+    /// False when every list is known to be empty (a bitmap knows; a scheme without one says
+    /// true).
+    fn any(&self) -> bool;
+    /// Whether the index of non-empty lists (if any) marks `class` (for the heap walker).
+    fn is_marked(&self, class: usize) -> bool;
+    /// The heads' storage, for the heap walker (its length may exceed `CLASSES`).
+    fn heads(&self) -> &[u32];
 }

@@ -1,12 +1,13 @@
 //! The standalone module's ABI (feature `exports`): `u32` pointers, 0 is nil.
 
 use crate::heap::Heap;
+use crate::policy::Chosen;
 use crate::wasm::LinearMemory;
 use core::cell::UnsafeCell;
 
 /// The module's one heap. It starts in the initial memory above `__heap_base`: the module is a
 /// program of its own, so it runs in one page.
-struct ModuleHeap(UnsafeCell<Heap<LinearMemory<true>>>);
+struct ModuleHeap(UnsafeCell<Heap<LinearMemory<true>, Chosen>>);
 
 // SAFETY: without the `atomics` target feature (refused in wasm.rs) a wasm instance runs one
 // thread.
@@ -26,7 +27,7 @@ impl ModuleHeap {
     /// other.
     #[allow(clippy::mut_from_ref)]
     #[inline(always)]
-    unsafe fn heap(&self) -> &mut Heap<LinearMemory<true>> {
+    unsafe fn heap(&self) -> &mut Heap<LinearMemory<true>, Chosen> {
         // SAFETY: per this function's contract.
         unsafe { &mut *self.0.get() }
     }

@@ -1,19 +1,22 @@
 //! wall-e: a small, fast WebAssembly memory allocator.
 //!
-//! - [`Heap`] is the allocator over any [`Source`] of memory; it runs on the host too.
+//! - [`Heap`] is the allocator over any [`Source`] of memory; it runs on the host too. Its
+//!   [`Policy`] parameter is [`Fast`] (speed-tuned, the default) or [`Small`] (size-tuned).
 //! - `WallE` (on wasm32) is the `GlobalAlloc`; it uses only the memory it grows itself.
 //! - The feature `exports` (off by default; `scripts/build.mjs` turns it on) makes the crate the
 //!   standalone `wall-e.wasm` with the raw ABI `allocate`, `deallocate`, `reallocate`, `size`.
 //!
-//! See `heap.rs` for the block layout and the invariants, and the README for the ABI contract.
+//! See `heap.rs` for the block layout, the invariants and the paths, and the README for the ABI contract.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-// The size-tuned build (feature `small`) has coarser classes: see classes_small.rs.
-#[cfg_attr(feature = "small", path = "classes_small.rs")]
+mod block;
 mod classes;
+mod classes_pow2;
+mod classes_quarter;
 mod heap;
+mod policy;
 mod source;
 mod walk;
 
@@ -25,9 +28,11 @@ mod wasm;
 #[cfg(all(target_arch = "wasm32", feature = "exports"))]
 mod exports;
 
-pub use heap::{Heap, MAX_REQUEST};
+pub use block::MAX_REQUEST;
+pub use heap::Heap;
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::HostMemory;
+pub use policy::{Fast, Policy, Small};
 pub use source::{Source, PAGE};
 pub use walk::{Corruption, Place, Stats};
 #[cfg(target_arch = "wasm32")]

@@ -1,8 +1,15 @@
 //! The heap walker: checks every invariant of `heap.rs` and counts what it sees.
 
-use crate::classes::{class_of, CLASSES};
-use crate::heap::{Heap, FLAGS, FREE, HEADER, LAST, PREV_FREE, SPARE_KEEP};
+use crate::block::{FLAGS, FREE, HEADER, LAST, PREV_FREE};
+use crate::classes::Classes;
+use crate::heap::{Heap, SPARE_KEEP};
+use crate::policy::Policy;
 use crate::source::Source;
+
+/// The class of a free block of effective size `eff` under the policy `P`.
+fn class_of<P: Policy>(eff: u32) -> usize {
+    P::Lists::class_of(eff)
+}
 
 /// What a walk of the heap counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,14 +65,14 @@ fn check(ok: bool, at: u32, what: &'static str) -> Result<(), Corruption> {
 /// One block as the walk finds it, after [`Heap::check_block`]'s checks.
 enum Walked {
     /// A region's end marker; the walk goes on at `next`, the next region's start.
-    Marker { next: u32, end: u64 },
+    Marker { next: u32 },
     /// A free block of `eff` bytes (`spare`: the spare, in no list).
     Free { eff: u32, spare: bool, end: u64 },
     /// A used block of `logical` bytes asked for.
     Used { logical: u32, end: u64 },
 }
 
-impl<S: Source> Heap<S> {
+impl<S: Source, P: Policy> Heap<S, P> {
     /// Walks every block and every free list and checks all invariants (I1–I6). O(heap).
     pub fn validate(&self) -> Result<Stats, Corruption> {
         let mut stats = Stats::default();
@@ -75,9 +82,9 @@ impl<S: Source> Heap<S> {
                 0,
                 "bump pointer without a region",
             )?;
-            for class in 0..CLASSES {
+            for class in 0..P::Lists::CLASSES {
                 check(
-                    self.lists.heads[class] == 0,
+                    self.lists.head(class) == 0,
                     class as u32,
                     "free list without a region",
                 )?;
@@ -96,14 +103,10 @@ impl<S: Source> Heap<S> {
                 break;
             }
             match self.check_block(header, current, Some(prev_free))? {
-                Walked::Marker { next, end } => {
-                    // The size-tuned build's marker spans the gap up to the next region.
-                    let region_end = if cfg!(feature = "small") {
-                        header as u64 + HEADER as u64
-                    } else {
-                        end
-                    };
-                    stats.heap_bytes += region_end as u32 - region_start;
+                Walked::Marker { next } => {
+                    // The region ends with its marker's header; the marker's block spans the
+                    // gap (memory grown by somebody else) up to the next region.
+                    stats.heap_bytes += header + HEADER - region_start;
                     stats.regions += 1;
                     region_start = next;
                     header = next;
@@ -130,8 +133,8 @@ impl<S: Source> Heap<S> {
         stats.top_room = self.limit - self.top;
 
         let mut listed = 0;
-        for class in 0..CLASSES {
-            let mut node = self.lists.heads[class];
+        for class in 0..P::Lists::CLASSES {
+            let mut node = self.lists.head(class);
             check(
                 (node != 0) == self.lists.is_marked(class),
                 class as u32,
@@ -147,7 +150,7 @@ impl<S: Source> Heap<S> {
                     "used block in a free list",
                 )?;
                 check(
-                    class_of(word & !FLAGS) == class,
+                    class_of::<P>(word & !FLAGS) == class,
                     node,
                     "free block in the wrong class",
                 )?;
@@ -162,9 +165,9 @@ impl<S: Source> Heap<S> {
                 node = self.read(node);
             }
         }
-        for class in CLASSES..self.lists.heads.len() {
+        for class in P::Lists::CLASSES..self.lists.heads().len() {
             check(
-                self.lists.heads[class] == 0 && !self.lists.is_marked(class),
+                self.lists.heads()[class] == 0 && !self.lists.is_marked(class),
                 class as u32,
                 "class out of range",
             )?;
@@ -247,13 +250,13 @@ impl<S: Source> Heap<S> {
                 header,
                 "region marker in the current region",
             )?;
-            let next = self.next_region(header, end);
+            // The marker's block ends where the next region starts (I1).
             check(
-                next as u64 >= end && next <= self.region,
+                end <= self.region as u64,
                 header,
                 "region marker links backwards",
             )?;
-            return Ok(Walked::Marker { next, end });
+            return Ok(Walked::Marker { next: end as u32 });
         }
         check(eff >= 8, header, "empty block")?;
         if word & FREE == 0 {
@@ -274,7 +277,7 @@ impl<S: Source> Heap<S> {
             let (next, prev) = (self.read(header), self.read(header + HEADER));
             if prev == 0 {
                 check(
-                    self.lists.heads[class_of(eff)] == header,
+                    self.lists.head(class_of::<P>(eff)) == header,
                     header,
                     "free block not at the head of its class",
                 )?;
@@ -300,7 +303,7 @@ impl<S: Source> Heap<S> {
                 core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
             };
             check(
-                poison.iter().all(|&b| b == crate::heap::POISON),
+                poison.iter().all(|&b| b == crate::block::POISON),
                 header,
                 "freed memory was written",
             )?;
@@ -322,10 +325,7 @@ impl<S: Source> Heap<S> {
         while header != self.top {
             let word = self.read(header + 4);
             if word & LAST != 0 {
-                header = self.next_region(
-                    header,
-                    header as u64 + HEADER as u64 + (word & !FLAGS) as u64,
-                );
+                header += HEADER + (word & !FLAGS);
                 continue;
             }
             let end = header + HEADER + (word & !FLAGS);
@@ -341,24 +341,13 @@ impl<S: Source> Heap<S> {
         Place::Unknown
     }
 
-    /// The start of the region after the region marker at `header`, whose block ends at `end`:
-    /// the marker's link (its first word), or in the size-tuned build, where the marker's size
-    /// spans the gap to the next region, `end` itself.
-    fn next_region(&self, header: u32, end: u64) -> u32 {
-        if cfg!(feature = "small") {
-            end as u32
-        } else {
-            self.read(header)
-        }
-    }
-
     /// Whether `node` may be a free block's header: aligned and below `top`, so reading it is safe.
     fn is_listed(&self, node: u32) -> bool {
         node & 7 == 0 && node >= self.first && node < self.top
     }
 }
 
-impl<S: Source> Heap<S> {
+impl<S: Source, P: Policy> Heap<S, P> {
     /// Bytes between the bump pointer and the end of the current region, as in
     /// [`Stats::top_room`] (without a walk).
     pub fn top_room(&self) -> u32 {
@@ -377,7 +366,7 @@ impl<S: Source> Heap<S> {
             self.fresh,
             self.spare,
         ];
-        for (class, &word) in fields.iter().chain(self.lists.heads.iter()).enumerate() {
+        for (class, &word) in fields.iter().chain(self.lists.heads().iter()).enumerate() {
             let marked = class >= fields.len() && self.lists.is_marked(class - fields.len());
             digest = (digest ^ ((word as u64) << 1) ^ marked as u64).wrapping_mul(0x100_0000_01b3);
         }
@@ -387,10 +376,7 @@ impl<S: Source> Heap<S> {
     /// The first class at or above `class` whose list is marked non-empty (the bitmap; in the
     /// size-tuned build, the heads), or `None`.
     fn next_marked(&self, class: usize) -> Option<usize> {
-        #[cfg(not(feature = "small"))]
-        return self.lists.first_at_or_above(class);
-        #[cfg(feature = "small")]
-        return (class..CLASSES).find(|&c| self.lists.heads[c] != 0);
+        self.lists.first_at_or_above(class)
     }
 
     /// Checks the heap's fields, the head of every list the bitmap marks non-empty, and the
@@ -432,16 +418,16 @@ impl<S: Source> Heap<S> {
         let mut class = 0;
         while let Some(marked) = self.next_marked(class) {
             class = marked + 1;
-            let head = self.lists.heads[marked];
+            let head = self.lists.head(marked);
             check(
-                head != 0 && marked < CLASSES,
+                head != 0 && marked < P::Lists::CLASSES,
                 marked as u32,
                 "bitmap disagrees with list",
             )?;
             check(head != self.spare, head, "the spare in a free list")?;
             let eff = self.check_free_at(head)?;
             check(
-                class_of(eff) == marked,
+                class_of::<P>(eff) == marked,
                 head,
                 "free block in the wrong class",
             )?;
@@ -535,7 +521,7 @@ impl<S: Source> Heap<S> {
                 return Ok(());
             }
             (header, prev_free) = match walked {
-                Walked::Marker { next, .. } => (next, false),
+                Walked::Marker { next } => (next, false),
                 Walked::Free { end, .. } => (end as u32, true),
                 Walked::Used { end, .. } => (end as u32, false),
             };

@@ -1,6 +1,7 @@
 //! The wasm platform: linear memory as a [`Source`], and [`WallE`], the `GlobalAlloc`.
 
 use crate::heap::Heap;
+use crate::policy::Chosen;
 use crate::source::{Source, PAGE};
 use crate::walk::{Corruption, Stats};
 use core::alloc::{GlobalAlloc, Layout};
@@ -100,7 +101,7 @@ unsafe impl<const CLAIMS_INITIAL: bool> Source for LinearMemory<CLAIMS_INITIAL> 
 /// alignment, reallocates in place where it can and skips the memset of `alloc_zeroed` for
 /// memory fresh from `memory.grow`. Single-threaded, as is wasm without the `atomics` feature.
 pub struct WallE {
-    heap: UnsafeCell<Heap<LinearMemory>>,
+    heap: UnsafeCell<Heap<LinearMemory, Chosen>>,
 }
 
 // SAFETY: without the `atomics` target feature (refused above) a wasm instance runs one thread.
@@ -120,7 +121,7 @@ impl WallE {
     /// No other reference to the heap may be alive (the allocator is not re-entrant).
     #[allow(clippy::mut_from_ref)]
     #[inline]
-    pub unsafe fn heap(&self) -> &mut Heap<LinearMemory> {
+    pub unsafe fn heap(&self) -> &mut Heap<LinearMemory, Chosen> {
         // SAFETY: single-threaded and not re-entrant, per this function's contract.
         unsafe { &mut *self.heap.get() }
     }

@@ -1,7 +1,7 @@
 //! Helpers shared by the host tests.
 #![allow(dead_code)]
 
-use wall_e::{Heap, HostMemory, Stats};
+use wall_e::{Heap, HostMemory, Policy, Stats};
 
 pub type HostHeap = Heap<HostMemory>;
 
@@ -11,7 +11,7 @@ pub fn heap(initial: u32, max: u32) -> HostHeap {
 }
 
 /// Validates the heap, panicking with the corruption found.
-pub fn valid(heap: &HostHeap) -> Stats {
+pub fn valid<P: Policy>(heap: &Heap<HostMemory, P>) -> Stats {
     match heap.validate() {
         Ok(stats) => stats,
         Err(c) => panic!("heap corrupt at {:#x}: {}", c.at, c.what),
@@ -21,7 +21,7 @@ pub fn valid(heap: &HostHeap) -> Stats {
 /// The payload of a live block as a slice (the heap's memory is not borrowed by Rust: it sits
 /// behind the source's raw pointer, so handing out `&mut` from `&` is sound here).
 #[allow(clippy::mut_from_ref)]
-pub fn bytes(heap: &HostHeap, p: u32, len: u32) -> &mut [u8] {
+pub fn bytes<P: Policy>(heap: &Heap<HostMemory, P>, p: u32, len: u32) -> &mut [u8] {
     // SAFETY: tests only pass live blocks of at least `len` bytes.
     unsafe {
         std::slice::from_raw_parts_mut(wall_e::Source::at(heap.source(), p, len), len as usize)
@@ -29,14 +29,14 @@ pub fn bytes(heap: &HostHeap, p: u32, len: u32) -> &mut [u8] {
 }
 
 /// Fills a block with a pattern derived from `seed`.
-pub fn fill(heap: &HostHeap, p: u32, len: u32, seed: u32) {
+pub fn fill<P: Policy>(heap: &Heap<HostMemory, P>, p: u32, len: u32, seed: u32) {
     for (i, b) in bytes(heap, p, len).iter_mut().enumerate() {
         *b = pattern(seed, i);
     }
 }
 
 /// Checks the pattern written by `fill` over the first `len` bytes.
-pub fn holds(heap: &HostHeap, p: u32, len: u32, seed: u32) -> bool {
+pub fn holds<P: Policy>(heap: &Heap<HostMemory, P>, p: u32, len: u32, seed: u32) -> bool {
     bytes(heap, p, len)
         .iter()
         .enumerate()

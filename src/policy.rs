@@ -1,0 +1,71 @@
+//! What the speed-tuned and the size-tuned builds spend differently: a [`Policy`] is a type
+//! parameter of [`crate::Heap`], so both compile (and are tested) in every build, and every rule
+//! they share (block layout, links, merging, the 125% rule, the pointer check, growth) is
+//! written once in heap.rs. The constants are known at compile time: a feature a policy turns
+//! off leaves no code behind.
+
+use crate::classes::{Classes, PowersOfTwo, Quarters};
+
+/// The choices of one build. Implemented by [`Fast`] and [`Small`].
+pub trait Policy: 'static {
+    /// The size classes and the index of non-empty lists.
+    type Lists: Classes;
+    /// Keep the rest of a block split for a small request, up to `SPARE_KEEP` bytes, out of the
+    /// lists as the *spare*, carved by the next small requests with no list work (FIFO-like
+    /// patterns free the block next to it).
+    const SPARE: bool;
+    /// When the head of a request's own class is too small, how many blocks after it are looked
+    /// at for the smallest that fits (0: only the head).
+    const FIT_LOOKS: u32;
+    /// A block that grows by a little and must move gets headroom for the next little growths,
+    /// and a block shrunk in place keeps a slack within 125%.
+    const HEADROOM: bool;
+    /// When a region is left behind (memory grown by somebody else in between), the room above
+    /// its top becomes a listed free block; otherwise its end marker spans that room.
+    const LIST_REGION_REST: bool;
+    /// Merging keeps a free block's place in its list when its class does not change (links
+    /// move, no unlink and push): faster, more code.
+    const KEEP_LIST_PLACE: bool;
+    /// `allocate` and `deallocate` are `reallocate(0, size)` and `reallocate(p, 0)`: the
+    /// standalone module then has one function for the three calls.
+    const ONE_ENTRY: bool;
+}
+
+/// The speed-tuned policy (the default): quarter classes with a bitmap, the spare, a bounded
+/// look for a closer fit, realloc headroom, region rests reused.
+pub struct Fast;
+
+impl Policy for Fast {
+    type Lists = Quarters;
+    const SPARE: bool = true;
+    const FIT_LOOKS: u32 = 4;
+    const HEADROOM: bool = true;
+    const LIST_REGION_REST: bool = true;
+    const KEEP_LIST_PLACE: bool = true;
+    const ONE_ENTRY: bool = false;
+}
+
+/// The size-tuned policy (feature `small` for the standalone module and `WallE`): a class per
+/// power of two without a bitmap, none of `Fast`'s extras, one entry point.
+pub struct Small;
+
+impl Policy for Small {
+    type Lists = PowersOfTwo;
+    const SPARE: bool = false;
+    const FIT_LOOKS: u32 = 0;
+    const HEADROOM: bool = false;
+    const LIST_REGION_REST: bool = false;
+    const KEEP_LIST_PLACE: bool = false;
+    const ONE_ENTRY: bool = true;
+}
+
+/// The policy of the standalone module and of `WallE`: [`Small`] with the feature `small`, else
+/// [`Fast`].
+#[cfg(not(feature = "small"))]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub type Chosen = Fast;
+/// The policy of the standalone module and of `WallE`: [`Small`] with the feature `small`, else
+/// [`Fast`].
+#[cfg(feature = "small")]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub type Chosen = Small;

@@ -1,0 +1,531 @@
+// The core's unit tests, included once per policy by tests/core.rs (`P` is the policy).
+
+#[test]
+fn first_allocation_is_aligned_and_sized() {
+    let mut h = heap(1, 4);
+    let p = h.allocate(1);
+    assert_ne!(p, 0);
+    assert_eq!(p % 8, 0);
+    assert!(p >= 1024 + 8);
+    assert_eq!(h.size(p), 1);
+    let stats = valid(&h);
+    assert_eq!(
+        (stats.used_blocks, stats.used_bytes, stats.free_blocks),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn edge_cases_of_the_abi() {
+    let mut h = heap(1, 4);
+    assert_eq!(h.allocate(0), 0, "allocate(0) is nil");
+    h.deallocate(0);
+    assert_eq!(h.size(0), 0);
+    assert_eq!(h.reallocate(0, 0), 0);
+    for huge in [
+        u32::MAX,
+        u32::MAX - 7,
+        u32::MAX - 8,
+        MAX_REQUEST + 1,
+        MAX_REQUEST,
+        5 * PAGE,
+    ] {
+        assert_eq!(
+            h.allocate(huge),
+            0,
+            "allocate({huge}) must fail without overflow"
+        );
+        valid(&h);
+    }
+    let p = h.reallocate(0, 24);
+    assert_ne!(p, 0);
+    assert_eq!(h.size(p), 24);
+    assert_eq!(h.reallocate(p, u32::MAX), 0, "huge realloc fails");
+    assert_eq!(h.size(p), 24, "and keeps the block");
+    assert_eq!(h.reallocate(p, 0), 0, "realloc to 0 frees");
+    assert_eq!(h.size(p), 0);
+    valid(&h);
+}
+
+#[test]
+fn bad_pointers_are_ignored() {
+    let mut h = heap(1, 4);
+    let a = h.allocate(40);
+    let b = h.allocate(40);
+    let c = h.allocate(40);
+    fill(&h, a, 40, 1);
+    fill(&h, c, 40, 3);
+    h.deallocate(b);
+    let before = valid(&h);
+    h.deallocate(b); // double free
+    for bad in [b, a + 1, a + 8, a - 8, 4, 8, 1024, c + 4096, !7, 64 * PAGE] {
+        h.deallocate(bad);
+        assert_eq!(
+            h.reallocate(bad, 10),
+            if bad == b { 0 } else { h.reallocate(bad, 10) }
+        );
+        assert_eq!(valid(&h), before, "bad pointer {bad:#x} changed the heap");
+    }
+    assert_eq!(h.size(b), 0, "a freed block has no size");
+    assert!(holds(&h, a, 40, 1) && holds(&h, c, 40, 3));
+}
+
+/// Every 8-aligned address that is not a live block's start — inside free blocks (links,
+/// footers, stale headers left by merges), region markers, above the bump pointer, and inside
+/// live payloads — is refused by `size`, `deallocate` and `reallocate` when user data is made of
+/// odd bytes (as in the fuzz model: any word of it reads as flagged free). So the header's flags
+/// and bounds alone catch double frees and foreign pointers; the core needs no other check.
+#[test]
+fn every_address_but_a_block_start_is_refused() {
+    let mut h = heap(1, 8);
+    let odd = |h: &HostHeap, p: u32, len: u32, seed: u32| {
+        for (i, b) in bytes(h, p, len).iter_mut().enumerate() {
+            *b = pattern(seed, i) | 1;
+        }
+    };
+    let mut live = Vec::new();
+    for i in 0..60u32 {
+        let size = [8, 16, 24, 40, 100, 300, 1000][i as usize % 7];
+        let p = h.allocate(size);
+        odd(&h, p, size, i);
+        live.push((p, size));
+    }
+    // Frees that merge both ways, double frees, shrinks and growths in place, a move.
+    for i in (0..60).step_by(3).chain((1..60).step_by(6)) {
+        let (p, _) = live[i];
+        h.deallocate(p);
+        h.deallocate(p);
+    }
+    live = live
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| i % 3 != 0 && i % 6 != 1)
+        .map(|(_, b)| b)
+        .collect();
+    for (k, (p, size)) in live.iter_mut().enumerate() {
+        let new = if k % 2 == 0 {
+            *size / 2 + 1
+        } else {
+            *size + 20
+        };
+        *p = h.reallocate(*p, new);
+        assert_ne!(*p, 0);
+        odd(&h, *p, new, k as u32);
+        *size = new;
+    }
+    h.source_mut().grow_foreign(1).unwrap();
+    let big = h.allocate(PAGE);
+    odd(&h, big, PAGE, 99);
+    let before = valid(&h);
+    let end = big + PAGE + 4096;
+    let mut refused = 0;
+    // Under Miri (a heap walk per address costs seconds) a sample: every 31st address.
+    let stride = if cfg!(miri) { 8 * 31 } else { 8 };
+    for p in (8..end).step_by(stride) {
+        if h.locate(p) == Place::Live {
+            continue;
+        }
+        assert_eq!(h.size(p), 0, "size({p:#x})");
+        h.deallocate(p);
+        assert_eq!(h.reallocate(p, 10), 0, "reallocate({p:#x})");
+        assert_eq!(valid(&h), before, "{p:#x} changed the heap");
+        refused += 1;
+    }
+    assert!(refused > 1000 * 8 / stride, "{refused}");
+}
+
+#[test]
+fn interior_pointer_over_zero_bytes_is_ignored() {
+    let mut h = heap(1, 4);
+    let p = h.allocate_zeroed(40, 8);
+    let _q = h.allocate(8);
+    let before = valid(&h);
+    h.deallocate(p + 8); // the 8 zero bytes before p + 8 look like an empty header
+    assert_eq!(h.reallocate(p + 16, 10), 0);
+    assert_eq!(h.size(p + 8), 0);
+    assert_eq!(valid(&h), before);
+    assert!(bytes(&h, p, 40).iter().all(|&b| b == 0));
+}
+
+#[test]
+fn double_free_after_merging_is_ignored() {
+    let mut h = heap(1, 4);
+    let a = h.allocate(64);
+    let b = h.allocate(64);
+    let c = h.allocate(64);
+    let _guard = h.allocate(8);
+    h.deallocate(a);
+    h.deallocate(b); // merges into a's free block
+    h.deallocate(c); // and c
+    let before = valid(&h);
+    assert_eq!(before.free_blocks, 1);
+    h.deallocate(b);
+    h.deallocate(c);
+    assert_eq!(valid(&h), before);
+}
+
+#[test]
+fn freed_neighbours_merge_and_top_goes_back() {
+    let mut h = heap(1, 4);
+    let blocks: Vec<u32> = (0..6).map(|_| h.allocate(100)).collect();
+    let top_before = valid(&h).top_room;
+    h.deallocate(blocks[1]);
+    h.deallocate(blocks[3]);
+    assert_eq!(valid(&h).free_blocks, 2);
+    h.deallocate(blocks[2]); // joins 1 and 3
+    let s = valid(&h);
+    assert_eq!(s.free_blocks, 1);
+    assert_eq!(s.free_bytes, 3 * 104 + 2 * 8);
+    h.deallocate(blocks[5]); // the top block goes back to the bump pointer
+    assert_eq!(valid(&h).top_room, top_before + 112);
+    h.deallocate(blocks[4]); // and takes the free run below it along
+    let s = valid(&h);
+    assert_eq!((s.free_blocks, s.used_blocks), (0, 1));
+    h.deallocate(blocks[0]);
+    let s = valid(&h);
+    assert_eq!(
+        (s.free_blocks, s.used_blocks, s.top_room),
+        (0, 0, s.heap_bytes - 8)
+    );
+}
+
+#[test]
+fn reuse_is_exact_or_split_and_within_125_percent() {
+    let mut h = heap(1, 64);
+    // Free blocks of many sizes, separated by live guards.
+    let mut guards = Vec::new();
+    let mut holes = Vec::new();
+    for i in 1..200u32 {
+        holes.push(h.allocate(i * 24));
+        guards.push(h.allocate(8));
+    }
+    for p in holes {
+        h.deallocate(p);
+    }
+    valid(&h);
+    for request in (1..5000u32).step_by(37) {
+        let p = h.allocate(request);
+        assert_ne!(p, 0);
+        let rounded = (request.max(8) + 7) & !7;
+        let eff = effective(&h, p);
+        assert!(
+            eff >= rounded && eff * 4 <= rounded * 5,
+            "request {request}: effective {eff}"
+        );
+        valid(&h);
+    }
+}
+
+/// The effective size of a live block, read from its header.
+fn effective(h: &HostHeap, p: u32) -> u32 {
+    let header = bytes(h, p - 4, 4);
+    u32::from_le_bytes(header.try_into().unwrap()) & !7
+}
+
+#[test]
+fn tiny_requests_never_take_a_block_one_step_too_big() {
+    let mut h = heap(1, 4);
+    // A free 16-byte block and nothing else: an 8-byte request must not take it whole (200%).
+    let a = h.allocate(16);
+    let _guard = h.allocate(8);
+    h.deallocate(a);
+    let p = h.allocate(8);
+    assert_ne!(p, a, "took a 16-byte block for 8 bytes");
+    assert_eq!(effective(&h, p), 8);
+    valid(&h);
+}
+
+#[test]
+fn realloc_in_place_grows_into_the_top_and_free_neighbours() {
+    let mut h = heap(1, 16);
+    let a = h.allocate(10);
+    fill(&h, a, 10, 7);
+    let a2 = h.reallocate(a, 50_000); // at the top: grows in place, across a page
+    assert_eq!(a2, a);
+    assert!(holds(&h, a, 10, 7));
+    valid(&h);
+    let b = h.allocate(100);
+    let c = h.allocate(300);
+    let _guard = h.allocate(8);
+    fill(&h, b, 100, 9);
+    h.deallocate(c);
+    let b2 = h.reallocate(b, 250); // into the free neighbour, splitting it
+    assert_eq!(b2, b);
+    assert!(holds(&h, b, 100, 9));
+    let s = valid(&h);
+    assert_eq!(s.free_blocks, 1);
+    let b3 = h.reallocate(b, 40); // shrink: the tail merges with the free remainder
+    assert_eq!(b3, b);
+    assert_eq!(h.size(b), 40);
+    assert!(holds(&h, b, 40, 9));
+    assert_eq!(valid(&h).free_blocks, 1);
+}
+
+#[test]
+fn realloc_moves_and_keeps_contents_when_boxed_in() {
+    let mut h = heap(1, 16);
+    let a = h.allocate(64);
+    let _b = h.allocate(64);
+    fill(&h, a, 64, 5);
+    let a2 = h.reallocate(a, 1000);
+    assert_ne!(a2, a);
+    assert!(holds(&h, a2, 64, 5));
+    assert_eq!(h.size(a2), 1000);
+    assert_eq!(h.size(a), 0);
+    valid(&h);
+}
+
+#[test]
+fn out_of_memory_returns_nil_and_recovers() {
+    let mut h = heap(1, 3);
+    let mut live = Vec::new();
+    loop {
+        let p = h.allocate(1000);
+        valid(&h);
+        if p == 0 {
+            break;
+        }
+        live.push(p);
+    }
+    assert!(live.len() > 150, "{} blocks in 3 pages", live.len());
+    let p = live[0];
+    fill(&h, p, 1000, 1);
+    assert_eq!(h.reallocate(p, 100_000), 0, "failed realloc returns nil");
+    assert!(holds(&h, p, 1000, 1), "and keeps the old block");
+    for p in live.drain(..) {
+        h.deallocate(p);
+    }
+    let s = valid(&h);
+    assert_eq!((s.used_blocks, s.free_blocks), (0, 0));
+    let big = h.allocate(3 * PAGE - 1024 - 16);
+    assert_ne!(big, 0, "all capacity usable again");
+    valid(&h);
+}
+
+#[test]
+fn growth_elsewhere_opens_a_new_region() {
+    let mut h = heap(1, 64);
+    let a = h.allocate(PAGE / 2);
+    h.source_mut().grow_foreign(2).unwrap();
+    let b = h.allocate(PAGE); // cannot extend the first region
+    assert_ne!(b, 0);
+    assert!(b >= 3 * PAGE, "b {b:#x} must be in memory wall-e grew");
+    let s = valid(&h);
+    assert_eq!(s.regions, 2);
+    if !P::LIST_REGION_REST {
+        // The size-tuned policy does not reuse the old region's tail: its end marker spans it.
+        assert_eq!(s.free_blocks, 0, "the first region's tail is in its marker");
+        let c = h.allocate(PAGE / 4);
+        assert!(c > b, "c {c:#x} comes from the new region");
+        for p in [a, b, c] {
+            h.deallocate(p);
+            valid(&h);
+        }
+        let s = valid(&h);
+        assert_eq!(
+            (s.used_blocks, s.free_blocks),
+            (0, 1),
+            "a is a free block in the first region, b and c went back to the bump pointer"
+        );
+        return;
+    }
+    assert_eq!(s.free_blocks, 1, "the first region's tail is a free block");
+    // The tail of the old region is reused.
+    let c = h.allocate(PAGE / 4);
+    assert!(c < PAGE, "c {c:#x} reuses the old region's tail");
+    for p in [a, b, c] {
+        h.deallocate(p);
+        valid(&h);
+    }
+    let s = valid(&h);
+    assert_eq!(s.used_blocks, 0);
+    assert_eq!(s.free_blocks, 1, "the first region's blocks merged again");
+}
+
+#[test]
+fn aligned_allocations_waste_no_block() {
+    let mut h = heap(1, 64);
+    for align in [16u32, 32, 64, 128, 4096, 65536] {
+        let before = valid(&h);
+        let p = h.allocate_aligned(24, align);
+        assert_ne!(p, 0);
+        assert_eq!(p % align, 0, "align {align}");
+        assert_eq!(h.size(p), 24);
+        let after = valid(&h);
+        // The gap in front is a reusable free block, not lost.
+        assert!(after.used_blocks == before.used_blocks + 1);
+        let q = h.allocate(8);
+        h.deallocate(q);
+    }
+    // Aligned allocations out of free blocks.
+    let holes: Vec<u32> = (0..20).map(|_| h.allocate(300)).collect();
+    let _guard = h.allocate(8);
+    for &p in &holes {
+        h.deallocate(p);
+    }
+    for _ in 0..20 {
+        let p = h.allocate_aligned(100, 64);
+        assert_eq!(p % 64, 0);
+        fill(&h, p, 100, p);
+        valid(&h);
+    }
+    // Realloc keeps alignment when it moves.
+    let p = h.allocate_aligned(16, 256);
+    let q = h.allocate(8);
+    let p2 = h.reallocate_aligned(p, 10_000, 256);
+    assert_eq!(p2 % 256, 0);
+    h.deallocate(q);
+    valid(&h);
+}
+
+#[test]
+fn zeroed_allocations_are_zero_even_when_reused() {
+    let mut h = heap(1, 16);
+    let mut live = Vec::new();
+    for i in 0..200u32 {
+        let p = h.allocate(i % 50 + 1);
+        fill(&h, p, i % 50 + 1, i);
+        live.push(p);
+    }
+    for p in live.drain(..).step_by(2) {
+        h.deallocate(p);
+    }
+    for i in 0..300u32 {
+        let size = i % 97 + 1;
+        let align = [8, 16, 64][i as usize % 3];
+        let p = h.allocate_zeroed(size, align);
+        assert!(
+            bytes(&h, p, size).iter().all(|&b| b == 0),
+            "alloc_zeroed({size}) not zero"
+        );
+        fill(&h, p, size, i);
+        if i % 3 == 0 {
+            h.deallocate(p);
+        }
+        valid(&h);
+    }
+}
+
+#[test]
+fn search_work_is_bounded_with_many_holes() {
+    // 20k holes of one size and one misfit: the misfit is served from the top at once.
+    let n = if cfg!(miri) { 1_000 } else { 20_000 };
+    let mut h = heap(1, 1024);
+    let mut holes = Vec::new();
+    for _ in 0..n {
+        holes.push(h.allocate(24));
+        h.allocate(8);
+    }
+    for p in holes {
+        h.deallocate(p);
+    }
+    let s = valid(&h);
+    assert_eq!(s.free_blocks, n);
+    let p = h.allocate(1000);
+    assert_ne!(p, 0);
+    let q = h.allocate(24);
+    assert_eq!(effective(&h, q), 24, "exact class reused");
+    valid(&h);
+}
+
+#[test]
+fn memory_freed_next_to_the_spare_serves_large_requests() {
+    // The spare (the rest of a block split for a small request) is carved by small requests
+    // only; when frees merge a large block into it, that memory must still serve a large
+    // request rather than let the heap grow.
+    let mut h = heap(1, 8);
+    let a = h.allocate(1024);
+    let b = h.allocate(20_000);
+    let guard = h.allocate(8);
+    assert!(a != 0 && b != 0 && guard != 0);
+    h.deallocate(a);
+    valid(&h);
+    let small = h.allocate(16);
+    assert_eq!(small, a, "the small request splits the freed block");
+    valid(&h);
+    h.deallocate(b); // merges with the rest of `a`'s block: about 21 KB free
+    let before = valid(&h);
+    assert!(before.largest_free > 20_000);
+    let pages = h.source().pages();
+    let big = h.allocate(20_000);
+    assert!(
+        big > small && big < guard,
+        "served from the merged block, not the top"
+    );
+    assert_eq!(h.source().pages(), pages, "no growth");
+    let after = valid(&h);
+    assert_eq!(after.heap_bytes, before.heap_bytes);
+}
+
+/// The speed-tuned policy's search (the size-tuned one has coarser classes and does not look
+/// past the head: for it the test ends at once).
+#[test]
+fn a_request_takes_a_closer_fit_from_its_own_class() {
+    if P::FIT_LOOKS == 0 {
+        return;
+    }
+    // 136 and 152 bytes share a class (a quarter of 128..256). With the 136-byte block at the
+    // head of that list, a 144-byte request takes the 152-byte block behind it rather than
+    // splitting a block of a larger class.
+    let mut h = heap(1, 4);
+    let big = h.allocate(400);
+    let g1 = h.allocate(8);
+    let wide = h.allocate(152);
+    let g2 = h.allocate(8);
+    let narrow = h.allocate(136);
+    let g3 = h.allocate(8);
+    assert!([big, g1, wide, g2, narrow, g3].iter().all(|&p| p != 0));
+    h.deallocate(big);
+    h.deallocate(wide);
+    h.deallocate(narrow); // now the head of the class
+    valid(&h);
+    let p = h.allocate(144);
+    assert_eq!(p, wide, "the closer fit in the own class");
+    assert_eq!(h.size(p), 144);
+    let stats = valid(&h);
+    assert_eq!(
+        stats.free_blocks, 2,
+        "the 400- and 136-byte blocks stay free, unsplit"
+    );
+}
+
+/// A payload that holds what looks like a used block followed by a free one whose links point
+/// far outside the memory, and an interior pointer to the fake block: the cheap pointer check
+/// cannot tell it from a real block (that is what the `checked` build is for), so `deallocate`
+/// merges with the fake free neighbour and follows its links. Those reads and writes must stop at
+/// the memory's end — a panic, the host's trap, as wasm's is — never reach outside it.
+#[test]
+fn links_forged_in_a_payload_never_reach_outside_the_memory() {
+    let mut h = heap(1, 1);
+    let p = h.allocate(256);
+    let top_guard = h.allocate(8); // keeps the fake blocks below the top
+    assert!(p != 0 && top_guard != 0);
+    let words: [u32; 8] = [
+        8,           // fake used block: logical size
+        8,           // fake used block: effective size, no flags
+        0,           // (its 8-byte payload)
+        0,           //
+        0xFFFF_FF00, // fake free block: next link, far outside the 64 KiB memory
+        16 | 1,      // fake free block: effective size | FREE
+        0xFFFF_FE00, // fake free block: prev link
+        0,
+    ];
+    let fake = bytes(&h, p + 64, 32);
+    for (i, w) in words.iter().enumerate() {
+        fake[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.deallocate(p + 64 + 8);
+    }));
+    let payload = outcome.expect_err("deallocate followed the forged links without touching them");
+    let message = match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => payload.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    };
+    // The host memory's bounds check (a release build), or first the core's debug assertion
+    // that every write lies inside the heap (a debug build).
+    assert!(
+        message.contains("memory access out of bounds") || message == "write outside the heap",
+        "panicked with {message:?}"
+    );
+}

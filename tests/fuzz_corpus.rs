@@ -1,13 +1,19 @@
 //! Replays every input of the fuzz corpus (`fuzz/corpus/heap_ops`) and every saved crash
-//! (`fuzz/regressions/`) through the fuzz target's model (`fuzz/model.rs`), so `cargo test`
-//! keeps checking what fuzzing found without cargo-fuzz or nightly.
+//! (`fuzz/regressions/`) through the fuzz target's input decoding (`fuzz/model.rs`) and the shared
+//! shadow model (`tests/shadow/mod.rs`), so `cargo test` keeps checking what fuzzing found without
+//! cargo-fuzz or nightly. The replays are instantiated per host core by `replay_suite!`.
 //!
 //! `WALL_E_FUZZ_INPUT=path cargo test --test fuzz_corpus -- --nocapture replay_one` runs one file
 //! and prints its decoded operations.
 #![cfg(not(target_arch = "wasm32"))] // host-side: it needs the host memory source or wasmtime
 
+#[path = "shadow/mod.rs"]
+mod shadow;
+
 #[path = "../fuzz/model.rs"]
 mod model;
+
+use shadow::HostTarget;
 
 use std::path::{Path, PathBuf};
 
@@ -24,13 +30,13 @@ fn inputs(dir: &str) -> Vec<PathBuf> {
     files
 }
 
-fn replay(dir: &str, strict: bool) -> usize {
+fn replay<H: HostTarget>(dir: &str, strict: bool) -> usize {
     let files = inputs(dir);
     // Under Miri every step is thousands of times slower: the first steps of a few inputs.
     let take = if cfg!(miri) { 1 } else { files.len() };
     for path in files.iter().take(take) {
         let data = std::fs::read(path).expect("read input");
-        let result = std::panic::catch_unwind(|| model::run_bytes_with(&data, strict));
+        let result = std::panic::catch_unwind(|| model::run_bytes_with::<H>(&data, strict));
         if result.is_err() {
             panic!(
                 "{} fails; its operations:\n{}",
@@ -42,29 +48,42 @@ fn replay(dir: &str, strict: bool) -> usize {
     files.len()
 }
 
-#[test]
-fn corpus_replays_cleanly() {
-    let n = replay("fuzz/corpus/heap_ops", model::strict_from_env());
-    assert!(n > 0, "the seed corpus fuzz/corpus/heap_ops is missing");
-}
+/// The replays of the corpus and of the saved crashes, on the host core `$heap`.
+macro_rules! replay_suite {
+    ($name:ident, $heap:ty) => {
+        mod $name {
+            use super::*;
 
-#[test]
-fn regressions_replay_cleanly() {
-    // Strict: with every covered bad pointer, footers read as headers included (fixed: footers
-    // carry the FREE flag).
-    let n = replay("fuzz/regressions", true);
-    assert!(n >= 3, "the saved crashes in fuzz/regressions are missing");
-}
+            #[test]
+            fn corpus_replays_cleanly() {
+                let n = replay::<$heap>("fuzz/corpus/heap_ops", model::strict_from_env());
+                assert!(n > 0, "the seed corpus fuzz/corpus/heap_ops is missing");
+            }
 
-#[test]
-fn replay_one() {
-    let Ok(path) = std::env::var("WALL_E_FUZZ_INPUT") else {
-        return;
+            #[test]
+            fn regressions_replay_cleanly() {
+                // Strict: with every covered bad pointer, footers read as headers included
+                // (fixed: footers carry the FREE flag).
+                let n = replay::<$heap>("fuzz/regressions", true);
+                assert!(n >= 3, "the saved crashes in fuzz/regressions are missing");
+            }
+
+            #[test]
+            fn replay_one() {
+                let Ok(path) = std::env::var("WALL_E_FUZZ_INPUT") else {
+                    return;
+                };
+                let data = std::fs::read(&path).expect("read input");
+                println!("{}", model::describe(&data));
+                model::run_bytes::<$heap>(&data);
+            }
+        }
     };
-    let data = std::fs::read(&path).expect("read input");
-    println!("{}", model::describe(&data));
-    model::run_bytes(&data);
 }
+
+// One line per policy.
+replay_suite!(fast, wall_e::Heap<wall_e::HostMemory, wall_e::Fast>);
+replay_suite!(small, wall_e::Heap<wall_e::HostMemory, wall_e::Small>);
 
 /// A heap whose free block (a gap left by an aligned allocation) has its last 8 bytes just below
 /// a used header: from 1024, a free block with its header at 1024, never-written zeros, its

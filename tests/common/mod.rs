@@ -3,6 +3,10 @@
 
 use wall_e::{Heap, HostMemory, Policy, Stats};
 
+/// The shadow model, the payload pattern and the header reader, shared with the fuzz target.
+#[path = "../shadow/mod.rs"]
+pub mod shadow;
+
 pub type HostHeap = Heap<HostMemory>;
 
 /// A heap over a host memory of `initial` pages (heap base at 1 KiB) that may grow to `max`.
@@ -28,26 +32,19 @@ pub fn bytes<P: Policy>(heap: &Heap<HostMemory, P>, p: u32, len: u32) -> &mut [u
     }
 }
 
-/// Fills a block with a pattern derived from `seed`.
+/// Fills a block with the pattern of `seed` ([`shadow::pattern`]).
 pub fn fill<P: Policy>(heap: &Heap<HostMemory, P>, p: u32, len: u32, seed: u32) {
-    for (i, b) in bytes(heap, p, len).iter_mut().enumerate() {
-        *b = pattern(seed, i);
-    }
+    shadow::fill_pattern(bytes(heap, p, len), seed, 0);
 }
 
 /// Checks the pattern written by `fill` over the first `len` bytes.
 pub fn holds<P: Policy>(heap: &Heap<HostMemory, P>, p: u32, len: u32, seed: u32) -> bool {
-    bytes(heap, p, len)
-        .iter()
-        .enumerate()
-        .all(|(i, &b)| b == pattern(seed, i))
+    shadow::pattern_mismatch(bytes(heap, p, len), seed, 0).is_none()
 }
 
+/// The byte at offset `i` of the pattern of `seed` ([`shadow::pattern`]).
 pub fn pattern(seed: u32, i: usize) -> u8 {
-    (seed as usize)
-        .wrapping_mul(31)
-        .wrapping_add(i.wrapping_mul(7)) as u8
-        ^ 0x5a
+    shadow::pattern(seed, i as u32)
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
+
+#[allow(unused_imports)] // used by some of the suites that include this module
+pub use super::shadow::{self, rounded, Target};
 use wasmtime::{
     Engine, Extern, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
     TypedFunc,
@@ -403,45 +406,19 @@ impl Wall {
         &mut self.memory.data_mut(&mut self.store)[addr as usize..addr as usize + len as usize]
     }
 
-    pub fn read_u32(&self, addr: u32) -> u32 {
-        u32::from_le_bytes(self.bytes(addr, 4).try_into().unwrap())
-    }
-
     pub fn write_u32(&mut self, addr: u32, value: u32) {
         self.bytes_mut(addr, 4)
             .copy_from_slice(&value.to_le_bytes());
     }
 
-    /// The effective size of the block at `p` (its header's size word without the flags).
-    pub fn effective(&self, p: u32) -> u32 {
-        self.read_u32(p - 4) & !7
-    }
-
-    /// Fills `len` bytes at `p` with the pattern of `seed` (see [`pattern`]).
+    /// Fills `len` bytes at `p` with the pattern of `seed` ([`shadow::pattern`]).
     pub fn fill(&mut self, p: u32, len: u32, seed: u32) {
-        let table = pattern_table();
-        let mut pos = pattern_start(seed);
-        for chunk in self.bytes_mut(p, len).chunks_mut(PATTERN_PERIOD / 2) {
-            chunk.copy_from_slice(&table[pos..pos + chunk.len()]);
-            pos = (pos + chunk.len()) % PATTERN_PERIOD;
-        }
+        shadow::fill_pattern(self.bytes_mut(p, len), seed, 0);
     }
 
     /// The first offset where the pattern of `seed` differs, if any.
     pub fn mismatch(&self, p: u32, len: u32, seed: u32) -> Option<usize> {
-        let table = pattern_table();
-        let mut pos = pattern_start(seed);
-        let mut offset = 0;
-        for chunk in self.bytes(p, len).chunks(PATTERN_PERIOD / 2) {
-            let want = &table[pos..pos + chunk.len()];
-            if chunk != want {
-                let at = chunk.iter().zip(want).position(|(a, b)| a != b).unwrap();
-                return Some(offset + at);
-            }
-            offset += chunk.len();
-            pos = (pos + chunk.len()) % PATTERN_PERIOD;
-        }
-        None
+        shadow::pattern_mismatch(self.bytes(p, len), seed, 0).map(|at| at as usize)
     }
 
     /// Whether the cheap header check of the default build would take `p` for a live block,
@@ -460,44 +437,43 @@ impl Wall {
 /// The figures of `stat`, by name: the same as a host heap walk's.
 pub use wall_e::Stats;
 
-/// The payload pattern repeats with this period (bytes; a multiple of 8).
-const PATTERN_PERIOD: usize = 1 << 17;
-
-/// Two periods of the pattern, so that any chunk of half a period starting inside the first
-/// period is one slice. Every byte at an index of 4 modulo 8 is odd.
-fn pattern_table() -> &'static [u8] {
-    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut rng = Rng::new(0x7AB1E);
-        let period: Vec<u8> = (0..PATTERN_PERIOD)
-            .map(|j| {
-                let b = rng.next_u32() as u8;
-                if j % 8 == 4 {
-                    b | 1
-                } else {
-                    b
-                }
-            })
-            .collect();
-        [period.clone(), period].concat()
-    })
-}
-
-/// Where the pattern of `seed` starts in the table: a multiple of 8.
-fn pattern_start(seed: u32) -> usize {
-    (seed as usize).wrapping_mul(0x9E37_79B1) % (PATTERN_PERIOD / 8) * 8
-}
-
-/// Payload pattern: depends on the seed and the offset; every byte at an offset of 4 modulo 8 is
-/// odd, so stale payload never looks like a used header to the cheap check (the `FREE` flag sits
-/// in the low byte of the word at `header + 4`, and payloads are 8-aligned).
-pub fn pattern(seed: u32, i: usize) -> u8 {
-    pattern_table()[(pattern_start(seed) + i) % PATTERN_PERIOD]
-}
-
-/// `effective(size)` of the allocator: the request rounded up to 8, at least 8.
-pub fn rounded(size: u32) -> u32 {
-    size.div_ceil(8).max(1) * 8
+/// The module as the shadow model's allocator under test (header reader included:
+/// [`Target::effective`], [`Target::read_u32`]).
+impl Target for Wall {
+    fn allocate(&mut self, size: u32) -> u32 {
+        Wall::allocate(self, size)
+    }
+    fn deallocate(&mut self, p: u32) {
+        Wall::deallocate(self, p)
+    }
+    fn reallocate(&mut self, p: u32, size: u32) -> u32 {
+        Wall::reallocate(self, p, size)
+    }
+    fn size(&mut self, p: u32) -> u32 {
+        Wall::size(self, p)
+    }
+    fn memory_bytes(&self) -> u64 {
+        Wall::memory_bytes(self)
+    }
+    fn bytes(&self, addr: u32, len: u32) -> &[u8] {
+        Wall::bytes(self, addr, len)
+    }
+    fn bytes_mut(&mut self, addr: u32, len: u32) -> &mut [u8] {
+        Wall::bytes_mut(self, addr, len)
+    }
+    fn ignores_bad_pointers(&self) -> bool {
+        self.variant != Variant::Checked
+    }
+    /// `validate()`, then the figures of `stat` (stats and checked builds).
+    fn walk(&mut self) -> Option<Result<Stats, String>> {
+        self.variant.has_stats().then(|| match self.validate() {
+            0 => Ok(self.stats()),
+            at => Err(format!("heap invalid at {at:#x}")),
+        })
+    }
+    fn top_room(&mut self) -> Option<u32> {
+        self.variant.has_stats().then(|| self.stat(6))
+    }
 }
 
 /// A tiny deterministic PRNG (SplitMix64).

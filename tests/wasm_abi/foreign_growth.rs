@@ -17,30 +17,30 @@ pub(crate) fn memory_grown_by_another_module_in_between() {
         let bad = variant != Variant::Checked;
         let mut rng = Rng::new(1000 + seed);
         let mut run = Run::new(Wall::new(variant), false);
-        let mut grower = Grower::new(&mut run.wall);
+        let mut grower = Grower::new(run.wall());
         run.allocate(100);
         for i in 0..600 {
             if rng.chance(4) {
                 let pages = rng.range(1, 3);
                 let byte = rng.range(0, 255) as u8;
                 grower
-                    .grow(&mut run.wall, pages, byte)
+                    .grow(run.wall(), pages, byte)
                     .expect("uncapped growth");
             }
             run.step(&mut rng, 40_000, 60, bad && i % 4 == 0);
             if i % 50 == 0 {
-                grower.assert_intact(&mut run.wall);
+                grower.assert_intact(run.wall());
                 run.verify_all();
             }
         }
-        grower.assert_intact(&mut run.wall);
+        grower.assert_intact(run.wall());
         run.verify_all();
         if !variant.has_stats() {
             run.free_all();
-            grower.assert_intact(&mut run.wall);
+            grower.assert_intact(run.wall());
             continue;
         }
-        let regions = run.wall.stat(7);
+        let regions = run.wall().stat(7);
         if variant == Variant::SmallStats {
             // Its workload differs with the classes: a seed may peak before the first growth
             // by the other module. Some must not.
@@ -49,16 +49,16 @@ pub(crate) fn memory_grown_by_another_module_in_between() {
             assert!(regions > 1, "seed {seed}: {regions} regions");
         }
         run.free_all();
-        grower.assert_intact(&mut run.wall);
-        let s = assert_all_recovered(&mut run.wall, &format!("seed {seed}"));
+        grower.assert_intact(run.wall());
+        let s = assert_all_recovered(run.wall(), &format!("seed {seed}"));
         // The current region is usable whole, without growth.
-        let pages = run.wall.pages();
-        let p = run.wall.allocate(s.top_room - 8);
+        let pages = run.wall().pages();
+        let p = run.wall().allocate(s.top_room - 8);
         assert_ne!(p, 0);
-        assert_eq!(run.wall.pages(), pages);
-        run.wall.deallocate(p);
-        grower.assert_intact(&mut run.wall);
-        assert_all_recovered(&mut run.wall, "again");
+        assert_eq!(run.wall().pages(), pages);
+        run.wall().deallocate(p);
+        grower.assert_intact(run.wall());
+        assert_all_recovered(run.wall(), "again");
     }
     assert!(
         small_regions > 1,
@@ -76,26 +76,26 @@ pub(crate) fn memory_grown_by_another_module_under_caps() {
     {
         let mut rng = Rng::new(cap as u64);
         let mut run = Run::new(Wall::capped(variant, Some(cap)), true);
-        let mut grower = Grower::new(&mut run.wall);
+        let mut grower = Grower::new(run.wall());
         for i in 0..250 {
             if rng.chance(5) {
                 let byte = rng.range(0, 255) as u8;
-                let _ = grower.grow(&mut run.wall, rng.range(1, 2), byte);
+                let _ = grower.grow(run.wall(), rng.range(1, 2), byte);
             }
             run.step(&mut rng, 65536, 30, i % 3 == 0);
             if i % 50 == 0 {
-                grower.assert_intact(&mut run.wall);
+                grower.assert_intact(run.wall());
                 run.verify_all();
             }
         }
-        grower.assert_intact(&mut run.wall);
+        grower.assert_intact(run.wall());
         run.verify_all();
-        assert!(run.wall.pages() <= cap as u64);
-        failures += run.failures;
-        max_regions = max_regions.max(run.wall.stat(7));
+        assert!(run.wall().pages() <= cap as u64);
+        failures += run.failures();
+        max_regions = max_regions.max(run.wall().stat(7));
         run.free_all();
-        grower.assert_intact(&mut run.wall);
-        assert_all_recovered(&mut run.wall, &format!("cap {cap}"));
+        grower.assert_intact(run.wall());
+        assert_all_recovered(run.wall(), &format!("cap {cap}"));
     }
     assert!(failures > 100, "{failures} failures");
     assert!(max_regions > 2, "{max_regions} regions at most");

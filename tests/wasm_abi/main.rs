@@ -14,7 +14,6 @@
 mod common;
 
 use common::wasm::*;
-use std::collections::BTreeMap;
 use wasmtime::{ExternType, ValType};
 
 /// `MAX_REQUEST` of the core: larger requests are refused before any arithmetic.
@@ -27,7 +26,6 @@ mod interface;
 mod oom;
 mod random;
 
-use contract::*;
 use interface::*;
 use oom::*;
 use random::*;

@@ -79,16 +79,16 @@ pub(crate) fn oom_at_cap(variant: Variant, cap: u32, start: u32) -> u32 {
         }
     }
     run.verify_all();
-    assert!(run.wall.pages() <= cap as u64);
-    let failures = run.failures;
+    assert!(run.wall().pages() <= cap as u64);
+    let failures = run.failures();
     assert!(
         failures > 0,
         "cap {cap}: the workload never ran out of memory"
     );
     run.free_all();
-    let s = assert_all_recovered(&mut run.wall, &format!("cap {cap}"));
+    let s = assert_all_recovered(run.wall(), &format!("cap {cap}"));
     assert_eq!(s.regions, 1);
-    let wall = &mut run.wall;
+    let wall = run.wall();
     let capacity = cap * PAGE - start - 16;
     assert_eq!(
         wall.allocate(capacity + 8),
@@ -138,10 +138,10 @@ pub(crate) fn out_of_memory_at_every_cap_small_build() {
             run.step(&mut rng, 65536, target, i % 3 == 0);
         }
         run.verify_all();
-        assert!(run.wall.pages() <= cap as u64);
-        assert!(run.failures > 0, "cap {cap}: never ran out of memory");
+        assert!(run.wall().pages() <= cap as u64);
+        assert!(run.failures() > 0, "cap {cap}: never ran out of memory");
         run.free_all();
-        let wall = &mut run.wall;
+        let wall = run.wall();
         let capacity = cap * PAGE - start - 16;
         assert_eq!(wall.allocate(capacity + 8), 0, "cap {cap}: over capacity");
         let p = wall.allocate(capacity);

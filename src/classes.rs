@@ -15,6 +15,9 @@ pub trait Classes {
     /// Whether an index (a bitmap) tells the non-empty lists; without one a search reads the
     /// heads.
     const INDEXED: bool;
+    /// Whether every block of a request's own class that is at least as large as the request
+    /// also serves it under the 125% rule (the class is narrower than a quarter of its sizes).
+    const OWN_CLASS_FITS: bool;
     /// Classes in use: every effective size up to 4 GiB maps below this.
     const CLASSES: usize;
     /// No list is non-empty.
@@ -23,8 +26,17 @@ pub trait Classes {
     fn class_of(eff: u32) -> usize;
     /// The head of the list of `class` (0 if empty). `class` is below `CLASSES`.
     fn head(&self, class: usize) -> u32;
-    /// Sets the head of the list of `class` (0: the list is empty now), and the index with it.
+    /// Sets the head of the non-empty list of `class` (0: the list is empty now), and the index
+    /// with it.
     fn set_head(&mut self, class: usize, head: u32);
+    /// [`Classes::set_head`] for a head that is not 0 (a block pushed): the index only gains.
+    fn push_head(&mut self, class: usize, head: u32);
+    /// The first class above `own` (a request's own class, for `need` bytes) whose every block
+    /// may serve the request under the 125% rule ([`crate::block::fits`]): a search starts there.
+    fn above(own: usize, need: u32) -> usize;
+    /// Whether every block from [`Classes::above`] up does serve the request (then the first
+    /// non-empty class found there needs no check).
+    const ABOVE_FITS: bool;
     /// The first class at or above `class` whose list may be non-empty, or `None`.
     fn first_at_or_above(&self, class: usize) -> Option<usize>;
     /// False when every list is known to be empty (a bitmap knows; a scheme without one says

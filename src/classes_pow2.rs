@@ -18,6 +18,8 @@ pub struct PowersOfTwo {
 
 impl Classes for PowersOfTwo {
     const INDEXED: bool = false;
+    const OWN_CLASS_FITS: bool = false;
+    const ABOVE_FITS: bool = false;
     const CLASSES: usize = 32;
     const EMPTY: Self = PowersOfTwo { heads: [0; 32] };
 
@@ -34,6 +36,18 @@ impl Classes for PowersOfTwo {
     #[inline(always)]
     fn set_head(&mut self, class: usize, head: u32) {
         self.heads[class & 31] = head;
+    }
+
+    #[inline(always)]
+    fn push_head(&mut self, class: usize, head: u32) {
+        self.heads[class & 31] = head;
+    }
+
+    /// The next class: its blocks are at least twice the own class's smallest, but a head 8
+    /// bytes above a request below 32 bytes (16 for 8) fails the rule, so heads are checked.
+    #[inline(always)]
+    fn above(own: usize, _need: u32) -> usize {
+        own + 1
     }
 
     #[inline(always)]

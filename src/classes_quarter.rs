@@ -34,6 +34,8 @@ pub struct Quarters {
 
 impl Classes for Quarters {
     const INDEXED: bool = true;
+    const OWN_CLASS_FITS: bool = true;
+    const ABOVE_FITS: bool = true;
     const CLASSES: usize = CLASSES;
     const EMPTY: Self = Quarters {
         words: [0; 2],
@@ -50,13 +52,26 @@ impl Classes for Quarters {
         self.heads[class & 127]
     }
 
-    /// Without a branch (whether a list runs empty is random): the class's bit is cleared, then
-    /// set again if `head` is not 0.
+    /// Without a branch (whether a list runs empty is random): the class's bit is cleared if
+    /// `head` is 0.
     #[inline(always)]
     fn set_head(&mut self, class: usize, head: u32) {
         self.heads[class & 127] = head;
-        let word = &mut self.words[(class >> 6) & 1];
-        *word = (*word & !(1 << (class & 63))) | (((head != 0) as u64) << (class & 63));
+        self.words[(class >> 6) & 1] &= !(((head == 0) as u64) << (class & 63));
+    }
+
+    #[inline(always)]
+    fn push_head(&mut self, class: usize, head: u32) {
+        self.heads[class & 127] = head;
+        self.words[(class >> 6) & 1] |= 1 << (class & 63);
+    }
+
+    /// Below 32 bytes the classes are exact, and the class just above holds blocks 8 bytes
+    /// larger: unsplittable and over 125%, so the search starts one class higher. Above that,
+    /// every block of a higher class is within the rule or splittable (tested below).
+    #[inline(always)]
+    fn above(own: usize, need: u32) -> usize {
+        own + 1 + (need < 32) as usize
     }
 
     #[inline]
@@ -131,11 +146,36 @@ mod tests {
     }
 
     #[test]
+    fn every_block_of_the_own_class_at_least_as_large_fits() {
+        for need in (8..100_000u32).step_by(8) {
+            let mut eff = need;
+            while class_of(eff) == class_of(need) {
+                assert!(crate::block::fits(eff, need), "need {need} eff {eff}");
+                eff += 8;
+            }
+        }
+    }
+
+    #[test]
+    fn every_block_from_the_class_above_fits() {
+        for need in (8..4096u32).step_by(8) {
+            let start = Quarters::above(class_of(need), need);
+            let mut eff = need;
+            while eff < 8192 {
+                if class_of(eff) >= start {
+                    assert!(crate::block::fits(eff, need), "need {need} eff {eff}");
+                }
+                eff += 8;
+            }
+        }
+    }
+
+    #[test]
     fn bitmap_finds_the_next_non_empty_class() {
         let mut lists = Quarters::EMPTY;
         assert_eq!(lists.first_at_or_above(0), None);
         for c in [3, 40, 100, 115] {
-            lists.set_head(c, 8 * c as u32);
+            lists.push_head(c, 8 * c as u32);
         }
         assert_eq!(lists.first_at_or_above(0), Some(3));
         assert_eq!(lists.first_at_or_above(4), Some(40));

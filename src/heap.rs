@@ -147,7 +147,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if P::ONE_ENTRY {
             return self.reallocate(0, size);
         }
-        self.place(size, 8)
+        let Some(need) = effective(size) else {
+            return 0;
+        };
+        let header = self.take(need);
+        if header == 0 {
+            return 0;
+        }
+        // SAFETY: `take` returned a used block of this heap.
+        unsafe { self.set_logical(header, size) };
+        header + HEADER
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
@@ -234,6 +243,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let mut q = 0;
         let (found, word) = 'placed: {
             if old != 0 {
+                let eff = self.eff(header);
+                if P::HEADROOM && need <= eff && eff - need <= need / 4 {
+                    // A slack within 125% stays (I5): a string growing into its headroom does
+                    // no list work.
+                    // SAFETY: `header` is a used block (checked above).
+                    unsafe { self.set_logical(header, size) };
+                    return p;
+                }
                 // SAFETY: `header` is a used block (checked above).
                 if let Some(word) = unsafe { self.resize_in_place(header, need) } {
                     break 'placed (header, word);
@@ -263,9 +280,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             } else {
                 0
             };
-            q = self.place(size.saturating_add(headroom), align);
+            q = self.allocate_aligned(size.saturating_add(headroom), align);
             if q == 0 && headroom != 0 {
-                q = self.place(size, align);
+                q = self.allocate_aligned(size, align);
             }
             if q == 0 {
                 return 0;
@@ -275,17 +292,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             (0, 0)
         };
         if found != 0 {
-            let total = word & !FLAGS;
-            // Under `HEADROOM` a block resized in place keeps a slack within 125% (I5): a string
-            // growing into its headroom does no list work.
-            let keep = if P::HEADROOM && found == header && total - need <= need / 4 {
-                total
-            } else {
-                need
-            };
-            // SAFETY: `found` is a used block of this heap (placed above) holding `total` bytes.
+            // SAFETY: `found` is a used block of this heap (placed above) holding its bytes.
             unsafe {
-                self.trim(found, word & PREV_FREE, total, keep);
+                self.trim(found, word & PREV_FREE, word & !FLAGS, need);
                 self.set_logical(found, size);
             }
             if found == header {
@@ -329,25 +338,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     // ---- Finding a block. ----
 
-    /// A new used block for `size` bytes aligned to `align`, its logical size written: its
-    /// payload, or 0.
-    #[inline(always)]
-    fn place(&mut self, size: u32, align: u32) -> u32 {
-        if align > 8 {
-            return self.allocate_over_aligned(size, align);
-        }
-        let Some(need) = effective(size) else {
-            return 0;
-        };
-        let header = self.take(need);
-        if header == 0 {
-            return 0;
-        }
-        // SAFETY: `take` returned a used block of this heap.
-        unsafe { self.set_logical(header, size) };
-        header + HEADER
-    }
-
     /// A used block of effective size `need` or a little more (I5; its logical size still to be
     /// written), or 0: see the module's "Paths".
     #[inline]
@@ -363,14 +353,22 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // the policy has steps in between (a closer fit, the spare), else from the own class.
         let mut from = own;
         if P::FIT_LOOKS != 0 || P::SPARE {
-            from = own + 1;
+            from = P::Lists::above(own, need);
             if listed {
                 let head = self.lists.head(own);
                 if head != 0 {
                     let eff = self.eff(head);
-                    if fits(eff, need) {
+                    if (P::Lists::OWN_CLASS_FITS && eff >= need) || fits(eff, need) {
+                        debug_assert!(fits(eff, need));
                         // SAFETY: `head` heads the list of `own`, and fits.
-                        return unsafe { self.take_listed(head, own, eff, need) };
+                        unsafe {
+                            if eff - need < MIN_FREE_BLOCK {
+                                // The commonest case in churn: an exact fit at the head.
+                                self.pop(head, own, eff);
+                                return head;
+                            }
+                            return self.take_listed(head, own, eff, need);
+                        }
                     }
                     if P::FIT_LOOKS != 0 && need <= FIT_MAX {
                         let found = self.fit_in_class(head, need);
@@ -389,10 +387,19 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
         }
         if listed {
-            if let Some(class) = self.class_fitting(from, need) {
+            // From `Classes::above` every block may fit, and under some schemes does: then the
+            // first non-empty class is the one (tested in classes_quarter.rs).
+            let found = if P::Lists::ABOVE_FITS && from != own {
+                self.lists.first_at_or_above(from)
+            } else {
+                self.class_fitting(from, need)
+            };
+            if let Some(class) = found {
                 let head = self.lists.head(class);
-                // SAFETY: `class_fitting` found `head` heading its list, fitting.
-                return unsafe { self.take_listed(head, class, self.eff(head), need) };
+                let eff = self.eff(head);
+                debug_assert!(fits(eff, need));
+                // SAFETY: `head` heads the list of `class`, and fits.
+                return unsafe { self.take_listed(head, class, eff, need) };
             }
         }
         if !self.ensure(HEADER + need) {
@@ -408,10 +415,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.bump(need, 0) }
     }
 
-    /// The first class from `class` up whose head [`fits`] `need`. Above the request's own class
-    /// every block is larger than the request, and only an unsplittable 8-byte surplus below 32
-    /// bytes (in the class just above) fails the rule, so this looks at two or three heads
-    /// (`PowersOfTwo` reads the empty heads on the way, at most 29).
+    /// The first class from `class` up whose head [`fits`] `need` (from `Classes::above` the
+    /// own class, the first head found fits; `PowersOfTwo`, without an index, reads the heads on
+    /// the way, at most 29).
     #[inline(always)]
     fn class_fitting(&self, class: usize, need: u32) -> Option<usize> {
         let mut class = class;
@@ -456,12 +462,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let mut best_eff = u32::MAX;
         while node != 0 && looks < P::FIT_LOOKS {
             let eff = self.eff(node);
-            if fits(eff, need) && eff < best_eff {
+            if eff >= need && eff < best_eff {
                 best = node;
                 best_eff = eff;
             }
             node = self.next_link(node);
             looks += 1;
+        }
+        // The smallest block at least as large: the 125% rule is checked once, on it.
+        if best != 0 && !(P::Lists::OWN_CLASS_FITS || fits(best_eff, need)) {
+            return 0;
         }
         best
     }
@@ -670,8 +680,17 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if next_word & FREE == 0 || eff + HEADER + next_eff < need {
             return None;
         }
+        let total = eff + HEADER + next_eff;
         // SAFETY: `next` is a free block of this heap (its FREE flag, I1).
-        unsafe { self.unlink(next, next_eff) };
+        unsafe {
+            if P::KEEP_LIST_PLACE && total - need >= MIN_FREE_BLOCK {
+                // The free neighbour shrinks from the front, keeping its list place: its header
+                // moves up, and `trim` has nothing left to split.
+                self.resize_free(next, next_eff, header + HEADER + need, total - need - HEADER);
+                return Some(need | (word & PREV_FREE));
+            }
+            self.unlink(next, next_eff);
+        }
         Some(word + HEADER + next_eff)
     }
 
@@ -713,61 +732,87 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// **Merging:** makes the block at `start` free, `word` its size word (effective size, and
     /// `PREV_FREE` if the block before is free): merges it with a free left neighbour and a
-    /// free right one, or gives it back to the bump pointer when it ends at `top` (I2).
+    /// free right one, or gives it back to the bump pointer when it ends at `top` (I2). (The
+    /// commonest case of stack-like use, inlined; the merging out of line.)
     ///
     /// # Safety
     /// `[start, start + 8 + eff)` is this heap's: a used block, or the tail of one being split
     /// (then `word` has no flags).
+    #[inline(always)]
     unsafe fn release(&mut self, start: u32, word: u32) {
         debug_assert!(word & (FREE | LAST) == 0 && self.spans(start, HEADER + (word & !FLAGS)));
-        let eff = word & !FLAGS;
-        let next = start + HEADER + eff;
+        let next = start + HEADER + (word & !FLAGS);
+        // SAFETY: the caller's promise. Marked free first: when the block merges into the one
+        // before or goes back to the bump pointer, this header stays behind, and a second
+        // `deallocate` of the same pointer must see it free and be ignored (also once `top` has
+        // moved past it again).
+        unsafe { self.set_size_word(start, word | FREE) };
+        if P::INLINE_FAST_PATHS && word & PREV_FREE == 0 && next == self.top {
+            self.top = start;
+            return;
+        }
+        // SAFETY: the caller's promise.
+        unsafe { self.merge(start, word, next) };
+    }
+
+    /// [`Heap::release`] past its first case (under `INLINE_FAST_PATHS`; otherwise all of it
+    /// but the `FREE` flag): the merges.
+    ///
+    /// # Safety
+    /// As `release`; `next` is the block's end.
+    unsafe fn merge(&mut self, start: u32, word: u32, next: u32) {
+        // The merged block: from `head`, `total` bytes of payload.
+        let mut head = start;
+        let mut total = word & !FLAGS;
         // SAFETY: the caller's promise for the block; its neighbours are this heap's blocks
         // (I1), the one before found through its footer when PREV_FREE says it is free (I3).
+        // Under `KEEP_LIST_PLACE` the merged block takes the list place of a free neighbour;
+        // otherwise every free neighbour is unlinked and the merged block pushed anew.
         unsafe {
-            // Marked free first: when the block merges into the one before or goes back to the
-            // bump pointer, this header stays behind, and a second `deallocate` of the same
-            // pointer must see it free and be ignored (also once `top` has moved past it again).
-            self.set_size_word(start, word | FREE);
-            // The merged block: from `head`, `total` bytes of payload. Under `KEEP_LIST_PLACE`
-            // `node` is a free neighbour (listed, or the spare) whose list place it takes (0 if
-            // none); otherwise every free neighbour is unlinked and the block pushed anew.
-            let mut head = start;
-            let mut total = eff;
-            let mut node = 0;
-            let mut node_eff = 0;
             if word & PREV_FREE != 0 {
                 let prev_eff = self.footer_before(start) & !FLAGS;
-                head = start - HEADER - prev_eff;
+                let prev = start - HEADER - prev_eff;
                 total += HEADER + prev_eff;
-                if P::KEEP_LIST_PLACE && next != self.top {
-                    (node, node_eff) = (head, prev_eff);
-                } else {
-                    self.unlink(head, prev_eff);
+                if next == self.top {
+                    self.unlink(prev, prev_eff);
+                    self.top = prev;
+                    return;
                 }
-            }
-            if next == self.top {
-                // (With no free block before, the commonest case of stack-like use.)
-                self.top = head;
-                return;
-            }
-            let next_word = self.size_word(next);
-            if next_word & FREE != 0 {
-                let next_eff = next_word & !FLAGS;
-                total += HEADER + next_eff;
-                if P::KEEP_LIST_PLACE && node == 0 {
-                    (node, node_eff) = (next, next_eff);
-                } else {
+                let next_word = self.size_word(next);
+                if next_word & FREE != 0 {
+                    let next_eff = next_word & !FLAGS;
                     self.unlink(next, next_eff);
+                    total += HEADER + next_eff;
+                } else {
+                    self.set_size_word(next, next_word | PREV_FREE);
                 }
+                if P::KEEP_LIST_PLACE {
+                    self.resize_free(prev, prev_eff, prev, total);
+                    return;
+                }
+                self.unlink(prev, prev_eff);
+                head = prev;
             } else {
-                self.set_size_word(next, next_word | PREV_FREE);
+                if !P::INLINE_FAST_PATHS && next == self.top {
+                    // (Under `INLINE_FAST_PATHS`, `release` took this case.)
+                    self.top = start;
+                    return;
+                }
+                let next_word = self.size_word(next);
+                if next_word & FREE != 0 {
+                    let next_eff = next_word & !FLAGS;
+                    total += HEADER + next_eff;
+                    if P::KEEP_LIST_PLACE {
+                        // The free neighbour grows down to `start`.
+                        self.resize_free(next, next_eff, start, total);
+                        return;
+                    }
+                    self.unlink(next, next_eff);
+                } else {
+                    self.set_size_word(next, next_word | PREV_FREE);
+                }
             }
-            if node != 0 {
-                self.resize_free(node, node_eff, head, total);
-            } else {
-                self.make_free(head, total);
-            }
+            self.make_free(head, total);
         }
     }
 
@@ -833,7 +878,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             self.set_prev_link(select(next != 0, next, header), header);
             self.set_prev_link(header, 0);
         }
-        self.lists.set_head(class, header);
+        self.lists.push_head(class, header);
     }
 
     /// Takes the free block at `header` out of its list (or stops it being the spare).

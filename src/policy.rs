@@ -29,6 +29,9 @@ pub trait Policy: 'static {
     /// `allocate` and `deallocate` are `reallocate(0, size)` and `reallocate(p, 0)`: the
     /// standalone module then has one function for the three calls.
     const ONE_ENTRY: bool;
+    /// The commonest cases (a block freed just below `top`) are inlined at every call site;
+    /// otherwise each path exists once.
+    const INLINE_FAST_PATHS: bool;
 }
 
 /// The speed-tuned policy (the default): quarter classes with a bitmap, the spare, a bounded
@@ -43,6 +46,7 @@ impl Policy for Fast {
     const LIST_REGION_REST: bool = true;
     const KEEP_LIST_PLACE: bool = true;
     const ONE_ENTRY: bool = false;
+    const INLINE_FAST_PATHS: bool = true;
 }
 
 /// The size-tuned policy (feature `small` for the standalone module and `WallE`): a class per
@@ -57,6 +61,7 @@ impl Policy for Small {
     const LIST_REGION_REST: bool = false;
     const KEEP_LIST_PLACE: bool = false;
     const ONE_ENTRY: bool = true;
+    const INLINE_FAST_PATHS: bool = false;
 }
 
 /// The policy of the standalone module and of `WallE`: [`Small`] with the feature `small`, else

@@ -257,20 +257,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 }
             }
             if P::ONE_ENTRY && align <= 8 {
-                let found = self.find_free(need);
-                if found != 0 {
-                    let eff = self.eff(found);
-                    // SAFETY: `found` is a listed free block; its left neighbour is used (I2).
-                    unsafe { self.unlink(found, eff) };
-                    break 'placed (found, eff);
-                }
-                if !self.ensure(HEADER + need) {
+                // `allocate` is this function: the new block comes from `take` here.
+                q = self.take(need);
+                if q == 0 {
                     return 0;
                 }
-                // Exactly `need` bytes at the top (`trim` writes the size word).
-                let top = self.top;
-                self.set_top(top + HEADER + need);
-                break 'placed (top, need);
+                // SAFETY: `take` returned a used block.
+                unsafe { self.set_logical(q, size) };
+                q += HEADER;
+                break 'placed (0, 0);
             }
             // A block that grows by a little and must move gets headroom for the next little
             // growths (strings built piecemeal; not vectors that double), as much as the 125%
@@ -686,7 +681,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
             if P::KEEP_LIST_PLACE && total - need >= MIN_FREE_BLOCK {
                 // The free neighbour shrinks from the front, keeping its list place: its header
                 // moves up, and `trim` has nothing left to split.
-                self.resize_free(next, next_eff, header + HEADER + need, total - need - HEADER);
+                self.resize_free(
+                    next,
+                    next_eff,
+                    header + HEADER + need,
+                    total - need - HEADER,
+                );
                 return Some(need | (word & PREV_FREE));
             }
             self.unlink(next, next_eff);

@@ -33,9 +33,10 @@ lint:
 	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
 
 # Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm), and the crates
-# of tests/dependents built for their wasm targets and run (tests/dependents.rs).
-# The core's tests run again over the rest of the feature matrix: the size-tuned core (`small`),
-# freed-memory poisoning checked by the walker (`checked`), both, and `stats`.
+# of tests/dependents built for their wasm targets and run (tests/dependents.rs). The core's
+# suites (core, model, fuzz_corpus) run over both policies, `Fast` and `Small`, in every run; they
+# run again over the rest of the feature matrix: freed-memory poisoning checked by the walker
+# (`checked`), `small` and `stats` (which choose what the module and `WallE` use).
 test-host:
 	cargo test
 	for features in $(filter-out default,$(FEATURE_MATRIX)); do \
@@ -85,10 +86,12 @@ soak:
 	node scripts/build.mjs --features stats --out target/wall-e-stats.wasm
 	cargo run --example soak -- 100000000
 
-# The long run: `make fuzz FUZZ_SECONDS=3600`.
+# The long run: `make fuzz FUZZ_SECONDS=3600` (each policy in turn: the speed-tuned core, then
+# the size-tuned one with `--features small`).
 FUZZ_SECONDS ?= 600
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+	FUZZ_FEATURES=small scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The core's host tests and the fuzz corpus replay under Miri (nightly component, added when
 # missing). Isolation is off only for the replay, which reads the corpus files.

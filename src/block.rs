@@ -41,6 +41,13 @@ pub const MAX_REQUEST: u32 = u32::MAX - 2 * PAGE;
 #[cfg(feature = "checked")]
 pub(crate) const POISON: u8 = 0xDD;
 
+/// Where a free block's poison starts (checked build): after its prev link; it runs `eff - 8`
+/// bytes, up to the footer.
+#[cfg(feature = "checked")]
+pub(crate) fn poison_start(header: u32) -> u32 {
+    header + PREV_LINK + 4
+}
+
 /// The effective size for a request of `size` bytes, `None` for 0 or impossible sizes.
 #[inline(always)]
 pub(crate) fn effective(size: u32) -> Option<u32> {
@@ -151,6 +158,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
         self.read(header + PREV_LINK)
     }
 
+    /// The footer (last payload word) of the free block at `header` of `eff` bytes.
+    #[inline(always)]
+    pub(crate) fn footer(&self, header: u32, eff: u32) -> u32 {
+        self.read(header + SIZE_WORD + eff)
+    }
+
     /// The footer of the block before `header`: its effective size with `FREE` when it is free
     /// (`PREV_FREE` on `header`), meaningless otherwise.
     #[inline(always)]
@@ -211,11 +224,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
         #[cfg(feature = "checked")]
         // SAFETY: the payload between the prev link and the footer is inside the block.
         unsafe {
-            self.at(header + 12, eff - 8)
+            self.at(poison_start(header), eff - 8)
                 .write_bytes(POISON, eff as usize - 8)
         };
-        // SAFETY: the header and the last payload word are inside the block (the caller's
-        // promise).
+        // SAFETY: the header and the last payload word (the footer) are inside the block (the
+        // caller's promise).
         unsafe {
             self.set_size_word(header, eff | FREE);
             self.write(header + SIZE_WORD + eff, eff | FREE);

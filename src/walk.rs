@@ -1,6 +1,8 @@
 //! The heap walker: checks every invariant of `heap.rs` and counts what it sees.
 
 use crate::block::{FLAGS, FREE, HEADER, LAST, PREV_FREE};
+#[cfg(feature = "checked")]
+use crate::block::poison_start;
 use crate::classes::Classes;
 use crate::heap::{Heap, SPARE_KEEP};
 use crate::policy::Policy;
@@ -143,7 +145,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let mut prev = 0;
             while node != 0 {
                 check(self.is_listed(node), node, "list link outside the heap")?;
-                let word = self.read(node + 4);
+                let word = self.size_word(node);
                 check(
                     word & (FREE | LAST) == FREE,
                     node,
@@ -154,7 +156,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                     node,
                     "free block in the wrong class",
                 )?;
-                check(self.read(node + HEADER) == prev, node, "prev link broken")?;
+                check(self.prev_link(node) == prev, node, "prev link broken")?;
                 listed += 1;
                 check(
                     listed < stats.free_blocks + !spare_seen as u32,
@@ -162,7 +164,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                     "free lists hold more blocks than the heap",
                 )?;
                 prev = node;
-                node = self.read(node);
+                node = self.next_link(node);
             }
         }
         for class in P::Lists::CLASSES..self.lists.heads().len() {
@@ -235,7 +237,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             header,
             "block outside its region",
         )?;
-        let word = self.read(header + 4);
+        let word = self.size_word(header);
         let eff = word & !FLAGS;
         let end = header as u64 + HEADER as u64 + eff as u64;
         check(end <= bound as u64, header, "block overruns its region")?;
@@ -260,13 +262,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         check(eff >= 8, header, "empty block")?;
         if word & FREE == 0 {
-            let logical = self.read(header);
+            let logical = self.logical(header);
             check(logical <= eff, header, "logical size above effective size")?;
             return Ok(Walked::Used { logical, end });
         }
         check(prev_free != Some(true), header, "two adjacent free blocks")?;
         check(
-            self.read(header + 4 + eff) == eff | FREE,
+            self.footer(header, eff) == eff | FREE,
             header,
             "footer disagrees with header",
         )?;
@@ -274,7 +276,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if spare {
             check(eff <= SPARE_KEEP, header, "spare larger than SPARE_KEEP")?;
         } else {
-            let (next, prev) = (self.read(header), self.read(header + HEADER));
+            let (next, prev) = (self.next_link(header), self.prev_link(header));
             if prev == 0 {
                 check(
                     self.lists.head(class_of::<P>(eff)) == header,
@@ -283,14 +285,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 )?;
             } else {
                 check(
-                    self.is_listed(prev) && self.read(prev) == header,
+                    self.is_listed(prev) && self.next_link(prev) == header,
                     header,
                     "prev link does not point back",
                 )?;
             }
             if next != 0 {
                 check(
-                    self.is_listed(next) && self.read(next + HEADER) == header,
+                    self.is_listed(next) && self.prev_link(next) == header,
                     header,
                     "next link does not point back",
                 )?;
@@ -300,7 +302,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         {
             // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
             let poison = unsafe {
-                core::slice::from_raw_parts(self.at(header + 12, eff - 8), eff as usize - 8)
+                core::slice::from_raw_parts(self.at(poison_start(header), eff - 8), eff as usize - 8)
             };
             check(
                 poison.iter().all(|&b| b == crate::block::POISON),
@@ -323,7 +325,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let mut header = self.first;
         while header != self.top {
-            let word = self.read(header + 4);
+            let word = self.size_word(header);
             if word & LAST != 0 {
                 header += HEADER + (word & !FLAGS);
                 continue;
@@ -431,10 +433,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 head,
                 "free block in the wrong class",
             )?;
-            check(self.read(head + HEADER) == 0, head, "prev link broken")?;
-            let next = self.read(head);
+            check(self.prev_link(head) == 0, head, "prev link broken")?;
+            let next = self.next_link(head);
             check(
-                next == 0 || (self.is_listed(next) && self.read(next + HEADER) == head),
+                next == 0 || (self.is_listed(next) && self.prev_link(next) == head),
                 head,
                 "next link does not point back",
             )?;
@@ -454,7 +456,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// the heap, a free header (no `PREV_FREE`: I2), not empty, the footer; its effective size.
     fn check_free_at(&self, header: u32) -> Result<u32, Corruption> {
         check(self.is_listed(header), header, "list link outside the heap")?;
-        let word = self.read(header + 4);
+        let word = self.size_word(header);
         let eff = word & !FLAGS;
         check(
             word & FLAGS == FREE
@@ -464,7 +466,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             "used block in a free list",
         )?;
         check(
-            self.read(header + 4 + eff) == eff | FREE,
+            self.footer(header, eff) == eff | FREE,
             header,
             "footer disagrees with header",
         )?;
@@ -496,8 +498,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // is free (then its footer, just below, leads to it and the walk starts there). A clear
         // flag elsewhere is taken as it is: the block before is not in the span.
         let mut known = from == self.first || from == self.region;
-        if !known && from != self.top && self.read(from + 4) & PREV_FREE != 0 {
-            let footer = self.read(from - 4);
+        if !known && from != self.top && self.size_word(from) & PREV_FREE != 0 {
+            let footer = self.footer_before(from);
             let prev = (footer & !FLAGS)
                 .checked_add(HEADER)
                 .and_then(|size| from.checked_sub(size));

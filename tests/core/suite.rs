@@ -216,10 +216,9 @@ fn reuse_is_exact_or_split_and_within_125_percent() {
     }
 }
 
-/// The effective size of a live block, read from its header.
+/// The effective size of a live block, read from its header (the shared shadow model's reader).
 fn effective(h: &HostHeap, p: u32) -> u32 {
-    let header = bytes(h, p - 4, 4);
-    u32::from_le_bytes(header.try_into().unwrap()) & !7
+    super::common::shadow::Target::effective(h, p)
 }
 
 #[test]

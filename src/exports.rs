@@ -1,37 +1,59 @@
 //! The standalone module's ABI (feature `exports`): `u32` pointers, 0 is nil.
 
 use crate::heap::Heap;
+#[cfg(target_feature = "atomics")]
+use crate::lock::Lock;
 use crate::policy::Chosen;
 use crate::wasm::LinearMemory;
 use core::cell::UnsafeCell;
 
 /// The module's one heap. It starts in the initial memory above `__heap_base`: the module is a
 /// program of its own, so it runs in one page.
-struct ModuleHeap(UnsafeCell<Heap<LinearMemory<true>, Chosen>>);
+///
+/// The threaded module (`atomics`, `pkg/wall-e.threads.wasm`) imports a shared memory: the
+/// static lives in it at an address fixed by the linker, so every instance over that memory,
+/// one per worker, reaches the same lock and the same heap, and every export holds the lock.
+/// The heap's state starts all zero (no data segment) and is set up on first use under the
+/// lock, so a later instantiation re-initialises nothing. The claim on `[__heap_base,
+/// __heap_end)` is made once, in the shared state, for all the instances.
+struct ModuleHeap {
+    /// Taken by every export (atomics only).
+    #[cfg(target_feature = "atomics")]
+    lock: Lock,
+    heap: UnsafeCell<Heap<LinearMemory<true>, Chosen>>,
+}
 
-// SAFETY: without the `atomics` target feature (refused in wasm.rs) a wasm instance runs one
-// thread.
+// SAFETY: without the `atomics` target feature a wasm instance runs one thread.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl Sync for ModuleHeap {}
+
+// SAFETY: with `atomics`, every export takes `lock` before it reaches the heap.
+#[cfg(target_feature = "atomics")]
 unsafe impl Sync for ModuleHeap {}
 
 // SAFETY: nothing else in the module allocates, and client modules that import its memory keep no
-// data or stack there (README), so `[__heap_base, __heap_end)` is this heap's alone.
-static HEAP: ModuleHeap = ModuleHeap(UnsafeCell::new(Heap::new(unsafe {
-    LinearMemory::with_initial_memory()
-})));
+// data or stack there (README), so `[__heap_base, __heap_end)` is this heap's alone (with
+// atomics: the heap's, shared by every instance of this module over the memory).
+static HEAP: ModuleHeap = ModuleHeap {
+    #[cfg(target_feature = "atomics")]
+    lock: Lock::new(),
+    heap: UnsafeCell::new(Heap::new(unsafe { LinearMemory::with_initial_memory() })),
+};
 
 impl ModuleHeap {
     /// The heap.
     ///
     /// # Safety
-    /// No other reference to it may be alive: exports run one at a time and never re-enter each
-    /// other.
+    /// No other reference to it may be alive: exports run one at a time (with atomics: the
+    /// caller holds `lock`) and never re-enter each other.
     #[allow(clippy::mut_from_ref)]
     #[inline(always)]
     unsafe fn heap(&self) -> &mut Heap<LinearMemory<true>, Chosen> {
         // SAFETY: per this function's contract.
-        unsafe { &mut *self.0.get() }
+        unsafe { &mut *self.heap.get() }
     }
 
+    /// Walks the heap. The caller holds `lock` (atomics).
     #[cfg(feature = "stats")]
     fn validate(&self) -> Result<crate::walk::Stats, crate::walk::Corruption> {
         // SAFETY: called at the start of an export, before any other borrow; it does not allocate.
@@ -42,14 +64,19 @@ impl ModuleHeap {
 /// Allocates `size` bytes (8-aligned); 0 for `size == 0` or when memory is exhausted.
 #[no_mangle]
 pub extern "C" fn allocate(size: u32) -> u32 {
+    #[cfg(target_feature = "atomics")]
+    let _locked = HEAP.lock.lock();
     checked::guard(0);
-    // SAFETY: exports run one at a time and never re-enter each other.
+    // SAFETY: exports run one at a time (with atomics: under the lock) and never re-enter each
+    // other.
     unsafe { HEAP.heap() }.allocate(size)
 }
 
 /// Frees a block; nil, foreign pointers and double frees are ignored (see the README).
 #[no_mangle]
 pub extern "C" fn deallocate(ptr: u32) {
+    #[cfg(target_feature = "atomics")]
+    let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
     unsafe { HEAP.heap() }.deallocate(ptr)
@@ -58,6 +85,8 @@ pub extern "C" fn deallocate(ptr: u32) {
 /// Resizes a block, in place when possible; 0 on failure with the old block kept.
 #[no_mangle]
 pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
+    #[cfg(target_feature = "atomics")]
+    let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
     unsafe { HEAP.heap() }.reallocate(ptr, size)
@@ -66,6 +95,8 @@ pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
 /// The size last asked for of a live block; 0 for nil or a pointer that is not one.
 #[no_mangle]
 pub extern "C" fn size(ptr: u32) -> u32 {
+    #[cfg(target_feature = "atomics")]
+    let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
     unsafe { HEAP.heap() }.size(ptr)
@@ -108,7 +139,7 @@ mod checked {
         at: UnsafeCell<u32>,
         message: UnsafeCell<[u8; 64]>,
     }
-    // SAFETY: single-threaded module (see `ModuleHeap`).
+    // SAFETY: written only under the heap's lock (atomics) or by the one thread.
     unsafe impl Sync for Error {}
     static ERROR: Error = Error {
         code: UnsafeCell::new(OK),
@@ -116,8 +147,11 @@ mod checked {
         message: UnsafeCell::new([0; 64]),
     };
 
+    /// Records the error and traps. Called by `guard`, inside an export (with atomics: holding
+    /// the lock, which it releases first, as the trap skips the guard's drop).
     fn fail(code: u32, at: u32, what: &str) -> ! {
-        // SAFETY: single-threaded; nothing else borrows ERROR while an export runs.
+        // SAFETY: single-threaded (with atomics: the lock is held); nothing else borrows ERROR
+        // while an export runs.
         unsafe {
             *ERROR.code.get() = code;
             *ERROR.at.get() = at;
@@ -126,6 +160,11 @@ mod checked {
             message[..len].copy_from_slice(&what.as_bytes()[..len]);
             message[len] = 0;
         }
+        // SAFETY: called with the lock held, and the trap below never drops the guard.
+        #[cfg(target_feature = "atomics")]
+        unsafe {
+            HEAP.lock.release()
+        };
         core::arch::wasm32::unreachable()
     }
 
@@ -149,14 +188,18 @@ mod checked {
     /// pointer, 4 heap corruption.
     #[no_mangle]
     pub extern "C" fn last_error() -> u32 {
-        // SAFETY: single-threaded read.
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
+        // SAFETY: single-threaded read (with atomics: under the lock).
         unsafe { *ERROR.code.get() }
     }
 
     /// The address the last error is about (the pointer, or where the heap walk failed).
     #[no_mangle]
     pub extern "C" fn last_error_at() -> u32 {
-        // SAFETY: single-threaded read.
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
+        // SAFETY: single-threaded read (with atomics: under the lock).
         unsafe { *ERROR.at.get() }
     }
 
@@ -175,6 +218,8 @@ mod stats {
     /// Walks the heap: 0 when every invariant holds, else the address where one breaks (at least 1).
     #[no_mangle]
     pub extern "C" fn validate() -> u32 {
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
         match HEAP.validate() {
             Ok(_) => 0,
             Err(c) => c.at.max(1),
@@ -186,6 +231,8 @@ mod stats {
     /// 7 regions. `u32::MAX` for an unknown index or a corrupt heap.
     #[no_mangle]
     pub extern "C" fn stat(which: u32) -> u32 {
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
         let Ok(s) = HEAP.validate() else {
             return u32::MAX;
         };

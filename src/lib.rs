@@ -2,7 +2,8 @@
 //!
 //! - [`Heap`] is the allocator over any [`Source`] of memory; it runs on the host too. Its
 //!   [`Policy`] parameter is [`Fast`] (speed-tuned, the default) or [`Small`] (size-tuned).
-//! - `WallE` (on wasm32) is the `GlobalAlloc`; it uses only the memory it grows itself.
+//! - `WallE` (on wasm32) is the `GlobalAlloc`; it uses only the memory it grows itself. With the
+//!   `atomics` target feature it takes a spin lock around the heap (`lock.rs`); without it, none.
 //! - The feature `exports` (off by default; `scripts/build.mjs` turns it on) makes the crate the
 //!   standalone `wall-e.wasm` with the raw ABI `allocate`, `deallocate`, `reallocate`, `size`.
 //!
@@ -22,6 +23,8 @@ mod walk;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod host;
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+mod lock;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

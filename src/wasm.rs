@@ -1,15 +1,14 @@
 //! The wasm platform: linear memory as a [`Source`], and [`WallE`], the `GlobalAlloc`.
 
 use crate::heap::Heap;
+#[cfg(target_feature = "atomics")]
+use crate::lock::Lock;
 use crate::policy::Chosen;
 use crate::source::{Source, PAGE};
 use crate::walk::{Corruption, Stats};
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 use core::cell::UnsafeCell;
-
-#[cfg(target_feature = "atomics")]
-compile_error!("wall-e is single-threaded: it does not support the wasm `atomics` feature yet");
 
 /// Memory index 0 of the module, grown with `memory.grow`.
 ///
@@ -99,18 +98,33 @@ unsafe impl<const CLAIMS_INITIAL: bool> Source for LinearMemory<CLAIMS_INITIAL> 
 ///
 /// It uses only the memory it grows itself (see [`LinearMemory`]), serves every power-of-two
 /// alignment, reallocates in place where it can and skips the memset of `alloc_zeroed` for
-/// memory fresh from `memory.grow`. Single-threaded, as is wasm without the `atomics` feature.
+/// memory fresh from `memory.grow`.
+///
+/// Without the `atomics` target feature a wasm instance runs one thread, and `WallE` has no lock
+/// (not one instruction more). With it (`-C target-feature=+atomics`, shared memory, threads),
+/// every call takes a spin lock (`src/lock.rs`) around the heap.
 pub struct WallE {
+    /// Taken around every heap operation (atomics only).
+    #[cfg(target_feature = "atomics")]
+    lock: Lock,
     heap: UnsafeCell<Heap<LinearMemory, Chosen>>,
 }
 
-// SAFETY: without the `atomics` target feature (refused above) a wasm instance runs one thread.
+// SAFETY: without the `atomics` target feature a wasm instance runs one thread.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl Sync for WallE {}
+
+// SAFETY: with `atomics`, every method that reaches the heap holds `lock` while it does; `heap`
+// leaves that to its caller (its contract).
+#[cfg(target_feature = "atomics")]
 unsafe impl Sync for WallE {}
 
 impl WallE {
     /// A heap over the pages it grows itself, taken on first use.
     pub const fn new() -> Self {
         WallE {
+            #[cfg(target_feature = "atomics")]
+            lock: Lock::new(),
             heap: UnsafeCell::new(Heap::new(LinearMemory::new())),
         }
     }
@@ -118,17 +132,21 @@ impl WallE {
     /// The heap itself, for the raw `u32` ABI.
     ///
     /// # Safety
-    /// No other reference to the heap may be alive (the allocator is not re-entrant).
+    /// No other reference to the heap may be alive (the allocator is not re-entrant). With the
+    /// `atomics` feature that includes every other thread: nothing else may allocate meanwhile.
     #[allow(clippy::mut_from_ref)]
     #[inline]
     pub unsafe fn heap(&self) -> &mut Heap<LinearMemory, Chosen> {
-        // SAFETY: single-threaded and not re-entrant, per this function's contract.
+        // SAFETY: exclusive and not re-entrant, per this function's contract.
         unsafe { &mut *self.heap.get() }
     }
 
     /// Walks the heap and checks every invariant (O(heap)).
     pub fn validate(&self) -> Result<Stats, Corruption> {
-        // SAFETY: single-threaded; `validate` does not allocate, so no other borrow is alive.
+        #[cfg(target_feature = "atomics")]
+        let _locked = self.lock.lock();
+        // SAFETY: single-threaded (with atomics, the lock is held); `validate` does not
+        // allocate, so no other borrow is alive.
         unsafe { self.heap() }.validate()
     }
 }
@@ -153,23 +171,32 @@ fn to_ptr(addr: u32) -> *mut u8 {
 // contents on realloc, and returns null on failure.
 unsafe impl GlobalAlloc for WallE {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: see `heap`; GlobalAlloc methods are never re-entered.
+        #[cfg(target_feature = "atomics")]
+        let _locked = self.lock.lock();
+        // SAFETY: see `heap`; GlobalAlloc methods are never re-entered, and with atomics the lock
+        // is held.
         let heap = unsafe { self.heap() };
         to_ptr(heap.allocate_aligned(layout.size() as u32, layout.align() as u32))
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        #[cfg(target_feature = "atomics")]
+        let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };
         to_ptr(heap.allocate_zeroed(layout.size() as u32, layout.align() as u32))
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        #[cfg(target_feature = "atomics")]
+        let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
         unsafe { self.heap() }.deallocate(ptr.expose_provenance() as u32)
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        #[cfg(target_feature = "atomics")]
+        let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };
         let p = ptr.expose_provenance() as u32;

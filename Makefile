@@ -9,6 +9,7 @@ setup:
 build:
 	rustup target add wasm32-unknown-unknown
 	node scripts/build.mjs
+	node scripts/build.mjs --threads
 
 demo: build
 	node examples/demo.mjs

@@ -27,7 +27,10 @@ export class WallEError extends Error {
   readonly size?: number;
 }
 
-/** wall-e.wasm's raw exports. Raw calls are unchecked: prefer the {@link WallEHeap} methods. */
+/**
+ * wall-e.wasm's raw exports. Raw calls are unchecked: prefer the {@link WallEHeap} methods. The
+ * threaded module exports no memory; the loader puts the shared memory it was given here.
+ */
 export interface WallEExports {
   readonly memory: WebAssembly.Memory;
   allocate(size: number): number;
@@ -82,6 +85,8 @@ export class WallEHeap {
   readonly memory: WebAssembly.Memory;
   readonly instance: WebAssembly.Instance;
   readonly via: LoadedVia;
+  /** Whether this is the threaded module over a shared memory (loaded with `{ memory }`). */
+  readonly shared: boolean;
   /** Allocates `size` (> 0) bytes, 8-byte aligned; throws OUT_OF_MEMORY instead of returning 0. */
   alloc(size: number): Pointer;
   /** Frees a live block; `free(0)` is a no-op; a freed or foreign pointer throws NOT_LIVE. */
@@ -121,10 +126,27 @@ export type Source =
   | WebAssembly.Module
   | WebAssembly.Instance;
 
+/** Options of {@link load}. */
+export interface LoadOptions {
+  /**
+   * A shared memory (see {@link createSharedMemory}): loads the threaded module,
+   * `wall-e.threads.wasm` (the default source then), which imports it as `env.memory`. Every
+   * instance over the same memory, one per worker, shares one heap.
+   */
+  memory?: WebAssembly.Memory;
+}
+
 /**
  * Loads and instantiates wall-e: with no argument the `wall-e.wasm` beside the loader; a URL or
  * string (fetched, or read with fs for `file:` URLs and paths in Node); a Response (streamed when
  * its Content-Type is `application/wasm`, else instantiated from its bytes); bytes; or a Module.
+ * With `{ memory }`, the threaded module over that shared memory (in a worker too).
  */
-export function load(source?: Source): Promise<WallEHeap>;
+export function load(source?: Source | null, options?: LoadOptions): Promise<WallEHeap>;
+
+/**
+ * A new shared memory for the threaded module: `initial` pages (default 1) up to `maximum`
+ * (default 16384, 1 GiB). Needs SharedArrayBuffer (browsers: a cross-origin isolated page).
+ */
+export function createSharedMemory(options?: { initial?: number; maximum?: number }): WebAssembly.Memory;
 export default load;

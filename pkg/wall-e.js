@@ -3,6 +3,10 @@
 // every pointer is validated with `size(p)` before its memory is touched, and every
 // write is bounded by the block's size. See wall-e.d.ts for the types.
 //
+// Threads: `load(source, { memory })` instantiates the threaded module, wall-e.threads.wasm,
+// over a given shared `WebAssembly.Memory` (its one import, `env.memory`). Every worker that
+// loads it over the same memory shares one heap; see `createSharedMemory`.
+//
 // Views and memory growth: `memory.grow` (which any alloc/realloc may trigger) detaches
 // the old ArrayBuffer, and every typed array over it becomes empty. Therefore
 //  - `heap.bytes(p)` / `heap.view(p, Type)` build a fresh typed array over the *current*
@@ -138,17 +142,32 @@ export class Block {
  * Obtain one with {@link load}.
  */
 export class WallEHeap {
-  /** @param {WebAssembly.Instance} instance @param {string} via how it was instantiated */
-  constructor(instance, via) {
+  /**
+   * @param {WebAssembly.Instance} instance
+   * @param {string} via how it was instantiated
+   * @param {WebAssembly.Memory} [memory] the shared memory it imports (threaded module)
+   */
+  constructor(instance, via, memory) {
     const e = instance.exports;
     for (const name of ["allocate", "deallocate", "reallocate", "size"]) {
       if (typeof e[name] !== "function") fail("BAD_MODULE", `the module does not export the function "${name}": not wall-e`);
     }
-    if (!(e.memory instanceof WebAssembly.Memory)) fail("BAD_MODULE", 'the module does not export "memory": not wall-e');
-    /** The raw exports: `memory`, `allocate`, `deallocate`, `reallocate`, `size`. */
-    this.exports = e;
-    /** The wasm memory; its `buffer` is replaced (the old one detached) when memory grows. */
-    this.memory = e.memory;
+    if (memory) {
+      if (e.memory !== undefined && e.memory !== memory) {
+        fail("BAD_MODULE", "the module has its own memory: load the threaded module, wall-e.threads.wasm, with { memory }");
+      }
+    } else if (!(e.memory instanceof WebAssembly.Memory)) {
+      fail("BAD_MODULE", 'the module does not export "memory": not wall-e (the threaded module needs { memory })');
+    }
+    /** The raw exports: `allocate`, `deallocate`, `reallocate`, `size` (and `memory`, except threaded). */
+    this.exports = memory ? { ...e, memory } : e;
+    /**
+     * The wasm memory; its `buffer` is replaced (the old one detached) when memory grows. A
+     * shared memory's buffer is a SharedArrayBuffer, never detached, re-read for its new length.
+     */
+    this.memory = memory || e.memory;
+    /** Whether the heap is the threaded module's, over a shared memory. */
+    this.shared = !!memory;
     /** The instance, e.g. to hand its exports to another module as imports. */
     this.instance = instance;
     /** How the module was instantiated: "streaming", "arraybuffer", "bytes", "module" or "instance". */
@@ -322,18 +341,22 @@ function toUrl(source) {
   fail("BAD_SOURCE", `cannot resolve "${source}" to a URL`);
 }
 
+/** What the module is given: nothing, or the shared memory for the threaded module. */
+const importsFor = (memory) => (memory ? { env: { memory } } : {});
+
 /** Instantiates bytes or a Module, turning compile and link errors into LOAD_FAILED. */
-async function instantiate(what, via, where) {
+async function instantiate(what, via, where, memory) {
   let result;
   try {
-    result = await WebAssembly.instantiate(what, {});
+    result = await WebAssembly.instantiate(what, importsFor(memory));
   } catch (cause) {
-    fail("LOAD_FAILED", `${where} is not a wasm module wall-e can run: ${cause && cause.message}`, { cause });
+    const hint = memory ? " (with { memory }, load the threaded module: wall-e.threads.wasm)" : "";
+    fail("LOAD_FAILED", `${where} is not a wasm module wall-e can run${hint}: ${cause && cause.message}`, { cause });
   }
-  return new WallEHeap(result instanceof WebAssembly.Instance ? result : result.instance, via);
+  return new WallEHeap(result instanceof WebAssembly.Instance ? result : result.instance, via, memory);
 }
 
-async function fromResponse(response) {
+async function fromResponse(response, memory) {
   if (typeof Response === "undefined" || !(response instanceof Response)) {
     fail("BAD_SOURCE", "the promise did not resolve to a Response");
   }
@@ -342,7 +365,7 @@ async function fromResponse(response) {
   if (type === WASM_MIME && typeof WebAssembly.instantiateStreaming === "function") {
     let instance;
     try {
-      ({ instance } = await WebAssembly.instantiateStreaming(response, {}));
+      ({ instance } = await WebAssembly.instantiateStreaming(response, importsFor(memory)));
     } catch (cause) {
       // A TypeError before the body is read is a refused response (e.g. a Content-Type with
       // parameters, which the Web API rejects): fall back to the bytes. Anything else is fatal.
@@ -350,10 +373,10 @@ async function fromResponse(response) {
         fail("LOAD_FAILED", `instantiating ${response.url || "wall-e.wasm"} failed: ${cause && cause.message}`, { cause });
       }
     }
-    if (instance) return new WallEHeap(instance, "streaming");
+    if (instance) return new WallEHeap(instance, "streaming", memory);
   }
   // Wrong Content-Type (instantiateStreaming would reject it) or no streaming support.
-  return instantiate(await response.arrayBuffer(), "arraybuffer", response.url || "the response");
+  return instantiate(await response.arrayBuffer(), "arraybuffer", response.url || "the response", memory);
 }
 
 /**
@@ -368,26 +391,37 @@ async function fromResponse(response) {
  *  - bytes: an ArrayBuffer, a typed array, a DataView or a Node Buffer;
  *  - a compiled `WebAssembly.Module` (or an already instantiated `WebAssembly.Instance`).
  *
+ * With `options.memory`, a shared `WebAssembly.Memory` (see {@link createSharedMemory}), it loads
+ * the threaded module instead (default source: the `wall-e.threads.wasm` beside this file) and
+ * gives it that memory, its one import (`env.memory`). Every instance over the same memory — one
+ * per worker: post the memory and the compiled `WebAssembly.Module` to each — shares one heap.
+ *
  * Resolves to a {@link WallEHeap}; rejects with a {@link WallEError} (`BAD_SOURCE`,
  * `LOAD_FAILED` or `BAD_MODULE`) when the module cannot be loaded or is not wall-e.
  *
  * @param {string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module | WebAssembly.Instance} [source]
+ * @param {{ memory?: WebAssembly.Memory }} [options]
  * @returns {Promise<WallEHeap>}
  */
-export async function load(source) {
-  if (source === undefined || source === null) source = new URL("./wall-e.wasm", import.meta.url);
-  if (source instanceof WebAssembly.Instance) return new WallEHeap(source, "instance");
-  if (source instanceof WebAssembly.Module) return instantiate(source, "module", "the module");
+export async function load(source, options = {}) {
+  const memory = options && options.memory;
+  if (memory !== undefined && memory !== null) {
+    const shared = typeof SharedArrayBuffer !== "undefined" && memory instanceof WebAssembly.Memory && memory.buffer instanceof SharedArrayBuffer;
+    if (!shared) fail("BAD_SOURCE", "options.memory must be a shared WebAssembly.Memory (see createSharedMemory)");
+  }
+  if (source === undefined || source === null) source = new URL(memory ? "./wall-e.threads.wasm" : "./wall-e.wasm", import.meta.url);
+  if (source instanceof WebAssembly.Instance) return new WallEHeap(source, "instance", memory || undefined);
+  if (source instanceof WebAssembly.Module) return instantiate(source, "module", "the module", memory);
   if (ArrayBuffer.isView(source)) {
     // Some engines refuse a DataView as a BufferSource: hand them a Uint8Array over the same bytes.
     const view = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-    return instantiate(view, "bytes", "the bytes");
+    return instantiate(view, "bytes", "the bytes", memory);
   }
-  if (source instanceof ArrayBuffer) return instantiate(source, "bytes", "the bytes");
+  if (source instanceof ArrayBuffer) return instantiate(source, "bytes", "the bytes", memory);
   if (typeof source === "string" || source instanceof URL) {
     const url = await toUrl(source);
     if (url.protocol === "file:") {
-      return instantiate(await readFileUrl(url), "bytes", url.href);
+      return instantiate(await readFileUrl(url), "bytes", url.href, memory);
     }
     let response;
     try {
@@ -395,11 +429,29 @@ export async function load(source) {
     } catch (cause) {
       fail("LOAD_FAILED", `fetching ${url.href} failed: ${cause && cause.message}`, { cause });
     }
-    return fromResponse(response);
+    return fromResponse(response, memory);
   }
-  if (typeof Response !== "undefined" && source instanceof Response) return fromResponse(source);
-  if (source && typeof source.then === "function") return fromResponse(await source);
+  if (typeof Response !== "undefined" && source instanceof Response) return fromResponse(source, memory);
+  if (source && typeof source.then === "function") return fromResponse(await source, memory);
   fail("BAD_SOURCE", "load() takes a URL or string, a Response or a promise of one, bytes, or a WebAssembly.Module");
+}
+
+/**
+ * A shared memory for the threaded module: `initial` pages (default 1, the module's minimum) that
+ * may grow to `maximum` (default 16384: 1 GiB; a shared memory must have a maximum, and engines
+ * may reserve it up front). Needs `SharedArrayBuffer`: in browsers, a cross-origin isolated page
+ * (`Cross-Origin-Opener-Policy: same-origin`, `Cross-Origin-Embedder-Policy: require-corp`).
+ * It must be new (zero): wall-e's heap starts in it, and nothing else may use it but through
+ * the heap.
+ *
+ * @param {{ initial?: number, maximum?: number }} [options]
+ * @returns {WebAssembly.Memory}
+ */
+export function createSharedMemory({ initial = 1, maximum = 16384 } = {}) {
+  if (typeof SharedArrayBuffer === "undefined") {
+    fail("BAD_SOURCE", "SharedArrayBuffer is not available (in a browser the page must be cross-origin isolated: COOP/COEP headers)");
+  }
+  return new WebAssembly.Memory({ initial, maximum, shared: true });
 }
 
 export default load;

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown wasm32v1-none wasm32-wasip1 wasm32-wasip2
 rustup component list --installed | grep -q '^clippy' || rustup component add rustfmt clippy
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+# The threaded module and example (`node scripts/build.mjs --threads`, examples/threads): core and
+# std rebuilt with atomics by nightly's `-Z build-std`, which needs the standard library's source.
+rustup component list --toolchain nightly --installed | grep -q '^rust-src' || rustup component add --toolchain nightly rust-src
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wasm-opt >/dev/null; then
   sudo=""

@@ -1,6 +1,6 @@
 // Type-checked (never run) by package.test.js with `tsc --noEmit`: the declarations must accept
 // ordinary use and reject misuse (each @ts-expect-error line must really be an error).
-import { load, WallEError, WallEHeap, Block, type Pointer, type WallEErrorCode, type Source } from "wall-e";
+import { load, createSharedMemory, WallEError, WallEHeap, Block, type Pointer, type WallEErrorCode, type Source, type LoadOptions } from "wall-e";
 import loadDefault from "wall-e";
 
 export async function usage(): Promise<string> {
@@ -35,6 +35,13 @@ export async function usage(): Promise<string> {
   const i32: Int32Array = blk.view(Int32Array);
   blk.realloc(256).write("x");
   const mem: WebAssembly.Memory = heap.memory;
+  // The threaded module over a shared memory, e.g. in a worker given `memory` and `module`.
+  const memory: WebAssembly.Memory = createSharedMemory({ initial: 1, maximum: 1024 });
+  const options: LoadOptions = { memory };
+  const threaded: WallEHeap = await load(null, options);
+  const inWorker: WallEHeap = await load(new WebAssembly.Module(new Uint8Array(8)), { memory });
+  const isShared: boolean = threaded.shared && inWorker.shared;
+  void isShared;
   const raw: number = heap.exports.allocate(8);
   heap.exports.deallocate(raw);
   try {
@@ -56,9 +63,13 @@ export async function usage(): Promise<string> {
   const wrong: Int8Array = heap.view(p, Float64Array);
   // @ts-expect-error not an error code
   const badCode: WallEErrorCode = "SEGFAULT";
-  // @ts-expect-error load takes one source (lib.dom's WebAssembly.Module is an empty interface,
-  // so any object type-checks as a source; load() rejects it with BAD_SOURCE at run time)
+  // @ts-expect-error load takes one source, then options (lib.dom's WebAssembly.Module is an
+  // empty interface, so any object type-checks as a source; load() rejects it with BAD_SOURCE)
   await load("a.wasm", "b.wasm");
+  // @ts-expect-error the memory option is a WebAssembly.Memory
+  await load(null, { memory: new SharedArrayBuffer(8) });
+  // @ts-expect-error shared is read-only
+  heap.shared = true;
   // @ts-expect-error via is read-only
   heap.via = "bytes";
   void [wrong, badCode];

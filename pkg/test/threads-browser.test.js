@@ -1,0 +1,87 @@
+// The threaded module in headless Chromium: a page served cross-origin isolated (COOP/COEP
+// headers, so SharedArrayBuffer exists), whose Web Workers load wall-e.threads.wasm through the
+// loader over one shared memory and run the random stress of testing/stress.js at once; the page
+// then checks every block and frees them all (testing/threads.html). A page served without the
+// headers gets a clear error from createSharedMemory. Chromium: CHROMIUM env var, default
+// /usr/bin/chromium (the system one; nothing is downloaded).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { pkgDir } from "../testing/helpers.js";
+
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const files = {
+  "/wall-e.js": "text/javascript",
+  "/wall-e.threads.wasm": "application/wasm",
+  "/testing/stress.js": "text/javascript",
+  "/testing/browser-worker.js": "text/javascript",
+  "/testing/threads.html": "text/html",
+};
+let server;
+let base;
+let browser;
+
+before(async () => {
+  assert.ok(existsSync(join(pkgDir, "wall-e.threads.wasm")), "pkg/wall-e.threads.wasm is missing: `node scripts/build.mjs --threads`");
+  assert.ok(existsSync(executablePath), `no Chromium at ${executablePath} (set CHROMIUM=/path/to/chromium)`);
+  server = createServer(async (req, res) => {
+    const url = new URL(req.url, "http://localhost");
+    const isolated = !url.pathname.startsWith("/plain/");
+    const path = isolated ? url.pathname : url.pathname.slice("/plain".length);
+    const type = files[path];
+    if (!type) {
+      res.writeHead(404).end();
+      return;
+    }
+    const headers = { "content-type": type, "cache-control": "no-store" };
+    if (isolated) {
+      headers["cross-origin-opener-policy"] = "same-origin";
+      headers["cross-origin-embedder-policy"] = "require-corp";
+      headers["cross-origin-resource-policy"] = "same-origin";
+    }
+    res.writeHead(200, headers).end(await readFile(join(pkgDir, path)));
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    timeout: 120_000,
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((ok) => (server ? server.close(ok) : ok()));
+});
+
+async function runPage(path) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(base + path, { waitUntil: "load" });
+  await page.waitForFunction(() => window.wallEThreads, null, { timeout: 240_000 });
+  const result = await page.evaluate(() => window.wallEThreads);
+  await page.close();
+  return { result, errors };
+}
+
+test("4 Web Workers share one heap in a cross-origin isolated page: random runs checked", { timeout: 300_000 }, async () => {
+  const { result, errors } = await runPage("/testing/threads.html?workers=4&ops=100000");
+  assert.deepEqual(errors, []);
+  assert.equal(result.pass, true, result.error);
+  assert.equal(result.workers, 4);
+  for (const c of result.counts) assert.equal(c.alloc + c.free + c.realloc + c.size, 100000);
+  console.log(`# Chromium: 4 workers x 100000 operations: ${result.ms.join(", ")} ms, ${result.blocks} blocks live at the end`);
+});
+
+test("without COOP/COEP there is no SharedArrayBuffer, and the page says so", { timeout: 120_000 }, async () => {
+  const { result } = await runPage("/plain/testing/threads.html?workers=1&ops=10");
+  assert.equal(result.pass, false);
+  assert.match(result.error, /not cross-origin isolated/);
+});

@@ -32,6 +32,10 @@ lint:
 	done
 	cargo clippy --lib --target wasm32v1-none -- -D warnings
 	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
+	cd examples/threads && cargo fmt -- --check
+	for features in "" exports exports,stats exports,checked; do \
+	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics --features "$$features" -- -D warnings || exit 1; \
+	done
 
 # Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm), and the crates
 # of tests/dependents built for their wasm targets and run (tests/dependents.rs). The core's
@@ -106,3 +110,10 @@ miri:
 # `make test`: it prints figures.
 debug-cost:
 	scripts/debug-cost.sh 3
+
+# The threads tests alone (all of them also run in test-host and test-js): the threaded module on
+# wasmtime threads, the threaded Rust example, Node worker_threads and Web Workers in Chromium.
+.PHONY: test-threads
+test-threads:
+	cargo test --test threads --test threads_example
+	cd pkg && node --test test/threads.test.js test/threads-browser.test.js

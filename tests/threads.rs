@@ -1,0 +1,679 @@
+//! The threaded module, `pkg/wall-e.threads.wasm`, on real host threads under wasmtime: several
+//! instances of it, one per thread, over one `wasmtime::SharedMemory`, share one heap.
+//!
+//! - Its interface: it imports exactly a shared `env.memory` and exports exactly `allocate`,
+//!   `deallocate`, `reallocate` and `size`; it has no global at all (so no `__stack_pointer`:
+//!   no shadow stack that two instances could share) and no data segment.
+//! - A later instantiation over a memory in use re-initialises nothing.
+//! - Stress: every thread runs random allocate/deallocate/reallocate/size at once (1M operations
+//!   per thread by default, `WALL_E_THREAD_OPS` to change), each block filled with a pattern
+//!   unique to its thread and slot and verified on every free and reallocate and at the end;
+//!   the blocks of all threads must never overlap. Once on the shipped module; once on the stats
+//!   variant (`target/wall-e-threads-stats.wasm`, built here), whose heap walk (`validate`) one
+//!   thread runs now and then while the others work, and once at the end.
+//! - Out of memory under contention: a memory capped at a few MiB, every thread allocating until
+//!   it gets 0, all freeing, then allocating again: the same capacity, nothing lost, and no
+//!   deadlock (every run has a deadline).
+//!
+//! `pkg/wall-e.threads.wasm` must be built first (`node scripts/build.mjs --threads`, or
+//! `make build`).
+#![cfg(not(target_arch = "wasm32"))] // host-side: it needs wasmtime
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+use wasmtime::{
+    Config, Engine, Extern, Instance, MemoryType, Module, SharedMemory, Store, TypedFunc,
+};
+
+const PAGE: u32 = 65_536;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped module (`make build`) or the stats variant (built here when missing or stale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Build {
+    Shipped,
+    Stats,
+}
+
+impl Build {
+    fn path(self) -> PathBuf {
+        match self {
+            // WALL_E_THREADS_WASM: another build to run the same tests on (e.g. one with its lock
+            // taken out, to see the stress fail).
+            Build::Shipped => std::env::var_os("WALL_E_THREADS_WASM")
+                .map_or_else(|| root().join("pkg/wall-e.threads.wasm"), PathBuf::from),
+            Build::Stats => root().join("target/wall-e-threads-stats.wasm"),
+        }
+    }
+}
+
+fn newest_source() -> SystemTime {
+    fn walk(dir: &Path, newest: &mut SystemTime) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, newest);
+            } else if let Ok(m) = entry.metadata().and_then(|m| m.modified()) {
+                *newest = (*newest).max(m);
+            }
+        }
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    walk(&root().join("src"), &mut newest);
+    for file in ["Cargo.toml", "scripts/build.mjs"] {
+        if let Ok(m) = std::fs::metadata(root().join(file)).and_then(|m| m.modified()) {
+            newest = newest.max(m);
+        }
+    }
+    newest
+}
+
+fn bytes_of(build: Build) -> Vec<u8> {
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let path = build.path();
+    if build == Build::Stats {
+        let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+        let stale = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_or(true, |m| m < newest_source());
+        if !*built && stale {
+            let tmp = root().join(format!(
+                "target/tmp/wall-e-threads-stats-{}.wasm",
+                std::process::id()
+            ));
+            let status = Command::new("node")
+                .args([
+                    "scripts/build.mjs",
+                    "--threads",
+                    "--features",
+                    "stats",
+                    "--out",
+                ])
+                .arg(&tmp)
+                .current_dir(root())
+                .status()
+                .expect("running node scripts/build.mjs");
+            assert!(
+                status.success(),
+                "building the threaded stats module failed"
+            );
+            std::fs::rename(&tmp, &path).expect("moving the module into place");
+        }
+        *built = true;
+    }
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (build it with `node scripts/build.mjs --threads` or `make build`)",
+            path.display()
+        )
+    })
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_threads(true).shared_memory(true);
+        Engine::new(&config).expect("an engine with threads")
+    })
+}
+
+fn module(build: Build) -> Module {
+    static MODULES: [OnceLock<Module>; 2] = [OnceLock::new(), OnceLock::new()];
+    MODULES[build as usize]
+        .get_or_init(|| Module::new(engine(), bytes_of(build)).expect("compiling the module"))
+        .clone()
+}
+
+/// A shared memory of `initial` pages that may grow to `max`.
+fn shared_memory(initial: u32, max: u32) -> SharedMemory {
+    SharedMemory::new(engine(), MemoryType::shared(initial, max)).expect("a shared memory")
+}
+
+/// One instance of the module over the shared memory, in its own store (one per thread).
+struct Wall {
+    store: Store<()>,
+    memory: SharedMemory,
+    allocate_fn: TypedFunc<u32, u32>,
+    deallocate_fn: TypedFunc<u32, ()>,
+    reallocate_fn: TypedFunc<(u32, u32), u32>,
+    size_fn: TypedFunc<u32, u32>,
+    validate_fn: Option<TypedFunc<(), u32>>,
+    stat_fn: Option<TypedFunc<u32, u32>>,
+}
+
+impl Wall {
+    fn new(build: Build, memory: &SharedMemory) -> Self {
+        let mut store = Store::new(engine(), ());
+        let instance = Instance::new(
+            &mut store,
+            &module(build),
+            &[Extern::SharedMemory(memory.clone())],
+        )
+        .expect("instantiating the threaded module");
+        let stats = build == Build::Stats;
+        Wall {
+            allocate_fn: instance.get_typed_func(&mut store, "allocate").unwrap(),
+            deallocate_fn: instance.get_typed_func(&mut store, "deallocate").unwrap(),
+            reallocate_fn: instance.get_typed_func(&mut store, "reallocate").unwrap(),
+            size_fn: instance.get_typed_func(&mut store, "size").unwrap(),
+            validate_fn: stats.then(|| instance.get_typed_func(&mut store, "validate").unwrap()),
+            stat_fn: stats.then(|| instance.get_typed_func(&mut store, "stat").unwrap()),
+            memory: memory.clone(),
+            store,
+        }
+    }
+    fn allocate(&mut self, size: u32) -> u32 {
+        self.allocate_fn.call(&mut self.store, size).unwrap()
+    }
+    fn deallocate(&mut self, p: u32) {
+        self.deallocate_fn.call(&mut self.store, p).unwrap()
+    }
+    fn reallocate(&mut self, p: u32, size: u32) -> u32 {
+        self.reallocate_fn.call(&mut self.store, (p, size)).unwrap()
+    }
+    fn size(&mut self, p: u32) -> u32 {
+        self.size_fn.call(&mut self.store, p).unwrap()
+    }
+    /// `validate()` of the stats build: 0 when the heap walk finds nothing wrong.
+    fn validate(&mut self) -> u32 {
+        let f = self.validate_fn.as_ref().expect("the stats build");
+        f.call(&mut self.store, ()).unwrap()
+    }
+    /// `stat(i)` of the stats build (1 bytes in use, 2 used blocks, 3 free bytes, 4 free blocks).
+    fn stat(&mut self, i: u32) -> u32 {
+        let f = self.stat_fn.as_ref().expect("the stats build");
+        f.call(&mut self.store, i).unwrap()
+    }
+    /// The block `[p, p + len)` of the shared memory as bytes. Blocks the allocator hands out are
+    /// disjoint, so the thread that owns one is the only one touching it; if the allocator broke
+    /// that, the patterns below would show it.
+    #[allow(clippy::mut_from_ref)]
+    fn block(&self, p: u32, len: u32) -> &mut [u8] {
+        let data = self.memory.data();
+        let end = p as usize + len as usize;
+        assert!(
+            p % 8 == 0 && p != 0 && end <= data.len(),
+            "block {p:#x}+{len} is unaligned or outside the memory ({} bytes)",
+            data.len()
+        );
+        // SAFETY: in bounds (checked); the bytes are `UnsafeCell`s, and only this thread uses
+        // this block while it is live.
+        unsafe { std::slice::from_raw_parts_mut(data[p as usize].get(), len as usize) }
+    }
+}
+
+/// SplitMix64.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u32) -> u32 {
+        (((self.next() >> 32) * n as u64) >> 32) as u32
+    }
+    /// Log-uniform in 1..=max: many small sizes, some large.
+    fn size(&mut self, max: u32) -> u32 {
+        let bits = 32 - max.leading_zeros();
+        let b = 1 + self.below(bits);
+        let hi = ((1u64 << b) - 1).min(max as u64) as u32;
+        1 + self.below(hi)
+    }
+}
+
+/// Random bytes the patterns are cut from (the test crate is built at opt-level 0, so a block is
+/// filled and checked with `memcpy`/`memcmp`, not byte by byte).
+const NOISE: usize = 1 << 16;
+fn noise() -> &'static [u8] {
+    static NOISE_BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    NOISE_BYTES.get_or_init(|| {
+        let mut rng = Rng(42);
+        (0..NOISE * 3).map(|_| rng.next() as u8).collect()
+    })
+}
+
+/// The pattern of a block: its first 8 bytes are the tag (thread, slot, generation), the rest
+/// is noise from an offset that depends on the tag. Unique to the thread and the slot.
+fn tag(thread: u32, slot: u32, generation: u32) -> u64 {
+    ((thread as u64) << 56) | ((slot as u64) << 32) | generation as u64
+}
+fn expected(tag: u64, len: u32) -> (&'static [u8], [u8; 8]) {
+    let offset = (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize;
+    let body = len.saturating_sub(8) as usize;
+    // Blocks larger than the noise table repeat it (sizes stay below 2 * NOISE here).
+    (&noise()[offset..offset + body], tag.to_le_bytes())
+}
+fn fill(bytes: &mut [u8], tag: u64) {
+    let (body, head) = expected(tag, bytes.len() as u32);
+    let n = bytes.len().min(8);
+    bytes[..n].copy_from_slice(&head[..n]);
+    if bytes.len() > 8 {
+        bytes[8..].copy_from_slice(body);
+    }
+}
+/// Whether the first `len` bytes of a block filled with `tag` are intact.
+fn intact(bytes: &[u8], tag: u64, filled: u32) -> bool {
+    let (body, head) = expected(tag, filled);
+    let len = bytes.len();
+    let n = len.min(8);
+    bytes[..n] == head[..n] && (len <= 8 || bytes[8..] == body[..len - 8])
+}
+
+/// A live block of the stress run: address, size asked, tag, and the size it was filled at.
+#[derive(Clone, Copy)]
+struct Live {
+    p: u32,
+    len: u32,
+    tag: u64,
+    filled: u32,
+}
+
+/// The most a block grows to in the stress runs.
+const MAX_SIZE: u32 = 20_000;
+
+/// One thread's random run: `ops` operations over `slots` slots; every `walk_every` operations
+/// (0: never) it walks the heap while the others run. Returns its live blocks at the end.
+fn stress_thread(
+    build: Build,
+    memory: &SharedMemory,
+    thread: u32,
+    ops: u32,
+    slots: u32,
+    walk_every: u32,
+    start: &Barrier,
+) -> Vec<Live> {
+    let mut wall = Wall::new(build, memory);
+    let mut rng = Rng(0xC0FFEE ^ ((thread as u64) << 40));
+    let mut live: Vec<Option<Live>> = vec![None; slots as usize];
+    let mut generation = 0u32;
+    start.wait();
+    for op in 0..ops {
+        if walk_every != 0 && op % walk_every == walk_every - 1 {
+            assert_eq!(
+                wall.validate(),
+                0,
+                "thread {thread}: heap walk failed at op {op}"
+            );
+        }
+        let slot = rng.below(slots);
+        let size = if rng.below(100) == 0 {
+            rng.size(MAX_SIZE)
+        } else {
+            rng.size(1024)
+        };
+        generation += 1;
+        let t = tag(thread, slot, generation);
+        match live[slot as usize] {
+            None => {
+                let p = wall.allocate(size);
+                assert_ne!(p, 0, "thread {thread}: allocate({size}) failed");
+                fill(wall.block(p, size), t);
+                live[slot as usize] = Some(Live {
+                    p,
+                    len: size,
+                    tag: t,
+                    filled: size,
+                });
+            }
+            Some(b) => {
+                let check = |wall: &Wall, b: &Live, what: &str| {
+                    assert!(
+                        intact(wall.block(b.p, b.len.min(b.filled)), b.tag, b.filled),
+                        "thread {thread} slot {slot}: block {:#x} ({} bytes) overwritten, seen at {what}",
+                        b.p,
+                        b.len
+                    );
+                };
+                match rng.below(10) {
+                    0..=3 => {
+                        check(&wall, &b, "free");
+                        wall.deallocate(b.p);
+                        live[slot as usize] = None;
+                    }
+                    4..=7 => {
+                        check(&wall, &b, "reallocate (before)");
+                        let q = wall.reallocate(b.p, size);
+                        assert_ne!(q, 0, "thread {thread}: reallocate to {size} failed");
+                        let kept = Live {
+                            p: q,
+                            len: b.len.min(size),
+                            ..b
+                        };
+                        check(&wall, &kept, "reallocate (after: the kept prefix)");
+                        fill(wall.block(q, size), t);
+                        live[slot as usize] = Some(Live {
+                            p: q,
+                            len: size,
+                            tag: t,
+                            filled: size,
+                        });
+                    }
+                    _ => {
+                        assert_eq!(wall.size(b.p), b.len, "thread {thread}: size({:#x})", b.p);
+                        check(&wall, &b, "size");
+                    }
+                }
+            }
+        }
+    }
+    let live: Vec<Live> = live.into_iter().flatten().collect();
+    for b in &live {
+        assert!(
+            intact(wall.block(b.p, b.len), b.tag, b.filled),
+            "thread {thread}: block {:#x} overwritten, seen at the end",
+            b.p
+        );
+        assert_eq!(wall.size(b.p), b.len);
+    }
+    live
+}
+
+/// Joins `n` threads running `work(i)`, failing the test after `limit` (a deadlock, or a machine
+/// far too slow) instead of hanging.
+fn run_threads<T: Send + 'static>(
+    n: u32,
+    limit: Duration,
+    work: impl Fn(u32) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let work = Arc::new(work);
+    let (done, results) = mpsc::channel();
+    for i in 0..n {
+        let (work, done) = (work.clone(), done.clone());
+        std::thread::Builder::new()
+            .name(format!("wall-e-{i}"))
+            .spawn(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(i)));
+                let _ = done.send((i, result));
+            })
+            .unwrap();
+    }
+    let deadline = Instant::now() + limit;
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    for _ in 0..n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match results.recv_timeout(left) {
+            Ok((i, Ok(value))) => out[i as usize] = Some(value),
+            Ok((i, Err(panic))) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                panic!("thread {i} failed: {message}");
+            }
+            Err(_) => panic!("threads still running after {limit:?}: deadlock?"),
+        }
+    }
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+fn ops_per_thread() -> u32 {
+    std::env::var("WALL_E_THREAD_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// No two live blocks of any thread overlap.
+fn assert_disjoint(all: &mut [Live]) {
+    all.sort_by_key(|b| b.p);
+    for w in all.windows(2) {
+        assert!(
+            w[0].p + w[0].len <= w[1].p,
+            "blocks {:#x}+{} and {:#x} overlap",
+            w[0].p,
+            w[0].len,
+            w[1].p
+        );
+    }
+}
+
+fn stress(build: Build, threads: u32, walk_every: u32) {
+    let memory = shared_memory(1, 16_384);
+    let ops = ops_per_thread();
+    let start = Arc::new(Barrier::new(threads as usize));
+    let began = Instant::now();
+    let mem = memory.clone();
+    let live = run_threads(threads, Duration::from_secs(900), move |i| {
+        stress_thread(build, &mem, i, ops, 512, walk_every, &start)
+    });
+    eprintln!(
+        "{build:?}: {threads} threads x {ops} operations in {:.1} s, {} pages",
+        began.elapsed().as_secs_f64(),
+        memory.size()
+    );
+    let mut all: Vec<Live> = live.iter().flatten().copied().collect();
+    assert_disjoint(&mut all);
+    let mut wall = Wall::new(build, &memory);
+    if build == Build::Stats {
+        assert_eq!(wall.validate(), 0, "heap walk after the run");
+        assert_eq!(wall.stat(2), all.len() as u32, "used blocks = live blocks");
+        let used: u32 = all.iter().map(|b| b.len).sum();
+        assert_eq!(wall.stat(1), used, "bytes in use = the live blocks' sizes");
+    }
+    // Another instance frees every thread's blocks: one heap.
+    for b in &all {
+        assert!(intact(wall.block(b.p, b.len), b.tag, b.filled));
+        wall.deallocate(b.p);
+    }
+    if build == Build::Stats {
+        assert_eq!(wall.validate(), 0, "heap walk after freeing everything");
+        assert_eq!((wall.stat(1), wall.stat(2)), (0, 0), "nothing in use");
+        assert_eq!(
+            (wall.stat(3), wall.stat(4)),
+            (0, 0),
+            "all back to the bump pointer"
+        );
+    }
+}
+
+/// The file's sections: `(id, contents)`.
+fn sections(wasm: &[u8]) -> Vec<(u8, &[u8])> {
+    assert_eq!(&wasm[..8], b"\0asm\x01\0\0\0");
+    let mut at = 8;
+    let mut out = Vec::new();
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let byte = wasm[at];
+            at += 1;
+            len |= ((byte & 0x7f) as usize) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        out.push((id, &wasm[at..at + len]));
+        at += len;
+    }
+    out
+}
+
+#[test]
+fn imports_a_shared_memory_exports_the_abi_and_has_no_stack_and_no_data() {
+    let wasm = bytes_of(Build::Shipped);
+    let module = module(Build::Shipped);
+    let imports: Vec<_> = module
+        .imports()
+        .map(|i| (i.module().to_string(), i.name().to_string()))
+        .collect();
+    assert_eq!(imports, [("env".to_string(), "memory".to_string())]);
+    let ty = module.imports().next().unwrap().ty();
+    let memory = ty.memory().expect("env.memory is a memory");
+    assert!(memory.is_shared(), "env.memory is shared");
+    assert_eq!(memory.minimum(), 1, "at least one page");
+    assert_eq!(
+        memory.maximum(),
+        Some(65_536),
+        "any shared memory fits: 4 GiB"
+    );
+    let mut exports: Vec<_> = module.exports().map(|e| e.name().to_string()).collect();
+    exports.sort();
+    assert_eq!(exports, ["allocate", "deallocate", "reallocate", "size"]);
+    let ids: Vec<u8> = sections(&wasm).iter().map(|&(id, _)| id).collect();
+    // 6: globals. A shadow stack needs a mutable global (`__stack_pointer`): with none, no
+    // function can keep a frame in memory, so instances cannot share one.
+    assert!(!ids.contains(&6), "the module has globals: {ids:?}");
+    // 11: data, 12: data count. No segment can be re-run over live blocks.
+    assert!(
+        !ids.contains(&11) && !ids.contains(&12),
+        "the module has data segments: {ids:?}"
+    );
+}
+
+#[test]
+fn a_later_instance_shares_the_heap_and_reinitialises_nothing() {
+    let memory = shared_memory(1, 1024);
+    let mut a = Wall::new(Build::Stats, &memory);
+    let blocks: Vec<(u32, u64)> = (0..200u32)
+        .map(|i| {
+            let len = 8 + i * 24;
+            let p = a.allocate(len);
+            fill(a.block(p, len), tag(0, i, 1));
+            (p, tag(0, i, 1))
+        })
+        .collect();
+    let used = a.stat(1);
+    // A second instance, instantiated while the heap is in use (its start function must not
+    // zero the heap's state again, and it has no data segment to re-run).
+    let mut b = Wall::new(Build::Stats, &memory);
+    for (i, &(p, t)) in blocks.iter().enumerate() {
+        let len = 8 + i as u32 * 24;
+        assert!(
+            intact(b.block(p, len), t, len),
+            "block {i} changed by an instantiation"
+        );
+        assert_eq!(b.size(p), len);
+    }
+    assert_eq!(b.validate(), 0);
+    assert_eq!(b.stat(1), used, "the new instance sees the same heap");
+    let q = b.allocate(100);
+    for (i, &(p, _)) in blocks.iter().enumerate() {
+        let len = 8 + i as u32 * 24;
+        assert!(
+            q + 100 <= p || p + len <= q,
+            "the new instance handed out live memory"
+        );
+    }
+    // One instance frees what another allocated.
+    for &(p, _) in &blocks {
+        b.deallocate(p);
+    }
+    a.deallocate(q);
+    assert_eq!((a.stat(1), a.stat(2)), (0, 0));
+    assert_eq!(a.validate(), 0);
+}
+
+#[test]
+fn stress_shipped_module_on_four_threads() {
+    stress(Build::Shipped, 4, 0);
+}
+
+#[test]
+fn stress_stats_module_on_three_threads_with_heap_walks_during_the_run() {
+    stress(Build::Stats, 3, 100_000);
+}
+
+/// Every thread allocates `size`-byte blocks (or random sizes) until it gets 0; returns them.
+fn fill_up(wall: &mut Wall, thread: u32, rng: &mut Rng, fixed: Option<u32>) -> Vec<Live> {
+    let mut live = Vec::new();
+    let mut failures = 0;
+    while failures < 8 {
+        let len = fixed.unwrap_or_else(|| rng.size(4096));
+        let p = wall.allocate(len);
+        if p == 0 {
+            // Fixed sizes: the first 0 is the end; random sizes: a few misses in a row.
+            failures += if fixed.is_some() { 8 } else { 1 };
+            continue;
+        }
+        failures = 0;
+        let t = tag(thread, live.len() as u32, 0);
+        fill(wall.block(p, len.min(64)), t);
+        live.push(Live {
+            p,
+            len,
+            tag: t,
+            filled: len.min(64),
+        });
+    }
+    live
+}
+
+#[test]
+fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
+    const THREADS: u32 = 4;
+    const CAP: u32 = 64; // pages: 4 MiB
+    for fixed in [Some(1000), None] {
+        let memory = shared_memory(1, CAP);
+        let rounds = 3;
+        let barrier = Arc::new(Barrier::new(THREADS as usize));
+        let mem = memory.clone();
+        let counts = run_threads(THREADS, Duration::from_secs(300), move |i| {
+            let mut wall = Wall::new(Build::Stats, &mem);
+            let mut rng = Rng(7 + i as u64);
+            let mut counts = Vec::new();
+            for round in 0..rounds {
+                barrier.wait();
+                let live = fill_up(&mut wall, i, &mut rng, fixed);
+                counts.push((
+                    live.len() as u32,
+                    live.iter().map(|b| b.len as u64).sum::<u64>(),
+                ));
+                barrier.wait(); // everybody is full
+                if i == 0 {
+                    assert_eq!(wall.validate(), 0, "heap walk when full (round {round})");
+                    assert_eq!(mem.size(), CAP as u64, "the memory reached its cap");
+                }
+                barrier.wait();
+                for b in &live {
+                    assert!(
+                        intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                        "thread {i}: block overwritten"
+                    );
+                    wall.deallocate(b.p);
+                }
+                barrier.wait(); // everybody freed everything
+                if i == 0 {
+                    assert_eq!(wall.validate(), 0);
+                    assert_eq!(
+                        (wall.stat(1), wall.stat(2), wall.stat(3), wall.stat(4)),
+                        (0, 0, 0, 0),
+                        "round {round}: blocks or free bytes left after freeing everything"
+                    );
+                }
+            }
+            counts
+        });
+        for round in 0..rounds {
+            let blocks: u32 = counts.iter().map(|c| c[round].0).sum();
+            let bytes: u64 = counts.iter().map(|c| c[round].1).sum();
+            eprintln!("OOM {fixed:?}: round {round}: {blocks} blocks, {bytes} bytes");
+            if let Some(size) = fixed {
+                let first: u32 = counts.iter().map(|c| c[0].0).sum();
+                assert_eq!(blocks, first, "round {round}: the same capacity again");
+                let heap = (CAP * PAGE) as u64;
+                assert!(
+                    blocks as u64 * (size as u64 + 8) > heap - heap / 50,
+                    "round {round}: {blocks} blocks of {size} bytes leave more than 2% of {heap} bytes unused"
+                );
+            } else {
+                assert!(
+                    bytes > (CAP * PAGE) as u64 * 7 / 10,
+                    "round {round}: only {bytes} bytes allocated in a {CAP}-page memory"
+                );
+            }
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! The heap walker: checks every invariant of `heap.rs` and counts what it sees.
 
-use crate::block::{FLAGS, FREE, HEADER, LAST, PREV_FREE};
 #[cfg(feature = "checked")]
 use crate::block::poison_start;
+use crate::block::{FLAGS, FREE, HEADER, LAST, PREV_FREE};
 use crate::classes::Classes;
 use crate::heap::{Heap, SPARE_KEEP};
 use crate::policy::Policy;
@@ -302,7 +302,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
         {
             // SAFETY: the poisoned range lies inside this free block (`end` <= `bound`).
             let poison = unsafe {
-                core::slice::from_raw_parts(self.at(poison_start(header), eff - 8), eff as usize - 8)
+                core::slice::from_raw_parts(
+                    self.at(poison_start(header), eff - 8),
+                    eff as usize - 8,
+                )
             };
             check(
                 poison.iter().all(|&b| b == crate::block::POISON),

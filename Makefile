@@ -117,3 +117,10 @@ debug-cost:
 test-threads:
 	cargo test --test threads --test threads_example
 	cd pkg && node --test test/threads.test.js test/threads-browser.test.js
+
+# The threaded module's cost in V8 (bench/threads.mjs): uncontended against the single-threaded
+# module, and two workers on one heap. Not part of `make test`: it prints figures.
+.PHONY: bench-threads
+bench-threads: build
+	[ -d bench/node_modules ] || npm ci --prefix bench --no-audit --no-fund
+	node --no-liftoff bench/threads.mjs

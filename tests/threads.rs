@@ -107,6 +107,15 @@ fn bytes_of(build: Build) -> Vec<u8> {
         }
         *built = true;
     }
+    let stale = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|m| m < newest_source());
+    if build == Build::Shipped && stale && std::env::var_os("WALL_E_THREADS_WASM").is_none() {
+        eprintln!(
+            "warning: {} is older than src/; run `node scripts/build.mjs --threads` (or `make build`)",
+            path.display()
+        );
+    }
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (build it with `node scripts/build.mjs --threads` or `make build`)",

@@ -84,6 +84,7 @@ fuzz-smoke:
 # (10–20 minutes; `bench/run --quick` about two). Tables go to stdout and bench/RESULTS.md.
 bench:
 	bench/run
+	$(MAKE) bench-threads
 
 # 100M mixed operations on the stats build, driven from inside wasm (examples/soak/host.rs): prints
 # heap samples and fails unless the heap plateaus. Not part of `make test`.
@@ -120,7 +121,9 @@ test-threads:
 
 # The threaded module's cost in V8 (bench/threads.mjs): uncontended against the single-threaded
 # module, and two workers on one heap. Not part of `make test`: it prints figures.
+# Also against talc behind its lock and std's dlmalloc with atomics (bench/threads-peers), in the same run.
 .PHONY: bench-threads
 bench-threads: build
 	[ -d bench/node_modules ] || npm ci --prefix bench --no-audit --no-fund
+	bench/threads-peers/build.sh
 	node --no-liftoff bench/threads.mjs

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { rootDir, wasmBytes } from "../testing/helpers.js";
+import { chromiumPath, launchChromium, rootDir, wasmBytes } from "../testing/helpers.js";
 import { startServer } from "../../examples/web/serve.mjs";
 
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const executablePath = chromiumPath;
 const screenshot = join(rootDir, "target/browser/wall-e-page.png");
 let site;
 let browser;
@@ -19,12 +19,7 @@ before(async () => {
   wasmBytes(); // fails clearly when pkg/wall-e.wasm has not been built
   assert.ok(existsSync(executablePath), `no Chromium at ${executablePath} (set CHROMIUM=/path/to/chromium)`);
   site = await startServer();
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    timeout: 120_000,
-  });
+  browser = await launchChromium(chromium);
 });
 
 after(async () => {

@@ -11,9 +11,9 @@ import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { pkgDir } from "../testing/helpers.js";
+import { chromiumPath, launchChromium, pkgDir } from "../testing/helpers.js";
 
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const executablePath = chromiumPath;
 const files = {
   "/wall-e.js": "text/javascript",
   "/wall-e.threads.wasm": "application/wasm",
@@ -47,12 +47,7 @@ before(async () => {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    timeout: 120_000,
-  });
+  browser = await launchChromium(chromium);
 });
 
 after(async () => {

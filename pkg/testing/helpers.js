@@ -24,3 +24,16 @@ export function throwsCode(assert, fn, code) {
 export async function rejectsCode(assert, promise, code) {
   await assert.rejects(promise, (e) => e && e.name === "WallEError" && e.code === code, `expected WallEError ${code}`);
 }
+
+/** The Chromium the browser tests drive (Debian's, or `CHROMIUM=/path`). */
+export const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+/** Headless Chromium as root on a machine without a display, as the browser tests launch it. */
+export async function launchChromium(chromium) {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    timeout: 120_000,
+  });
+}

@@ -150,6 +150,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let Some(need) = effective(size) else {
             return 0;
         };
+        self.take_for(need, size)
+    }
+
+    /// A new block from [`Heap::take`] for `size` bytes (effective size `need`), its logical
+    /// size written: its payload, or 0.
+    #[inline(always)]
+    fn take_for(&mut self, need: u32, size: u32) -> u32 {
         let header = self.take(need);
         if header == 0 {
             return 0;
@@ -237,65 +244,49 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let Some(need) = effective(size) else {
             return 0;
         };
-        // The block that gets `need` bytes, and its size word before `trim`: this one in place,
-        // else (under `ONE_ENTRY`, 8-aligned) a listed one or one at the top, all trimmed by the
-        // one call below; else a new block placed (and trimmed) by `place`, `q`.
-        let mut q = 0;
-        let (found, word) = 'placed: {
-            if old != 0 {
-                let eff = self.eff(header);
-                if P::HEADROOM && need <= eff && eff - need <= need / 4 {
-                    // A slack within 125% stays (I5): a string growing into its headroom does
-                    // no list work.
-                    // SAFETY: `header` is a used block (checked above).
-                    unsafe { self.set_logical(header, size) };
-                    return p;
-                }
+        if old != 0 {
+            let eff = self.eff(header);
+            if P::HEADROOM && need <= eff && eff - need <= need / 4 {
+                // A slack within 125% stays (I5): a string growing into its headroom does no
+                // list work.
                 // SAFETY: `header` is a used block (checked above).
-                if let Some(word) = unsafe { self.resize_in_place(header, need) } {
-                    break 'placed (header, word);
-                }
+                unsafe { self.set_logical(header, size) };
+                return p;
             }
-            if P::ONE_ENTRY && align <= 8 {
-                // `allocate` is this function: the new block comes from `take` here.
-                q = self.take(need);
-                if q == 0 {
-                    return 0;
+            // SAFETY: `header` is a used block (checked above).
+            if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
+                unsafe {
+                    self.trim(header, word & PREV_FREE, word & !FLAGS, need);
+                    self.set_logical(header, size);
                 }
-                // SAFETY: `take` returned a used block.
-                unsafe { self.set_logical(q, size) };
-                q += HEADER;
-                break 'placed (0, 0);
+                return p;
             }
-            // A block that grows by a little and must move gets headroom for the next little
-            // growths (strings built piecemeal; not vectors that double), as much as the 125%
-            // rule allows even with an unsplittable 8-byte tail.
+        }
+        // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
+        // from `take` here; else from `allocate_aligned`, where a block that grows by a little
+        // gets headroom for the next little growths (strings built piecemeal; not vectors that
+        // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
+        let q = if P::ONE_ENTRY && align <= 8 {
+            self.take_for(need, size)
+        } else {
             let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
                 ((size / 4) & !7).saturating_sub(8)
             } else {
                 0
             };
-            q = self.allocate_aligned(size.saturating_add(headroom), align);
+            let mut q = self.allocate_aligned(size.saturating_add(headroom), align);
             if q == 0 && headroom != 0 {
                 q = self.allocate_aligned(size, align);
             }
-            if q == 0 {
-                return 0;
+            if q != 0 {
+                // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
+                unsafe { self.set_logical(q - HEADER, size) };
             }
-            // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
-            unsafe { self.set_logical(q - HEADER, size) };
-            (0, 0)
+            q
         };
-        if found != 0 {
-            // SAFETY: `found` is a used block of this heap (placed above) holding its bytes.
-            unsafe {
-                self.trim(found, word & PREV_FREE, word & !FLAGS, need);
-                self.set_logical(found, size);
-            }
-            if found == header {
-                return p;
-            }
-            q = found + HEADER;
+        if q == 0 {
+            return 0;
         }
         if old != 0 {
             let keep = old.min(size);

@@ -378,12 +378,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         digest
     }
 
-    /// The first class at or above `class` whose list is marked non-empty (the bitmap; in the
-    /// size-tuned build, the heads), or `None`.
-    fn next_marked(&self, class: usize) -> Option<usize> {
-        self.lists.first_at_or_above(class)
-    }
-
     /// Checks the heap's fields, the head of every list the bitmap marks non-empty, and the
     /// spare, without walking the heap: the bounds (I1), each head's header, footer, class and
     /// links (I3, I4), the first words above the fresh mark (I6). O(non-empty classes): for
@@ -397,7 +391,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 "bump pointer without a region",
             )?;
             check(
-                self.next_marked(0).is_none(),
+                self.lists.first_at_or_above(0).is_none(),
                 0,
                 "free list without a region",
             )?;
@@ -421,7 +415,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             addr += 4;
         }
         let mut class = 0;
-        while let Some(marked) = self.next_marked(class) {
+        while let Some(marked) = self.lists.first_at_or_above(class) {
             class = marked + 1;
             let head = self.lists.head(marked);
             check(

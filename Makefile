@@ -6,10 +6,10 @@
 setup:
 	scripts/setup.sh
 
+# The three modules of pkg/ (scripts/build.sh): needs only Rust and Node; it adds the wasm target
+# and nightly's rust-src itself, and skips the threaded module with one line when no nightly is there.
 build:
-	rustup target add wasm32-unknown-unknown
-	node scripts/build.mjs
-	node scripts/build.mjs --threads
+	scripts/build.sh
 
 demo: build
 	node examples/demo.mjs

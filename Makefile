@@ -14,7 +14,13 @@ build:
 demo: build
 	node examples/demo.mjs
 
-test: setup build lint test-host test-wasm test-js suites package-check fuzz-smoke
+# `make demo` in a fresh clone with no wasm targets, no nightly rust-src and an empty CARGO_HOME,
+# then without a nightly toolchain (scripts/clean-room.sh; ~30 s).
+.PHONY: clean-room
+clean-room:
+	scripts/clean-room.sh
+
+test: setup build clean-room lint test-host test-wasm test-js suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
 # Every feature set wall-e is built with ("default" is none), as talc's justfile matrix: clippy

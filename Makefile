@@ -20,12 +20,13 @@ demo: build
 clean-room:
 	scripts/clean-room.sh
 
-test: setup build clean-room lint test-host test-wasm test-js suites package-check fuzz-smoke
+test: setup build clean-room lint docs-check test-host test-wasm test-js suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
 # Every feature set wall-e is built with ("default" is none), as talc's justfile matrix: clippy
-# on the host and on wasm32 (as a library and as the standalone module) for each, and the core's
-# tests for each.
+# on the host and on wasm32 (as a library, and as the standalone module: `--cfg wall_e_module`,
+# which only scripts/build.mjs passes, to wall-e's own cdylib) for each, and the core's tests for
+# each.
 FEATURE_MATRIX = default small checked small,checked stats
 
 lint:
@@ -34,14 +35,26 @@ lint:
 	for features in $(FEATURE_MATRIX); do \
 	  cargo clippy --all-targets --features "$$features" -- -D warnings || exit 1; \
 	  cargo clippy --lib --target wasm32-unknown-unknown --features "$$features" -- -D warnings || exit 1; \
-	  cargo clippy --lib --target wasm32-unknown-unknown --features "exports,$$features" -- -D warnings || exit 1; \
+	  cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-module --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
 	done
 	cargo clippy --lib --target wasm32v1-none -- -D warnings
 	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
 	cd examples/threads && cargo fmt -- --check
-	for features in "" exports exports,stats exports,checked; do \
-	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics --features "$$features" -- -D warnings || exit 1; \
+	RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics -- -D warnings
+	for features in default stats checked; do \
+	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics-module --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
 	done
+
+# What a newcomer meets: the README's snippets copied verbatim into a user's crate (host and
+# wasm32) and script (scripts/readme-check.mjs), the crate's docs as docs.rs builds them (wasm32,
+# broken links are errors; `--cfg docsrs` on nightly for the `doc(cfg)` badges), and the README's
+# figures against bench/RESULTS.md and the built modules (scripts/figures.mjs --check).
+.PHONY: docs-check
+docs-check:
+	node scripts/readme-check.mjs
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --target wasm32-unknown-unknown
+	RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +nightly doc --no-deps --lib --target wasm32-unknown-unknown --target-dir target/docsrs
+	node scripts/figures.mjs --check
 
 # Unit, property and wasmtime integration tests (the latter load pkg/wall-e.wasm), and the crates
 # of tests/dependents built for their wasm targets and run (tests/dependents.rs). The core's

@@ -51,8 +51,8 @@ const targetDir = features ? resolve(threadsTarget, "variants", features.replace
 // crate types (no LTO, the heap's functions visible to other crates): a cdylib alone inlines
 // differently (+27 bytes with LTO off, +20 with it).
 const cargoArgs = [...(threads ? ["+nightly", "-Z", "build-std=core"] : []), "rustc", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--crate-type", "cdylib,rlib",
-  "--target-dir", targetDir, "--features", ["exports", features].filter(Boolean).join(","),
-  "--", ...linkArgs.flatMap((arg) => ["-C", `link-arg=${arg}`])];
+  "--target-dir", targetDir, ...(features ? ["--features", features] : []),
+  "--", "--cfg", "wall_e_module", ...linkArgs.flatMap((arg) => ["-C", `link-arg=${arg}`])];
 const env = { ...process.env, CARGO_PROFILE_RELEASE_OPT_LEVEL: small ? "z" : "3" };
 // RUSTFLAGS, not arguments after `--`: they reach core too, which build-std compiles.
 if (threads) env.RUSTFLAGS = "-C target-feature=+atomics,+bulk-memory,+mutable-globals";

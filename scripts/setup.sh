@@ -13,6 +13,8 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 # The threaded module and example (`node scripts/build.mjs --threads`, examples/threads): core and
 # std rebuilt with atomics by nightly's `-Z build-std`, which needs the standard library's source.
 rustup component list --toolchain nightly --installed | grep -q '^rust-src' || rustup component add --toolchain nightly rust-src
+# The docs as docs.rs builds them (nightly, wasm32, `--cfg docsrs`): make docs-check.
+rustup target add --toolchain nightly wasm32-unknown-unknown
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wasm-opt >/dev/null; then
   sudo=""

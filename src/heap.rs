@@ -55,7 +55,7 @@ use crate::source::{Source, PAGE};
 /// Whether the heap tracks its fresh memory (I6) and current region: for `allocate_zeroed`
 /// and the heap walker, neither of which the plain standalone module has.
 pub(crate) const TRACK_FRESH: bool = cfg!(any(
-    not(all(target_arch = "wasm32", feature = "exports")),
+    not(all(target_arch = "wasm32", wall_e_module)),
     feature = "stats"
 ));
 /// Only small requests are carved from the spare, and only their splits make one: large ones

@@ -43,6 +43,7 @@ pub struct Corruption {
     pub what: &'static str,
 }
 
+#[doc(hidden)]
 /// What an address is to the heap: see [`Heap::locate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -316,6 +317,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         Ok(Walked::Free { eff, spare, end })
     }
 
+    #[doc(hidden)]
     /// What `p` is, found by walking the heap (O(heap); for the checked build and tests). The
     /// heap must be valid.
     pub fn locate(&self, p: u32) -> Place {
@@ -359,6 +361,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         self.limit.saturating_sub(self.top)
     }
 
+    #[doc(hidden)]
     /// A digest of the heap's fields and free-list heads (and bitmap): an operation that must
     /// leave the heap as it is leaves it equal. O(classes).
     pub fn shape_digest(&self) -> u64 {
@@ -378,6 +381,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         digest
     }
 
+    #[doc(hidden)]
     /// Checks the heap's fields, the head of every list the bitmap marks non-empty, and the
     /// spare, without walking the heap: the bounds (I1), each head's header, footer, class and
     /// links (I3, I4), the first words above the fresh mark (I6). O(non-empty classes): for
@@ -470,6 +474,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         Ok(eff)
     }
 
+    #[doc(hidden)]
     /// Checks the blocks from the one at `from` (a block's header the caller knows, such as a
     /// used block's; 0 for the first region's start) up to and including the first block at or
     /// above `to`, or up to the end of the heap, with the checks [`Heap::validate`] makes of

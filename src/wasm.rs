@@ -129,11 +129,12 @@ impl WallE {
         }
     }
 
-    /// The heap itself, for the raw `u32` ABI.
+    /// The heap itself, for the raw `u32` ABI (its policy type follows the `small` feature).
     ///
     /// # Safety
     /// No other reference to the heap may be alive (the allocator is not re-entrant). With the
     /// `atomics` feature that includes every other thread: nothing else may allocate meanwhile.
+    #[doc(hidden)]
     #[allow(clippy::mut_from_ref)]
     #[inline]
     pub unsafe fn heap(&self) -> &mut Heap<LinearMemory, Chosen> {

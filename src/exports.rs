@@ -1,4 +1,4 @@
-//! The standalone module's ABI (feature `exports`): `u32` pointers, 0 is nil.
+//! The standalone module's ABI (`--cfg wall_e_module`, set by scripts/build.mjs): `u32` pointers, 0 is nil.
 
 use crate::heap::Heap;
 #[cfg(target_feature = "atomics")]

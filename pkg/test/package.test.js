@@ -19,17 +19,17 @@ test("package.json describes an ES module package with types and the wasm", () =
   assert.equal(pkg.exports["."].default, "./wall-e.js");
   assert.equal(pkg.exports["."].types, "./wall-e.d.ts");
   assert.equal(pkg.types, "./wall-e.d.ts");
-  for (const f of ["wall-e.js", "wall-e.d.ts", "wall-e.wasm", "wall-e.threads.wasm"]) {
+  for (const f of ["wall-e.js", "wall-e.d.ts", "wall-e.wasm", "wall-e.small.wasm", "wall-e.threads.wasm"]) {
     assert.ok(pkg.files.includes(f), `files lists ${f}`);
     assert.ok(existsSync(join(pkgDir, f)), `${f} exists`);
   }
 });
 
-test("npm pack --dry-run (offline) lists the loader, the declarations, both modules and the README, and no tests", () => {
+test("npm pack --dry-run (offline) lists the loader, the declarations, the three modules and the README, and no tests", () => {
   const out = execFileSync(npm, ["pack", "--dry-run", "--json", "--offline"], { cwd: pkgDir, env: offline, encoding: "utf8" });
   const [info] = JSON.parse(out);
   const files = info.files.map((f) => f.path).sort();
-  assert.deepEqual(files, ["README.md", "package.json", "wall-e.d.ts", "wall-e.js", "wall-e.threads.wasm", "wall-e.wasm"]);
+  assert.deepEqual(files, ["README.md", "package.json", "wall-e.d.ts", "wall-e.js", "wall-e.small.wasm", "wall-e.threads.wasm", "wall-e.wasm"]);
   assert.equal(info.name, "wall-e");
 });
 

@@ -177,7 +177,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
-    /// zero already (I6), so only the part below `fresh` is cleared.
+    /// zero already, so only the part the heap used before is cleared.
     pub fn allocate_zeroed(&mut self, size: u32, align: u32) -> u32 {
         let fresh = if TRACK_FRESH { self.fresh } else { u32::MAX };
         let region = self.region;

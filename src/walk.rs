@@ -76,7 +76,10 @@ enum Walked {
 }
 
 impl<S: Source, P: Policy> Heap<S, P> {
-    /// Walks every block and every free list and checks all invariants (I1–I6). O(heap).
+    /// Walks every block and every free list and checks every invariant of the heap (blocks
+    /// tile each region, no two free blocks are adjacent, flags and footers agree, every free
+    /// block is in the list of its class, fresh memory is zero); returns its statistics, or where
+    /// and what the first broken invariant is. O(heap).
     pub fn validate(&self) -> Result<Stats, Corruption> {
         let mut stats = Stats::default();
         if self.limit == 0 {

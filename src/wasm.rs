@@ -46,6 +46,7 @@ impl LinearMemory<true> {
     /// made over this source: no other allocator, no C code with its own `malloc`, no second
     /// `with_initial_memory()`.
     #[cfg(not(target_os = "wasi"))]
+    #[cfg_attr(docsrs, doc(cfg(not(target_os = "wasi"))))]
     pub const unsafe fn with_initial_memory() -> Self {
         LinearMemory { _private: () }
     }

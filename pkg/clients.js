@@ -1,0 +1,236 @@
+// Client modules beside a wall-e heap: compiled C (the dynamic-linking convention) and
+// AssemblyScript (a fixed static range). Re-exported by wall-e.js; types in wall-e.d.ts; the
+// recipes in docs/clients.md.
+//
+// C, C++, Rust or Zig built position-independent (clang: `--target=wasm32-unknown-emscripten
+// -fPIC`, `wasm-ld --experimental-pic -shared`) import `env.memory`, `env.__memory_base`,
+// `env.__table_base`, `env.__stack_pointer` and maybe `env.__indirect_function_table`, and say in
+// their `dylink.0` custom section how much memory (and at what alignment) and how many table
+// slots their static data needs. `loadClient` gives them wall-e's memory, puts their data in a
+// wall-e block, their stack in another, and links their `"wall-e"` imports to wall-e's ABI.
+//
+// AssemblyScript (asc) has no relocatable output: its static data sits at fixed addresses from
+// `--memoryBase` up to its `__heap_base`. `loadAssemblyScript` reserves exactly that range in the
+// heap with a wall-e block before instantiating (see `reserveRange`).
+import { WallEError } from "./wall-e.js";
+
+const fail = (code, message, details) => {
+  throw new WallEError(code, message, details);
+};
+
+/** Reads an unsigned LEB128 at `at`; returns [value, next offset]. */
+function leb(bytes, at) {
+  let value = 0;
+  let shift = 0;
+  let byte;
+  do {
+    if (at >= bytes.length) fail("BAD_MODULE", "dylink.0: truncated LEB128");
+    byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return [value, at];
+}
+
+/**
+ * The memory and table a position-independent module needs, from its `dylink.0` custom section
+ * (subsection 1, WASM_DYLINK_MEM_INFO), or null when it has none (not a PIC module).
+ * @param {WebAssembly.Module} module
+ * @returns {{ memorySize: number, memoryAlign: number, tableSize: number, tableAlign: number } | null}
+ */
+export function dylinkInfo(module) {
+  const sections = WebAssembly.Module.customSections(module, "dylink.0");
+  if (sections.length === 0) return null;
+  const bytes = new Uint8Array(sections[0]);
+  const info = { memorySize: 0, memoryAlign: 1, tableSize: 0, tableAlign: 1 };
+  let at = 0;
+  while (at < bytes.length) {
+    const kind = bytes[at++];
+    let size;
+    [size, at] = leb(bytes, at);
+    const end = at + size;
+    if (kind === 1) {
+      let v;
+      [v, at] = leb(bytes, at);
+      info.memorySize = v;
+      [v, at] = leb(bytes, at);
+      info.memoryAlign = 2 ** v; // stored as log2
+      [v, at] = leb(bytes, at);
+      info.tableSize = v;
+      [v, at] = leb(bytes, at);
+      info.tableAlign = 2 ** v;
+    }
+    at = end; // other subsections (needed libraries, export/import info) are not used here
+  }
+  return info;
+}
+
+const alignUp = (n, align) => Math.ceil(n / align) * align;
+
+async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  try {
+    return await WebAssembly.compile(source);
+  } catch (cause) {
+    fail("LOAD_FAILED", `the client is not a wasm module: ${cause && cause.message}`, { cause });
+  }
+}
+
+/** Allocates `size` bytes aligned to `align` (a power of two) from wall-e: [block, aligned]. */
+function allocAligned(heap, size, align) {
+  const block = heap.alloc(size + Math.max(align, 8) - 8);
+  return [block, alignUp(block, Math.max(align, 8))];
+}
+
+/** Merges the caller's imports over ours, module by module. */
+function mergeImports(ours, theirs = {}) {
+  const all = { ...theirs };
+  for (const [mod, fields] of Object.entries(ours)) all[mod] = { ...fields, ...(theirs[mod] || {}) };
+  return all;
+}
+
+/**
+ * Loads a position-independent client module beside `heap` (see the file's header). Its static
+ * data goes in a zeroed wall-e block aligned as `dylink.0` asks, its stack (`stackSize` bytes,
+ * default 64 KiB) in another whose top is 16-aligned, as the C ABI wants; `__stack_pointer`,
+ * `__memory_base` and `__table_base` are new globals; its function table is `options.table` or a
+ * new one whose slot 0 stays empty (a null function pointer traps). Imports: `env.memory` and the
+ * above, `"wall-e"` = wall-e's exports (what examples/c/wall-e.h declares), then
+ * `options.imports` (merged per module). Runs `__wasm_apply_data_relocs` and `__wasm_call_ctors`
+ * when exported (clang 14 applies data relocations in the start function).
+ *
+ * `dispose()` frees both blocks; the client must not be called afterwards. Blocks the client
+ * malloc'd are wall-e blocks like any other: free them through the client (or `heap.free`).
+ *
+ * @param {import("./wall-e.js").WallEHeap} heap
+ * @param {BufferSource | WebAssembly.Module} source
+ * @param {{ stackSize?: number, table?: WebAssembly.Table, imports?: WebAssembly.Imports }} [options]
+ */
+export async function loadClient(heap, source, options = {}) {
+  const module = await compile(source);
+  const info = dylinkInfo(module);
+  if (!info) fail("BAD_MODULE", "the client has no dylink.0 section: build it position-independent (-fPIC, wasm-ld --experimental-pic -shared)");
+  const stackSize = options.stackSize ?? 64 * 1024;
+  if (!Number.isInteger(stackSize) || stackSize < 16 || stackSize % 16 !== 0) fail("BAD_SIZE", "stackSize must be a positive multiple of 16");
+  const wants = (mod, name) => WebAssembly.Module.imports(module).some((i) => i.module === mod && i.name === name);
+
+  const blocks = [];
+  try {
+    // Static data: wall-e may hand out reused memory, and .bss is not in the data segments.
+    let memoryBase = 0;
+    if (info.memorySize > 0) {
+      const [block, base] = allocAligned(heap, info.memorySize, info.memoryAlign);
+      blocks.push(block);
+      memoryBase = base;
+      new Uint8Array(heap.memory.buffer, memoryBase, info.memorySize).fill(0);
+    }
+    // The stack grows down from a 16-aligned top; the block is 8 bytes larger so it still holds
+    // stackSize bytes below the top (wall-e's blocks are 8-aligned).
+    const stackBase = heap.alloc(stackSize + 8);
+    blocks.push(stackBase);
+    const stackTop = (stackBase + stackSize + 8) & ~15;
+
+    let table = options.table;
+    let tableBase = 0;
+    if (wants("env", "__indirect_function_table") || info.tableSize > 0) {
+      if (table) {
+        tableBase = alignUp(table.length, info.tableAlign);
+        table.grow(tableBase + info.tableSize - table.length);
+      } else {
+        tableBase = alignUp(1, info.tableAlign); // slot 0 is the null function pointer
+        table = new WebAssembly.Table({ initial: tableBase + info.tableSize, element: "anyfunc" });
+      }
+    }
+    const env = {
+      memory: heap.memory,
+      __stack_pointer: new WebAssembly.Global({ value: "i32", mutable: true }, stackTop),
+      __memory_base: new WebAssembly.Global({ value: "i32", mutable: false }, memoryBase),
+      __table_base: new WebAssembly.Global({ value: "i32", mutable: false }, tableBase),
+    };
+    if (table) env.__indirect_function_table = table;
+    for (const i of WebAssembly.Module.imports(module)) {
+      if (i.module === "GOT.mem" || i.module === "GOT.func") {
+        fail("BAD_MODULE", `the client imports ${i.module}.${i.name}: build it with -fvisibility=hidden so its own symbols are not preemptible`);
+      }
+    }
+    let instance;
+    try {
+      instance = await WebAssembly.instantiate(module, mergeImports({ env, "wall-e": heap.exports }, options.imports));
+    } catch (cause) {
+      fail("LOAD_FAILED", `instantiating the client failed: ${cause && cause.message}`, { cause });
+    }
+    const e = instance.exports;
+    if (typeof e.__wasm_apply_data_relocs === "function") e.__wasm_apply_data_relocs();
+    if (typeof e.__wasm_call_ctors === "function") e.__wasm_call_ctors();
+    let disposed = false;
+    return {
+      instance,
+      exports: e,
+      memoryBase,
+      memorySize: info.memorySize,
+      tableBase,
+      table,
+      stackBase,
+      stackTop,
+      stackPointer: env.__stack_pointer,
+      dispose() {
+        if (disposed) return;
+        disposed = true;
+        for (const b of blocks) heap.free(b);
+      },
+    };
+  } catch (error) {
+    for (const b of blocks) if (heap.isLive(b)) heap.free(b);
+    throw error;
+  }
+}
+
+/**
+ * Makes one wall-e block cover the fixed range [start, end) and returns it, or throws
+ * `BAD_MODULE` when the heap has already handed out memory there. How: a probe allocation finds
+ * where the next block of the heap's bump region starts; a filler block takes the room up to
+ * `start` (so nothing below is wasted), the covering block is allocated next and checked, and the
+ * filler is freed (a free block below the range, for later allocations). wall-e's blocks are an
+ * 8-byte header then the payload, so the range must start at least 8 bytes above where the
+ * heap's free top is; a fresh wall-e instance (or one that has not yet reached `start`) always
+ * works.
+ * @param {import("./wall-e.js").WallEHeap} heap
+ */
+export function reserveRange(heap, start, end) {
+  const HEADER = 8;
+  if (start % 8 !== 0 || end <= start) fail("BAD_SIZE", `cannot reserve [${start}, ${end}): start must be 8-aligned and end above it`);
+  const probe = heap.alloc(8);
+  heap.free(probe); // the heap's top goes back to where it was (a block freed below the top)
+  if (probe > start) {
+    fail("BAD_MODULE", `the heap has already handed out memory at ${start}–${probe}: load this client first, into a fresh wall-e, or build it with a higher --memoryBase`);
+  }
+  let filler = 0;
+  // A filler whose payload ends exactly where the covering block's header must go.
+  if (start - probe >= HEADER + 8) filler = heap.alloc(start - probe - HEADER);
+  const cover = heap.alloc(end - (filler ? start : probe));
+  if (filler) heap.free(filler);
+  if (cover > start || cover + heap.sizeOf(cover) < end) {
+    heap.free(cover);
+    fail("BAD_MODULE", `wall-e could not place a block over [${start}, ${end}) (got ${cover}): load the client into a fresh wall-e`);
+  }
+  return cover;
+}
+
+/**
+ * Loads an AssemblyScript module built with the wall-e runtime (examples/assemblyscript: asc
+ * `--runtime` set to its rt/wall-e.ts, `--importMemory`, `--memoryBase` at or above wall-e's
+ * heap start) beside `heap`. The module's static data is at fixed addresses, from its
+ * `--memoryBase` to its `__heap_base` export... which asc only knows after instantiation; so the
+ * loader takes the range from the module's data segments' extent... — see `asRange`.
+ *
+ * @param {import("./wall-e.js").WallEHeap} heap
+ * @param {BufferSource | WebAssembly.Module} source
+ * @param {{ imports?: WebAssembly.Imports }} [options]
+ */
+export async function loadAssemblyScript(heap, source, options = {}) {
+  const module = await compile(source);
+  void module;
+  void heap;
+  void options;
+  fail("BAD_MODULE", "not yet");
+}

@@ -49,3 +49,6 @@ pub fn pattern(seed: u32, i: usize) -> u8 {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod wasm;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod dylink;

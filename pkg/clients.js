@@ -187,26 +187,32 @@ export async function loadClient(heap, source, options = {}) {
 
 /**
  * Makes one wall-e block cover the fixed range [start, end) and returns it, or throws
- * `BAD_MODULE` when the heap has already handed out memory there. How: a probe allocation finds
- * where the next block of the heap's bump region starts; a filler block takes the room up to
- * `start` (so nothing below is wasted), the covering block is allocated next and checked, and the
- * filler is freed (a free block below the range, for later allocations). wall-e's blocks are an
- * 8-byte header then the payload, so the range must start at least 8 bytes above where the
- * heap's free top is; a fresh wall-e instance (or one that has not yet reached `start`) always
- * works.
+ * `BAD_MODULE` when the heap has already handed out memory there. A probe allocation finds where
+ * the heap's next block starts (`probe`, the payload address; freeing it gives the memory back to
+ * the top); that must be at or below `start`. Then:
+ *  - by default, a filler block takes the room from `probe` up to `start`, the covering block is
+ *    allocated next (its payload starts exactly at `start`), and the filler is freed: a free block
+ *    below the range, for later allocations;
+ *  - with `{ fromProbe: true }`, one block covers [probe, end): nothing below the range is left
+ *    free (what an AssemblyScript client needs: see `loadAssemblyScript`).
+ * The result is checked: the block must start at or below `start` and reach `end`. A fresh wall-e
+ * instance (one whose heap has not yet reached `start`) always passes.
  * @param {import("./wall-e.js").WallEHeap} heap
+ * @param {number} start
+ * @param {number} end
+ * @param {{ fromProbe?: boolean }} [options]
  */
-export function reserveRange(heap, start, end) {
-  const HEADER = 8;
+export function reserveRange(heap, start, end, { fromProbe = false } = {}) {
+  const HEADER = 8; // wall-e's block header (src/heap.rs, "Layout")
   if (start % 8 !== 0 || end <= start) fail("BAD_SIZE", `cannot reserve [${start}, ${end}): start must be 8-aligned and end above it`);
   const probe = heap.alloc(8);
-  heap.free(probe); // the heap's top goes back to where it was (a block freed below the top)
+  heap.free(probe);
   if (probe > start) {
-    fail("BAD_MODULE", `the heap has already handed out memory at ${start}–${probe}: load this client first, into a fresh wall-e, or build it with a higher --memoryBase`);
+    fail("BAD_MODULE", `the heap has already handed out memory at ${start} (its next block is at ${probe}): load this client first, into a fresh wall-e, or build it with a higher --memoryBase`);
   }
   let filler = 0;
   // A filler whose payload ends exactly where the covering block's header must go.
-  if (start - probe >= HEADER + 8) filler = heap.alloc(start - probe - HEADER);
+  if (!fromProbe && start - probe >= HEADER + 8) filler = heap.alloc(start - probe - HEADER);
   const cover = heap.alloc(end - (filler ? start : probe));
   if (filler) heap.free(filler);
   if (cover > start || cover + heap.sizeOf(cover) < end) {
@@ -216,21 +222,153 @@ export function reserveRange(heap, start, end) {
   return cover;
 }
 
+/** The sections of a wasm binary: [{ id, start, end }] (payload offsets). */
+function sections(bytes) {
+  const out = [];
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    let size;
+    [size, at] = leb(bytes, at);
+    out.push({ id, start: at, end: at + size });
+    at += size;
+  }
+  return out;
+}
+
 /**
- * Loads an AssemblyScript module built with the wall-e runtime (examples/assemblyscript: asc
- * `--runtime` set to its rt/wall-e.ts, `--importMemory`, `--memoryBase` at or above wall-e's
- * heap start) beside `heap`. The module's static data is at fixed addresses, from its
- * `--memoryBase` to its `__heap_base` export... which asc only knows after instantiation; so the
- * loader takes the range from the module's data segments' extent... — see `asRange`.
+ * What an AssemblyScript module puts at fixed addresses before any of its code runs: the extent
+ * of its active data segments (`--memoryBase` up to the end of its static data) and the minimum
+ * pages of its imported memory.
+ */
+function staticLayout(bytes) {
+  let dataStart = Infinity;
+  let dataEnd = 0;
+  let minPages = 0;
+  const name = (at) => {
+    let n;
+    [n, at] = leb(bytes, at);
+    return [new TextDecoder().decode(bytes.subarray(at, at + n)), at + n];
+  };
+  const limits = (at) => {
+    const flags = bytes[at++];
+    let min;
+    [min, at] = leb(bytes, at);
+    if (flags & 1) [, at] = leb(bytes, at);
+    return [min, at];
+  };
+  for (const s of sections(bytes)) {
+    let at = s.start;
+    let count;
+    if (s.id === 2) { // imports
+      [count, at] = leb(bytes, at);
+      for (let i = 0; i < count; i++) {
+        let mod, field;
+        [mod, at] = name(at);
+        [field, at] = name(at);
+        const kind = bytes[at++];
+        if (kind === 0) [, at] = leb(bytes, at);
+        else if (kind === 1) [, at] = limits(at + 1);
+        else if (kind === 2) {
+          let min;
+          [min, at] = limits(at);
+          if (mod === "env" && field === "memory") minPages = min;
+        } else if (kind === 3) at += 2;
+        else fail("BAD_MODULE", `unknown import kind ${kind}`);
+      }
+    } else if (s.id === 11) { // data
+      [count, at] = leb(bytes, at);
+      for (let i = 0; i < count; i++) {
+        let flags;
+        [flags, at] = leb(bytes, at);
+        if (flags === 1) { // passive: not placed at instantiation
+          let n;
+          [n, at] = leb(bytes, at);
+          at += n;
+          continue;
+        }
+        if (flags === 2) [, at] = leb(bytes, at); // memory index
+        if (bytes[at++] !== 0x41) fail("BAD_MODULE", "a data segment's offset is not an i32.const: not a fixed address");
+        let offset;
+        [offset, at] = leb(bytes, at); // asc's offsets are positive: the unsigned reading is right
+        if (bytes[at++] !== 0x0b) fail("BAD_MODULE", "a data segment's offset is not a constant");
+        let n;
+        [n, at] = leb(bytes, at);
+        at += n;
+        dataStart = Math.min(dataStart, offset);
+        dataEnd = Math.max(dataEnd, offset + n);
+      }
+    }
+  }
+  return { dataStart, dataEnd, minPages };
+}
+
+/** The UTF-16 string asc keeps at `p` (its byte length in the u32 before it). */
+export function asString(memory, p) {
+  if (!p) return null;
+  const bytes = new Uint32Array(memory.buffer, p - 4, 1)[0];
+  return String.fromCharCode(...new Uint16Array(memory.buffer, p, bytes >>> 1));
+}
+
+/**
+ * Loads an AssemblyScript module built with the wall-e runtime (examples/assemblyscript/rt/wall-e.ts:
+ * asc `--runtime ./rt/wall-e --importMemory --exportStart _start --memoryBase 8192`) beside `heap`,
+ * which must be fresh (nothing allocated yet) or at least not have reached `--memoryBase`.
+ *
+ * asc has no relocatable output: the module's static data and its shadow stack sit at fixed
+ * addresses, from `--memoryBase` up to its `__heap_base`, and its collector takes every object
+ * below `__heap_base` for static data. So, before anything of the module runs:
+ *  1. `__heap_base` is read from a scratch instance over a scratch memory (`--exportStart` keeps
+ *     its start function from running; the runtime exports `__wall_e_heap_base`);
+ *  2. one wall-e block is made to cover [the heap's next block, `__heap_base`) (`reserveRange`
+ *     with `fromProbe`): wall-e will never hand out memory below `__heap_base` again, so every
+ *     object the runtime allocates lies above it (the runtime traps otherwise);
+ *  3. the module is instantiated over wall-e's memory, with wall-e's exports as its `"wall-e"`
+ *     imports, and `_start` runs (top-level code: the first allocations).
+ * The reserved block is never freed: the module's statics live there as long as the heap does.
+ *
+ * `env.abort` throws an Error with asc's message, file and position unless `options.imports`
+ * gives one; other imports (e.g. `env.seed`, console) come from `options.imports`.
  *
  * @param {import("./wall-e.js").WallEHeap} heap
  * @param {BufferSource | WebAssembly.Module} source
  * @param {{ imports?: WebAssembly.Imports }} [options]
  */
 export async function loadAssemblyScript(heap, source, options = {}) {
-  const module = await compile(source);
-  void module;
-  void heap;
-  void options;
-  fail("BAD_MODULE", "not yet");
+  if (source instanceof WebAssembly.Module) fail("BAD_SOURCE", "loadAssemblyScript needs the module's bytes (it reads its data segments)");
+  const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  const module = await compile(bytes);
+  const exportNames = WebAssembly.Module.exports(module).map((e) => e.name);
+  if (!exportNames.includes("__wall_e_heap_base") || !exportNames.includes("_start")) {
+    fail("BAD_MODULE", "not built for wall-e: asc needs --runtime <examples/assemblyscript/rt/wall-e> --exportStart _start --importMemory");
+  }
+  const { dataStart, minPages } = staticLayout(bytes);
+  // 1. __heap_base, from a scratch instance that runs no code.
+  const stub = () => {
+    throw new Error("the scratch instance must not run");
+  };
+  const scratchImports = {};
+  for (const i of WebAssembly.Module.imports(module)) {
+    if (i.kind === "function") (scratchImports[i.module] ||= {})[i.name] = stub;
+  }
+  (scratchImports.env ||= {}).memory = new WebAssembly.Memory({ initial: minPages });
+  const scratch = await WebAssembly.instantiate(module, scratchImports);
+  const heapBase = scratch.exports.__wall_e_heap_base() >>> 0;
+  const start = Number.isFinite(dataStart) ? Math.min(dataStart & ~15, heapBase) : heapBase;
+  // 2. The fixed range, in one wall-e block with nothing free below it.
+  const reserved = reserveRange(heap, start & ~7, heapBase, { fromProbe: true });
+  // 3. The module itself, over wall-e's memory.
+  const abort = (message, file, line, column) => {
+    const text = `${asString(heap.memory, message) ?? "abort"} at ${asString(heap.memory, file) ?? "?"}:${line}:${column}`;
+    throw new Error(`AssemblyScript: ${text}`);
+  };
+  let instance;
+  try {
+    instance = await WebAssembly.instantiate(module, mergeImports({ env: { memory: heap.memory, abort }, "wall-e": heap.exports }, options.imports));
+  } catch (cause) {
+    heap.free(reserved);
+    fail("LOAD_FAILED", `instantiating the AssemblyScript module failed: ${cause && cause.message}`, { cause });
+  }
+  instance.exports._start();
+  return { instance, exports: instance.exports, memoryBase: start, heapBase, reserved, string: (p) => asString(heap.memory, p) };
 }

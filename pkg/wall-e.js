@@ -455,4 +455,4 @@ export function createSharedMemory({ initial = 1, maximum = 16384 } = {}) {
 }
 
 export default load;
-export { dylinkInfo, loadClient, reserveRange, loadAssemblyScript } from "./clients.js";
+export { dylinkInfo, loadClient, reserveRange, loadAssemblyScript, asString } from "./clients.js";

@@ -16,6 +16,7 @@ import { chromiumPath, launchChromium, pkgDir } from "../testing/helpers.js";
 const executablePath = chromiumPath;
 const files = {
   "/wall-e.js": "text/javascript",
+  "/clients.js": "text/javascript",
   "/wall-e.threads.wasm": "application/wasm",
   "/testing/stress.js": "text/javascript",
   "/testing/browser-worker.js": "text/javascript",

@@ -1,6 +1,6 @@
 # wall-e — every command a user or CI needs. `make demo` builds wall-e.wasm and runs the demo;
 # `make test` runs every test. See README.md.
-.PHONY: setup build demo test test-host test-wasm test-js suites package-check fuzz-smoke lint bench soak fuzz miri debug-cost
+.PHONY: setup build demo test test-clients test-host test-wasm test-js suites package-check fuzz-smoke lint bench soak fuzz miri debug-cost
 
 # Installs the test tools that are missing (Debian packages need root or sudo).
 setup:
@@ -20,7 +20,7 @@ demo: build
 clean-room:
 	scripts/clean-room.sh
 
-test: setup build clean-room lint docs-check test-host test-wasm test-js suites package-check fuzz-smoke
+test: setup build clean-room test-clients lint docs-check test-host test-wasm test-js suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
 # Every feature set wall-e is built with ("default" is none), as talc's justfile matrix: clippy
@@ -146,3 +146,19 @@ bench-threads: build
 	[ -d bench/node_modules ] || npm ci --prefix bench --no-audit --no-fund
 	bench/threads-peers/build.sh
 	node --no-liftoff bench/threads.mjs
+
+# Compiled clients beside wall-e (docs/clients.md): the C clients (examples/c: cJSON 1.7.19 and
+# the bad-input client, built with clang-14/wasm-ld-14 by scripts/build-c.sh, with a native
+# glibc build of the same workload as the reference) under Node and wasmtime, and the
+# AssemblyScript program (examples/assemblyscript, asc pinned by its lockfile) in Node and
+# headless Chromium. Needs pkg/wall-e.wasm (make build); builds the stats and checked modules.
+# It runs before test-host and test-js, which run these tests again (cargo test, node --test): it
+# builds what they load (target/c, examples/assemblyscript/build).
+test-clients:
+	scripts/build-c.sh
+	[ -d examples/assemblyscript/node_modules ] || npm ci --prefix examples/assemblyscript --no-audit --no-fund
+	node examples/assemblyscript/build.mjs
+	node scripts/build.mjs --features stats --out target/wall-e-stats.wasm
+	node scripts/build.mjs --features checked --out target/wall-e-checked.wasm
+	cd pkg && ([ -d node_modules ] || npm ci --no-audit --no-fund) && node --test test/c-client.test.js test/assemblyscript.test.js
+	cargo test --test c_client

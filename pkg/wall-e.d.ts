@@ -150,3 +150,84 @@ export function load(source?: Source | null, options?: LoadOptions): Promise<Wal
  */
 export function createSharedMemory(options?: { initial?: number; maximum?: number }): WebAssembly.Memory;
 export default load;
+
+// ---- Client modules beside a heap (clients.js; docs/clients.md) ----------------------------
+
+/** What a position-independent module's `dylink.0` section asks for (alignments in bytes). */
+export interface DylinkInfo {
+  memorySize: number;
+  memoryAlign: number;
+  tableSize: number;
+  tableAlign: number;
+}
+
+/** The memory and table a PIC module needs, or null when it has no `dylink.0` section. */
+export function dylinkInfo(module: WebAssembly.Module): DylinkInfo | null;
+
+/** Options of {@link loadClient}. */
+export interface ClientOptions {
+  /** Bytes of C stack, a multiple of 16 (default 65536), in a wall-e block. */
+  stackSize?: number;
+  /** A function table to add the client's functions to (default: a new one, slot 0 empty). */
+  table?: WebAssembly.Table;
+  /** More imports, merged per module over the loader's (`env`, `"wall-e"`). */
+  imports?: WebAssembly.Imports;
+}
+
+/** A client module linked beside a heap by {@link loadClient}. */
+export interface Client {
+  readonly instance: WebAssembly.Instance;
+  readonly exports: WebAssembly.Exports;
+  /** Where its static data starts (`__memory_base`), inside a wall-e block. */
+  readonly memoryBase: Pointer;
+  readonly memorySize: number;
+  /** Its first slot in the table (`__table_base`). */
+  readonly tableBase: number;
+  readonly table: WebAssembly.Table | undefined;
+  /** The wall-e block holding its stack, and the stack's 16-aligned top. */
+  readonly stackBase: Pointer;
+  readonly stackTop: Pointer;
+  /** Its `__stack_pointer` global. */
+  readonly stackPointer: WebAssembly.Global;
+  /** Frees its data and stack blocks; the client must not be called afterwards. */
+  dispose(): void;
+}
+
+/**
+ * Links a position-independent module (clang `--target=wasm32-unknown-emscripten -fPIC`,
+ * `wasm-ld --experimental-pic -shared`) beside `heap`: its data and stack in wall-e blocks, its
+ * `"wall-e"` imports bound to wall-e's exports (examples/c/wall-e.h). Rejects with BAD_MODULE when
+ * the module has no `dylink.0` section or imports `GOT.*` entries.
+ */
+export function loadClient(heap: WallEHeap, source: ArrayBuffer | ArrayBufferView | WebAssembly.Module, options?: ClientOptions): Promise<Client>;
+
+/**
+ * Makes one wall-e block cover [start, end) and returns its pointer; throws BAD_MODULE when the
+ * heap already handed out memory there. With `fromProbe`, the block starts at the heap's next
+ * block (nothing below the range is left free); otherwise a filler below is freed afterwards.
+ */
+export function reserveRange(heap: WallEHeap, start: number, end: number, options?: { fromProbe?: boolean }): Pointer;
+
+/** An AssemblyScript module loaded beside a heap by {@link loadAssemblyScript}. */
+export interface AssemblyScriptClient {
+  readonly instance: WebAssembly.Instance;
+  readonly exports: WebAssembly.Exports;
+  /** The start of its fixed static range (asc `--memoryBase`, 16-aligned). */
+  readonly memoryBase: Pointer;
+  /** Its `__heap_base`: every object it allocates lies above. */
+  readonly heapBase: Pointer;
+  /** The wall-e block that holds the static range (never freed). */
+  readonly reserved: Pointer;
+  /** The asc string at `ptr` (null for 0). */
+  string(ptr: Pointer): string | null;
+}
+
+/**
+ * Loads an AssemblyScript module built with examples/assemblyscript/rt/wall-e.ts (`--runtime`,
+ * `--importMemory`, `--exportStart _start`, `--memoryBase 8192`) beside a fresh `heap`: reserves
+ * its fixed range [--memoryBase, __heap_base) first, then instantiates it and runs `_start`.
+ */
+export function loadAssemblyScript(heap: WallEHeap, source: ArrayBuffer | ArrayBufferView, options?: { imports?: WebAssembly.Imports }): Promise<AssemblyScriptClient>;
+
+/** The asc string at `ptr` in `memory` (UTF-16, its byte length in the u32 before it). */
+export function asString(memory: WebAssembly.Memory, ptr: Pointer): string | null;

@@ -16,12 +16,14 @@ rustup component list --toolchain nightly --installed | grep -q '^rust-src' || r
 # The docs as docs.rs builds them (nightly, wasm32, `--cfg docsrs`): make docs-check.
 rustup target add --toolchain nightly wasm32-unknown-unknown
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wasm-opt >/dev/null; then
+# clang-14 and wasm-ld-14 (lld-14) build the C clients (scripts/build-c.sh, make test-clients).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wasm-opt >/dev/null \
+  || ! command -v clang-14 >/dev/null || ! command -v wasm-ld-14 >/dev/null; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update
-  $sudo apt-get install -y --no-install-recommends chromium chromium-driver binaryen
+  $sudo apt-get install -y --no-install-recommends chromium chromium-driver binaryen clang-14 lld-14
 fi
 
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
@@ -31,3 +33,5 @@ fi
 
 # jco and preview2-shim, which run wasm32-wasip2 components in Node (scripts/wasip2-run.mjs).
 [ -d scripts/wasip2/node_modules ] || npm ci --prefix scripts/wasip2 --no-audit --no-fund
+# The pinned AssemblyScript compiler of the AssemblyScript client example (make test-clients).
+[ -d examples/assemblyscript/node_modules ] || npm ci --prefix examples/assemblyscript --no-audit --no-fund

@@ -75,3 +75,15 @@ export async function usage(): Promise<string> {
   void [wrong, badCode];
   return heap.readString(p);
 }
+
+// Client modules beside a heap (clients.js).
+async function clients(heap: import("wall-e").WallEHeap, cBytes: Uint8Array, cModule: WebAssembly.Module, asBytes: ArrayBuffer): Promise<string | null> {
+  const { loadClient, loadAssemblyScript, dylinkInfo } = await import("wall-e");
+  const info = dylinkInfo(cModule);
+  const c = await loadClient(heap, cBytes, { stackSize: info ? 32768 : 65536 });
+  const top: number = c.stackTop;
+  c.dispose();
+  const as = await loadAssemblyScript(heap, asBytes);
+  return top > as.heapBase ? as.string(0) : null;
+}
+void clients;

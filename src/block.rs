@@ -48,13 +48,15 @@ pub(crate) fn poison_start(header: u32) -> u32 {
     header + PREV_LINK + 4
 }
 
-/// The effective size for a request of `size` bytes, `None` for 0 or impossible sizes.
+/// The effective size for a request of `size` bytes with `tail` bytes kept past it
+/// (`Policy::TAIL`, I7; a constant, 0 but in the traced build), `None` for 0 or impossible
+/// sizes.
 #[inline(always)]
-pub(crate) fn effective(size: u32) -> Option<u32> {
-    if size.wrapping_sub(1) >= MAX_REQUEST {
+pub(crate) fn effective(size: u32, tail: u32) -> Option<u32> {
+    if size.wrapping_sub(1) >= MAX_REQUEST - tail {
         return None;
     }
-    Some(((size + 7) & !7).max(8))
+    Some(((size + tail + 7) & !7).max(8))
 }
 
 /// **The 125% rule (I5):** whether a free block of effective size `eff` may serve a request of
@@ -162,6 +164,26 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub(crate) fn footer(&self, header: u32, eff: u32) -> u32 {
         self.read(header + SIZE_WORD + eff)
+    }
+
+    /// The sequence number of the used block at `header` of `eff` bytes, in its tail (I7): its
+    /// last payload word, where a free block keeps its footer. Meaningful under a policy with a
+    /// `TAIL` only.
+    #[inline(always)]
+    pub(crate) fn seq(&self, header: u32, eff: u32) -> u32 {
+        self.read(header + SIZE_WORD + eff)
+    }
+
+    /// Writes the sequence number of the used block at `header` of `eff` bytes.
+    ///
+    /// # Safety
+    /// `header` is a used block of this heap of `eff` bytes, under a policy with `TAIL >= 4`
+    /// (so the word is past its logical size: I7).
+    #[inline(always)]
+    pub(crate) unsafe fn set_seq(&mut self, header: u32, eff: u32, seq: u32) {
+        debug_assert!(P::TAIL >= 4 && self.logical(header) + P::TAIL <= eff);
+        // SAFETY: the last payload word of a block of this heap (the caller's promise).
+        unsafe { self.write(header + SIZE_WORD + eff, seq) }
     }
 
     /// The footer of the block before `header`: its effective size with `FREE` when it is free

@@ -4,6 +4,8 @@ use crate::heap::Heap;
 #[cfg(target_feature = "atomics")]
 use crate::lock::Lock;
 use crate::policy::Chosen;
+#[cfg(feature = "trace")]
+use crate::policy::Traced;
 use crate::wasm::LinearMemory;
 use core::cell::UnsafeCell;
 
@@ -16,11 +18,18 @@ use core::cell::UnsafeCell;
 /// The heap's state starts all zero (no data segment) and is set up on first use under the
 /// lock, so a later instantiation re-initialises nothing. The claim on `[__heap_base,
 /// __heap_end)` is made once, in the shared state, for all the instances.
+/// The module's policy: the chosen one, with a tail word for sequence numbers in the traced
+/// build (feature `trace`, I7).
+#[cfg(not(feature = "trace"))]
+type ModulePolicy = Chosen;
+#[cfg(feature = "trace")]
+type ModulePolicy = Traced<Chosen>;
+
 struct ModuleHeap {
     /// Taken by every export (atomics only).
     #[cfg(target_feature = "atomics")]
     lock: Lock,
-    heap: UnsafeCell<Heap<LinearMemory<true>, Chosen>>,
+    heap: UnsafeCell<Heap<LinearMemory<true>, ModulePolicy>>,
 }
 
 // SAFETY: without the `atomics` target feature a wasm instance runs one thread.
@@ -48,7 +57,7 @@ impl ModuleHeap {
     /// caller holds `lock`) and never re-enter each other.
     #[allow(clippy::mut_from_ref)]
     #[inline(always)]
-    unsafe fn heap(&self) -> &mut Heap<LinearMemory<true>, Chosen> {
+    unsafe fn heap(&self) -> &mut Heap<LinearMemory<true>, ModulePolicy> {
         // SAFETY: per this function's contract.
         unsafe { &mut *self.heap.get() }
     }
@@ -69,7 +78,9 @@ pub extern "C" fn allocate(size: u32) -> u32 {
     checked::guard(0);
     // SAFETY: exports run one at a time (with atomics: under the lock) and never re-enter each
     // other.
-    unsafe { HEAP.heap() }.allocate(size)
+    let p = unsafe { HEAP.heap() }.allocate(size);
+    trace::stamp(p);
+    p
 }
 
 /// Frees a block; nil, foreign pointers and double frees are ignored (see the README).
@@ -89,7 +100,9 @@ pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
     let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
-    unsafe { HEAP.heap() }.reallocate(ptr, size)
+    let p = unsafe { HEAP.heap() }.reallocate(ptr, size);
+    trace::stamp(p);
+    p
 }
 
 /// The size last asked for of a live block; 0 for nil or a pointer that is not one.
@@ -106,6 +119,53 @@ pub extern "C" fn size(ptr: u32) -> u32 {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
+}
+
+/// Without `trace`, blocks carry no sequence number.
+#[cfg(not(feature = "trace"))]
+mod trace {
+    #[inline(always)]
+    pub fn stamp(_: u32) {}
+
+    /// The last sequence number handed out: none without `trace`.
+    #[cfg(feature = "stats")]
+    pub fn last() -> u32 {
+        0
+    }
+}
+
+/// The traced build (feature `trace`): every block allocate or reallocate returns gets the next
+/// sequence number in its tail (I7), so that `blocks` can tell which live blocks are newer than
+/// a mark (`heap.leaks(since)` in pkg/heapmap.js).
+#[cfg(feature = "trace")]
+mod trace {
+    use super::HEAP;
+    use core::cell::UnsafeCell;
+
+    struct Counter(UnsafeCell<u32>);
+    // SAFETY: used only inside exports, under the heap's lock (atomics) or by the one thread.
+    unsafe impl Sync for Counter {}
+    static LAST: Counter = Counter(UnsafeCell::new(0));
+
+    /// Stamps the block at `p` (nil: nothing) with the next sequence number. Called inside an
+    /// export, after the heap call (with atomics: under the lock).
+    pub fn stamp(p: u32) {
+        if p == 0 {
+            return;
+        }
+        // SAFETY: exports run one at a time; nothing else borrows the counter or the heap now.
+        unsafe {
+            let last = &mut *LAST.0.get();
+            *last = last.wrapping_add(1);
+            HEAP.heap().stamp(p, *last);
+        }
+    }
+
+    /// The last sequence number handed out (0 before the first allocation).
+    pub fn last() -> u32 {
+        // SAFETY: single-threaded read (with atomics: the caller holds the lock).
+        unsafe { *LAST.0.get() }
+    }
 }
 
 /// The default build's checks are the cheap header checks inside the core.
@@ -214,6 +274,8 @@ mod checked {
 #[cfg(feature = "stats")]
 mod stats {
     use super::HEAP;
+    use crate::blocks::Span;
+    use core::cell::UnsafeCell;
 
     /// Walks the heap: 0 when every invariant holds, else the address where one breaks (at least 1).
     #[no_mangle]
@@ -247,5 +309,74 @@ mod stats {
             7 => s.regions,
             _ => u32::MAX,
         }
+    }
+
+    /// Records per call of `blocks`.
+    const RECORDS: usize = 128;
+
+    /// What `blocks` writes: a header of three words, then the records (blocks.rs).
+    #[repr(C)]
+    struct Page {
+        /// Records written.
+        count: u32,
+        /// The cursor for the next call; 0 when the last record (the room) is written.
+        next: u32,
+        /// 0, or where the heap is corrupt (the address `validate` returns): no records then.
+        corrupt: u32,
+        spans: [Span; RECORDS],
+    }
+
+    struct Out(UnsafeCell<Page>);
+    // SAFETY: written only inside `blocks`, under the heap's lock (atomics) or by the one thread.
+    unsafe impl Sync for Out {}
+    static OUT: Out = Out(UnsafeCell::new(Page {
+        count: 0,
+        next: 0,
+        corrupt: 0,
+        spans: [Span {
+            start: 0,
+            size: 0,
+            kind: 0,
+            logical: 0,
+            seq: 0,
+        }; RECORDS],
+    }));
+
+    /// The heap's blocks from `cursor` (0: the start, after a whole heap walk), up to 128 per
+    /// call, written to a buffer of the module's own (not the heap: nothing is allocated); returns
+    /// the buffer's address. It holds `count`, `next` (the cursor for the next call; 0: done) and
+    /// `corrupt` (0, or the address `validate` returns, with no records), then `count` records
+    /// of five `u32`s: start, size, kind (0 used, 1 free, 2 spare, 3 region marker, 4 room above
+    /// the bump pointer), logical size, sequence number (traced build). Call it again with `next`
+    /// until that is 0, without allocating in between.
+    #[no_mangle]
+    pub extern "C" fn blocks(cursor: u32) -> u32 {
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
+        // SAFETY: exports run one at a time (with atomics: under the lock): nothing else borrows
+        // OUT or the heap now; `blocks` only reads the heap.
+        let page = unsafe { &mut *OUT.0.get() };
+        match unsafe { HEAP.heap() }.blocks(cursor, &mut page.spans) {
+            Ok((count, next)) => {
+                page.count = count as u32;
+                page.next = next;
+                page.corrupt = 0;
+            }
+            Err(c) => {
+                page.count = 0;
+                page.next = 0;
+                page.corrupt = c.at.max(1);
+            }
+        }
+        page as *const Page as u32
+    }
+
+    /// The sequence number of the last allocation (traced build; 0 in the stats build): blocks
+    /// stamped with a larger number are newer.
+    #[no_mangle]
+    pub extern "C" fn sequence() -> u32 {
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
+        super::trace::last()
     }
 }

@@ -31,8 +31,13 @@
 //!   split off.)
 //! - **I6 fresh memory:** bytes from `fresh` (>= `top`) to the end of the current region have
 //!   never been written since the memory grew, so they are zero.
+//! - **I7 tail:** under a policy with a `TAIL` ([`crate::policy::Traced`]), a used block's
+//!   logical size plus the tail fits its effective size: requests are sized with the tail
+//!   ([`effective`]), so its last payload word is never the caller's. The traced module writes
+//!   the allocation's sequence number there after every allocate/reallocate ([`Heap::stamp`]).
 //!
-//! [`Heap::validate`] (walk.rs) checks all of these.
+//! [`Heap::validate`] (walk.rs) checks all of these; [`Heap::blocks`] (blocks.rs) lists the
+//! blocks it walks.
 //!
 //! # Paths
 //! A request is served by [`Heap::take`]: the head of its own class if it [`fits`], a closer
@@ -147,7 +152,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if P::ONE_ENTRY {
             return self.reallocate(0, size);
         }
-        let Some(need) = effective(size) else {
+        let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
         self.take_for(need, size)
@@ -241,7 +246,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
             return 0;
         }
-        let Some(need) = effective(size) else {
+        let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
         if old != 0 {
@@ -305,7 +310,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// inside the heap and holds its logical size). Every pointer from a caller passes here.
     /// (Inlined, so the `Option` never goes through memory.)
     #[inline(always)]
-    fn used_block(&self, p: u32) -> Option<u32> {
+    pub(crate) fn used_block(&self, p: u32) -> Option<u32> {
         if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
             return None;
         }
@@ -584,7 +589,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// [`Heap::allocate_aligned`] for `align` > 8: the payload may start past the block's start;
     /// the gap in front becomes a free block.
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
-        let Some(need) = effective(size) else {
+        let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
         // A free block this large holds an aligned payload wherever it starts: the gap in front

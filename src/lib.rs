@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 mod block;
+mod blocks;
 mod classes;
 mod classes_pow2;
 mod classes_quarter;
@@ -73,11 +74,12 @@ mod wasm;
 mod exports;
 
 pub use block::MAX_REQUEST;
+pub use blocks::{Kind, Span};
 pub use heap::Heap;
 #[cfg(not(target_arch = "wasm32"))]
 #[cfg_attr(docsrs, doc(cfg(not(target_arch = "wasm32"))))]
 pub use host::HostMemory;
-pub use policy::{Fast, Policy, Small};
+pub use policy::{Fast, Policy, Small, Traced};
 pub use source::{Source, PAGE};
 pub use walk::{Corruption, Stats};
 // What the tests' models and the fuzz target use to look inside the heap: not part of the API.

@@ -32,6 +32,29 @@ pub trait Policy: 'static {
     /// The commonest cases (a block freed just below `top`) are inlined at every call site;
     /// otherwise each path exists once.
     const INLINE_FAST_PATHS: bool;
+    /// Bytes every used block keeps past its logical size, at the end of its payload (I7): 0, or
+    /// 4 under [`Traced`], whose last payload word holds the allocation's sequence number.
+    const TAIL: u32 = 0;
+}
+
+/// The policy `P` with a tail word on every used block (I7): the traced module (feature
+/// `trace`, `pkg/wall-e.trace.wasm`) writes each allocation's sequence number there, so that
+/// the heap walk can list the live blocks in the order they were allocated (leaks, blocks.rs).
+/// Every other choice is `P`'s. The cost: a request of `n` bytes takes `n + 4` rounded up to 8,
+/// so 8 bytes more when `n % 8` is 0 or above 4, nothing otherwise; the 125% rule (I5) holds
+/// for that larger request.
+pub struct Traced<P>(P);
+
+impl<P: Policy> Policy for Traced<P> {
+    type Lists = P::Lists;
+    const SPARE: bool = P::SPARE;
+    const FIT_LOOKS: u32 = P::FIT_LOOKS;
+    const HEADROOM: bool = P::HEADROOM;
+    const LIST_REGION_REST: bool = P::LIST_REGION_REST;
+    const KEEP_LIST_PLACE: bool = P::KEEP_LIST_PLACE;
+    const ONE_ENTRY: bool = P::ONE_ENTRY;
+    const INLINE_FAST_PATHS: bool = P::INLINE_FAST_PATHS;
+    const TAIL: u32 = 4;
 }
 
 /// The speed-tuned policy (the default): quarter classes with a bitmap, the spare, a bounded

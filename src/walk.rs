@@ -65,14 +65,17 @@ fn check(ok: bool, at: u32, what: &'static str) -> Result<(), Corruption> {
     }
 }
 
-/// One block as the walk finds it, after [`Heap::check_block`]'s checks.
-enum Walked {
+/// One step of the walk ([`Heap::walk`]): a block as found, after [`Heap::check_block`]'s
+/// checks, or the room above the bump pointer at the end.
+pub(crate) enum Walked {
     /// A region's end marker; the walk goes on at `next`, the next region's start.
     Marker { next: u32 },
     /// A free block of `eff` bytes (`spare`: the spare, in no list).
     Free { eff: u32, spare: bool, end: u64 },
     /// A used block of `logical` bytes asked for.
     Used { logical: u32, end: u64 },
+    /// The current region's room: `room` bytes from `top` to `limit` (the walk's last step).
+    Room { room: u32 },
 }
 
 impl<S: Source, P: Policy> Heap<S, P> {
@@ -99,44 +102,34 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         self.check_region_fields()?;
         let mut region_start = self.first;
-        let mut header = self.first;
-        let mut prev_free = false;
         let mut spare_seen = false;
-        loop {
-            let current = header >= self.region;
-            if current && header == self.top {
-                check(!prev_free, header, "free block just below the bump pointer")?;
-                break;
-            }
-            match self.check_block(header, current, Some(prev_free))? {
+        self.walk(self.first, Some(false), |header, walked| {
+            match *walked {
                 Walked::Marker { next } => {
                     // The region ends with its marker's header; the marker's block spans the
                     // gap (memory grown by somebody else) up to the next region.
                     stats.heap_bytes += header + HEADER - region_start;
                     stats.regions += 1;
                     region_start = next;
-                    header = next;
-                    prev_free = false;
                 }
-                Walked::Free { eff, spare, end } => {
+                Walked::Free { eff, spare, .. } => {
                     spare_seen |= spare;
                     stats.free_blocks += 1;
                     stats.free_bytes += eff;
                     stats.largest_free = stats.largest_free.max(eff);
-                    prev_free = true;
-                    header = end as u32;
                 }
-                Walked::Used { logical, end } => {
+                Walked::Used { logical, .. } => {
                     stats.used_blocks += 1;
                     stats.used_bytes += logical;
-                    prev_free = false;
-                    header = end as u32;
+                }
+                Walked::Room { room } => {
+                    stats.heap_bytes += self.limit + HEADER - region_start;
+                    stats.regions += 1;
+                    stats.top_room = room;
                 }
             }
-        }
-        stats.heap_bytes += self.limit + HEADER - region_start;
-        stats.regions += 1;
-        stats.top_room = self.limit - self.top;
+            true
+        })?;
 
         let mut listed = 0;
         for class in 0..P::Lists::CLASSES {
@@ -206,6 +199,50 @@ impl<S: Source, P: Policy> Heap<S, P> {
         Ok(stats)
     }
 
+    /// **The walk**, the one traversal of the heap's blocks: from the block at `from` (the first
+    /// region's start, or a header a previous walk stopped at) in address order, each block
+    /// checked by [`Heap::check_block`] and given to `visit` with its header, then the room
+    /// above the bump pointer (`Walked::Room`, at `top`). `visit` returns false to stop the walk
+    /// before that step: the walk then returns the header to resume at; 0 when it went to the
+    /// end. Every block is at least 8 bytes and a marker links forwards, so the walk ends; every
+    /// read is bounded by `check_block`'s region check. The heap has a region (`limit != 0`).
+    /// `prev_free`: whether the block before `from` is free, when known (`Some(false)` at a
+    /// region's start); `None` takes the first block's `PREV_FREE` flag as it is.
+    pub(crate) fn walk(
+        &self,
+        from: u32,
+        prev_free: Option<bool>,
+        mut visit: impl FnMut(u32, &Walked) -> bool,
+    ) -> Result<u32, Corruption> {
+        debug_assert!(self.limit != 0);
+        let mut header = from;
+        let mut prev_free = prev_free;
+        loop {
+            let current = header >= self.region;
+            if current && header == self.top {
+                check(
+                    prev_free != Some(true),
+                    header,
+                    "free block just below the bump pointer",
+                )?;
+                let room = Walked::Room {
+                    room: self.limit - self.top,
+                };
+                return Ok(if visit(header, &room) { 0 } else { header });
+            }
+            let walked = self.check_block(header, current, prev_free)?;
+            if !visit(header, &walked) {
+                return Ok(header);
+            }
+            (header, prev_free) = match walked {
+                Walked::Marker { next } => (next, Some(false)),
+                Walked::Free { end, .. } => (end as u32, Some(true)),
+                Walked::Used { end, .. } => (end as u32, Some(false)),
+                Walked::Room { .. } => unreachable!("the room is the walk's last step"),
+            };
+        }
+    }
+
     /// Checks the heap's region fields, once it has a region: the first region's start, and the
     /// bump pointer inside the current region (I1).
     fn check_region_fields(&self) -> Result<(), Corruption> {
@@ -267,7 +304,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
         check(eff >= 8, header, "empty block")?;
         if word & FREE == 0 {
             let logical = self.logical(header);
-            check(logical <= eff, header, "logical size above effective size")?;
+            check(
+                logical as u64 + P::TAIL as u64 <= eff as u64,
+                header,
+                "logical size above effective size",
+            )?;
             return Ok(Walked::Used { logical, end });
         }
         check(prev_free != Some(true), header, "two adjacent free blocks")?;
@@ -497,8 +538,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
             "span outside the heap",
         )?;
         let mut header = from;
-        let mut prev_free = false;
-        // Whether the flag of the block at `from` is to be checked against `prev_free`: it is
+        // Whether the flag of the block at `from` is to be checked (against a used block before
+        // it): it is
         // when `from` starts a region (nothing before it) or when the flag says the block before
         // is free (then its footer, just below, leads to it and the walk starts there). A clear
         // flag elsewhere is taken as it is: the block before is not in the span.
@@ -516,22 +557,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
             header = prev.unwrap_or(from);
             known = true;
         }
-        loop {
-            let current = header >= self.region;
-            if current && header == self.top {
-                check(!prev_free, header, "free block just below the bump pointer")?;
-                return Ok(());
-            }
-            let walked = self.check_block(header, current, known.then_some(prev_free))?;
-            known = true;
-            if header >= to {
-                return Ok(());
-            }
-            (header, prev_free) = match walked {
-                Walked::Marker { next } => (next, false),
-                Walked::Free { end, .. } => (end as u32, true),
-                Walked::Used { end, .. } => (end as u32, false),
-            };
-        }
+        // The blocks up to and including the first at or above `to`.
+        self.walk(header, known.then_some(false), |header, _| header < to)?;
+        Ok(())
     }
 }

@@ -14,6 +14,9 @@
 //  - `heap.block(p)` returns a Block whose `bytes` getter and `view()` method rebuild the
 //    typed array whenever `memory.buffer` has changed, so a Block stays valid across growth.
 
+import { heapMapMethods } from "./heapmap.js";
+export * from "./heapmap.js";
+
 const WASM_MIME = "application/wasm";
 const MAX_U32 = 0xffff_ffff;
 const encoder = new TextEncoder();
@@ -308,6 +311,9 @@ export class WallEHeap {
     return p;
   }
 }
+
+// heap.map(), heap.live(), heap.leaks(since), heap.mark() (pkg/heapmap.js; the stats build).
+Object.assign(WallEHeap.prototype, heapMapMethods);
 
 /** Reads a `file:` URL with Node's fs (fetch does not support file: URLs). */
 async function readFileUrl(url) {

@@ -21,7 +21,7 @@ const types = {
   ".ts": "text/plain; charset=utf-8",
   ".png": "image/png",
 };
-const pkgFiles = new Set(["wall-e.js", "clients.js", "wall-e.d.ts", "wall-e.wasm"]);
+const pkgFiles = new Set(["wall-e.js", "clients.js", "heapmap.js", "wall-e.d.ts", "wall-e.wasm", "wall-e.trace.wasm"]);
 
 /** Maps a request path to a file, or null; never leaves the two served folders. */
 function fileFor(pathname) {

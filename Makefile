@@ -6,7 +6,7 @@
 setup:
 	scripts/setup.sh
 
-# The three modules of pkg/ (scripts/build.sh): needs only Rust and Node; it adds the wasm target
+# The modules of pkg/ (scripts/build.sh): needs only Rust and Node; it adds the wasm target
 # and nightly's rust-src itself, and skips the threaded module with one line when no nightly is there.
 build:
 	scripts/build.sh
@@ -38,10 +38,11 @@ lint:
 	  cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-module --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
 	done
 	cargo clippy --lib --target wasm32v1-none -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-module --features trace -- -D warnings --cfg wall_e_module
 	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
 	cd examples/threads && cargo fmt -- --check
 	RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics -- -D warnings
-	for features in default stats checked; do \
+	for features in default stats checked trace; do \
 	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics-module --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
 	done
 

@@ -14,7 +14,8 @@ export type WallEErrorCode =
   | "OUT_OF_MEMORY" // allocate/reallocate returned 0 (a failed realloc keeps the old block)
   | "BAD_SOURCE" // load() was given something it cannot load from
   | "LOAD_FAILED" // fetching, reading, compiling or instantiating failed
-  | "BAD_MODULE"; // the module does not export wall-e's ABI
+  | "BAD_MODULE" // the module does not export wall-e's ABI (or, for the heap map, not the stats build)
+  | "CORRUPT"; // heap.live()/leaks(): the heap walk found a broken invariant (`at`: validate()'s address)
 
 /** The error every checked operation throws. */
 export class WallEError extends Error {
@@ -25,6 +26,8 @@ export class WallEError extends Error {
   readonly ptr?: number;
   /** The size involved, when there is one. */
   readonly size?: number;
+  /** CORRUPT: the address `validate()` reports. */
+  readonly at?: number;
 }
 
 /**
@@ -113,7 +116,107 @@ export class WallEHeap {
   readString(ptr: Pointer, offset?: number, length?: number): string;
   /** Allocates a block exactly the size of `data` (at least 1 byte) holding a copy of it. */
   allocFrom(data: Data): Pointer;
+  /**
+   * Every block of the heap and its figures, read without allocating (the stats build:
+   * `wall-e.trace.wasm`; BAD_MODULE otherwise). A corrupt heap gives `corrupt` (validate()'s
+   * address) and no records; it never throws for that.
+   */
+  map(): HeapMap;
+  /** The live blocks, in allocation order (traced build). Throws CORRUPT on a corrupt heap. */
+  live(): LiveBlock[];
+  /** The live blocks allocated or reallocated after `mark()` returned `since` (traced build). */
+  leaks(since?: number): LiveBlock[];
+  /** The sequence number of the last allocation, for {@link WallEHeap.leaks}. */
+  mark(): number;
 }
+
+/** What a record of the heap map is (src/blocks.rs `Kind`). */
+export type BlockKind = "used" | "free" | "spare" | "marker" | "room";
+
+/** One block, or a region's end marker, or the room above the bump pointer: `[start, start + 8 + size)`. */
+export interface BlockRecord {
+  /** The header's address (the room: the bump pointer). */
+  start: number;
+  /** Bytes after the header: a block's capacity; a marker's gap to the next region; the room's bytes. */
+  size: number;
+  kind: BlockKind;
+  /** A used block's size asked for. */
+  logical: number;
+  /** A used block's allocation sequence number (traced build; else 0). */
+  seq: number;
+}
+
+/** The figures of a heap map, as `stat(i)` gives them. */
+export interface HeapFigures {
+  heapBytes: number;
+  usedBytes: number;
+  usedBlocks: number;
+  freeBytes: number;
+  freeBlocks: number;
+  largestFree: number;
+  room: number;
+  regions: number;
+  /** 1 - largestFree / freeBytes (0 when nothing is free). */
+  fragmentation: number;
+}
+
+/** What {@link WallEHeap.map} returns. */
+export interface HeapMap extends HeapFigures {
+  records: BlockRecord[];
+  /** 0, or the address validate() reports (then `records` is empty). */
+  corrupt: number;
+  memoryBytes: number;
+  /** The last allocation's sequence number. */
+  sequence: number;
+}
+
+/** A live block: its pointer, size asked for, allocation sequence number. */
+export interface LiveBlock {
+  ptr: Pointer;
+  size: number;
+  seq: number;
+}
+
+/** How the map paints memory. */
+export type Paint = "used" | "overhead" | "free" | "spare" | "room" | "outside" | "corrupt";
+export const PAINTS: Record<Paint, { color: string; label: string }>;
+export const KINDS: ReadonlyArray<{ name: BlockKind; paint(record: BlockRecord): Array<[number, Paint]> }>;
+
+/** A heap map laid out as rectangles of pixels (see {@link layout}). */
+export interface MapPicture {
+  width: number;
+  height: number;
+  bytesPerPixel: number;
+  rects: Array<{ x: number; y: number; w: number; h: number; paint: Paint }>;
+  pixels: Record<Paint, number>;
+  corrupt: { x: number; y: number; address: number } | null;
+}
+
+export interface LayoutOptions {
+  /** Pixels a row (default 512). */
+  width?: number;
+  /** Rows at most when choosing the scale (default 512). */
+  maxHeight?: number;
+  /** Bytes a pixel (default: the smallest power of two from 8 within maxHeight). */
+  bytesPerPixel?: number;
+}
+
+/** The heap's blocks and figures (what heap.map() returns). */
+export function readMap(heap: WallEHeap): HeapMap;
+/** The live blocks (what heap.live() returns). */
+export function liveBlocks(heap: WallEHeap): LiveBlock[];
+/** The figures of a list of records. */
+export function figures(records: BlockRecord[]): HeapFigures;
+/** Memory as rows of pixels, each byte range a run of its paint; rectangles for both renderers. */
+export function layout(map: HeapMap, options?: LayoutOptions): MapPicture;
+/** The figures as lines of text. */
+export function describe(map: HeapMap): string[];
+/** The map as an SVG document (layout, legend, figures). */
+export function renderSvg(map: HeapMap, options?: LayoutOptions & { title?: string }): string;
+/** Paints a layout on a canvas context sized width × height. */
+export function drawCanvas(ctx: CanvasRenderingContext2D, picture: MapPicture): void;
+/** The WallEHeap methods map/live/leaks/mark (installed by wall-e.js). */
+export const heapMapMethods: Pick<WallEHeap, "map" | "live" | "leaks" | "mark">;
 
 /** Where {@link load} can take wall-e.wasm from. */
 export type Source =

@@ -19,7 +19,7 @@ test("package.json describes an ES module package with types and the wasm", () =
   assert.equal(pkg.exports["."].default, "./wall-e.js");
   assert.equal(pkg.exports["."].types, "./wall-e.d.ts");
   assert.equal(pkg.types, "./wall-e.d.ts");
-  for (const f of ["wall-e.js", "clients.js", "wall-e.d.ts", "wall-e.wasm", "wall-e.small.wasm", "wall-e.threads.wasm"]) {
+  for (const f of ["wall-e.js", "clients.js", "heapmap.js", "wall-e.d.ts", "wall-e.wasm", "wall-e.small.wasm", "wall-e.threads.wasm", "wall-e.trace.wasm"]) {
     assert.ok(pkg.files.includes(f), `files lists ${f}`);
     assert.ok(existsSync(join(pkgDir, f)), `${f} exists`);
   }
@@ -29,7 +29,7 @@ test("npm pack --dry-run (offline) lists the loader, the declarations, the three
   const out = execFileSync(npm, ["pack", "--dry-run", "--json", "--offline"], { cwd: pkgDir, env: offline, encoding: "utf8" });
   const [info] = JSON.parse(out);
   const files = info.files.map((f) => f.path).sort();
-  assert.deepEqual(files, ["README.md", "clients.js", "package.json", "wall-e.d.ts", "wall-e.js", "wall-e.small.wasm", "wall-e.threads.wasm", "wall-e.wasm"]);
+  assert.deepEqual(files, ["README.md", "clients.js", "heapmap.js", "package.json", "wall-e.d.ts", "wall-e.js", "wall-e.small.wasm", "wall-e.threads.wasm", "wall-e.trace.wasm", "wall-e.wasm"]);
   assert.equal(info.name, "wall-e");
 });
 

@@ -1,6 +1,6 @@
 // Type-checked (never run) by package.test.js with `tsc --noEmit`: the declarations must accept
 // ordinary use and reject misuse (each @ts-expect-error line must really be an error).
-import { load, createSharedMemory, WallEError, WallEHeap, Block, type Pointer, type WallEErrorCode, type Source, type LoadOptions } from "wall-e";
+import { load, createSharedMemory, WallEError, WallEHeap, Block, type Pointer, type WallEErrorCode, type Source, type LoadOptions, renderSvg, layout, type HeapMap, type MapPicture, type LiveBlock, type BlockKind } from "wall-e";
 import loadDefault from "wall-e";
 
 export async function usage(): Promise<string> {
@@ -73,6 +73,17 @@ export async function usage(): Promise<string> {
   // @ts-expect-error via is read-only
   heap.via = "bytes";
   void [wrong, badCode];
+  // The heap map (the traced build).
+  const map: HeapMap = heap.map();
+  const svg: string = renderSvg(map, { width: 256, title: "heap" });
+  const pic: MapPicture = layout(map);
+  const used: number = pic.pixels.used * pic.bytesPerPixel + map.usedBytes;
+  const since: number = heap.mark();
+  const leaked: LiveBlock[] = heap.leaks(since);
+  const first: BlockKind | undefined = map.records[0]?.kind;
+  // @ts-expect-error not a block kind
+  const notKind: BlockKind = "cached-later";
+  void [svg, used, leaked, first, notKind];
   return heap.readString(p);
 }
 

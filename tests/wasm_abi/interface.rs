@@ -53,6 +53,8 @@ pub(crate) fn interface_of_every_variant() {
         ("size", "func(i32) -> (i32)"),
     ];
     let stats = [
+        ("blocks", "func(i32) -> (i32)"),
+        ("sequence", "func() -> (i32)"),
         ("stat", "func(i32) -> (i32)"),
         ("validate", "func() -> (i32)"),
     ];

@@ -227,8 +227,10 @@ export function renderSvg(map, options = {}) {
   const lines = [...(options.title ? [options.title] : []), ...describe(map), `${pic.bytesPerPixel} bytes per pixel, ${pic.width} pixels a row, from address 0`];
   const top = pic.height + 12;
   const height = top + legend.length * 16 + lines.length * 16 + 8;
+  // Room for the text beside a narrow map.
+  const width = Math.max(pic.width, 480);
   const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${pic.width}" height="${height}" viewBox="0 0 ${pic.width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<g shape-rendering="crispEdges">`,
     ...pic.rects.map((r) => `<rect x="${r.x}" y="${r.y}" width="${r.w}" height="${r.h}" fill="${PAINTS[r.paint].color}"/>`),
     `</g>`,

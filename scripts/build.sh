@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make build`: the modules of pkg/ It needs only Rust (rustup) and Node: it adds the wasm
+# `make build`: the modules of pkg/. It needs only Rust (rustup) and Node: it adds the wasm
 # target itself, and the threaded module's nightly `rust-src` when a nightly toolchain is there
 # (seconds); without a nightly it skips that one module with one line and still succeeds.
 #   pkg/wall-e.wasm          speed-tuned (the default)

@@ -40,7 +40,8 @@
 //! | feature | what it does |
 //! |---|---|
 //! | `small` | [`WallE`] (and the standalone module) use the size-tuned policy [`Small`] instead of [`Fast`]: less code, coarser size classes, a little slower |
-//! | `stats` | the standalone module also exports its heap walk (`validate`, `stat`) |
+//! | `stats` | the standalone module also exports its heap walk (`validate`, `stat`) and its blocks (`blocks`, `sequence`) |
+//! | `trace` | the standalone module numbers its allocations (the policy [`Traced`]: a 4-byte tail per block), for the leak list (implies `stats`) |
 //! | `checked` | every call checks the heap and the pointer, poisons freed memory, and traps with a reason on a bad pointer: a debugging build (implies `stats`) |
 //!
 //! The standalone module `wall-e.wasm` is this crate built by the repository's

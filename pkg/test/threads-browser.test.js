@@ -17,6 +17,7 @@ const executablePath = chromiumPath;
 const files = {
   "/wall-e.js": "text/javascript",
   "/clients.js": "text/javascript",
+  "/heapmap.js": "text/javascript", // imported by wall-e.js
   "/wall-e.threads.wasm": "application/wasm",
   "/testing/stress.js": "text/javascript",
   "/testing/browser-worker.js": "text/javascript",

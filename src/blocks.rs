@@ -14,7 +14,7 @@ use crate::source::Source;
 use crate::walk::{Corruption, Walked};
 
 /// What a record is. **To add a kind** (a new block state): a variant here, its case in
-/// [`Span::of`], and its entry in `KINDS` in pkg/heapmap.js (how the map paints it).
+/// `Span::of`, and its entry in `KINDS` in pkg/heapmap.js (how the map paints it).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -117,7 +117,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Writes `seq` as the allocation sequence number of the used block at `p` (I7), under a
-    /// policy with a tail ([`crate::policy::Traced`]); otherwise, or when `p` is not a used
+    /// policy with a tail ([`Traced`](crate::Traced)); otherwise, or when `p` is not a used
     /// block, does nothing. The traced module calls it after every allocate and reallocate.
     pub fn stamp(&mut self, p: u32, seq: u32) {
         if P::TAIL < 4 {

@@ -104,7 +104,7 @@ before(async () => {
     const path = new URL(req.url, "http://localhost").pathname;
     const file = path === "/" ? join(asDir, "index.html")
       : path === "/wall-e.wasm" ? join(pkgDir, "wall-e.wasm")
-      : ["/pkg/wall-e.js", "/pkg/clients.js", "/pkg/wall-e.wasm"].includes(path) ? join(pkgDir, path.slice(5))
+      : ["/pkg/wall-e.js", "/pkg/clients.js", "/pkg/heapmap.js", "/pkg/wall-e.wasm"].includes(path) ? join(pkgDir, path.slice(5))
       : /^\/build\/[a-z.]+\.wasm$/.test(path) ? join(asDir, path) : null;
     if (!file || !existsSync(file)) return res.writeHead(404).end();
     res.writeHead(200, { "content-type": types[extname(file)], "cache-control": "no-store" }).end(await readFile(file));

@@ -100,7 +100,7 @@ fuzz-smoke:
 	scripts/fuzz.sh 60
 	FUZZ_FEATURES=small scripts/fuzz.sh 30
 
-# wall-e against dlmalloc, talc, rlsf, lol_alloc and wee_alloc under wasmtime and in Node's V8
+# wall-e against wasmalloc, dlmalloc, talc, rlsf, lol_alloc and wee_alloc under wasmtime and in Node's V8
 # (10–20 minutes; `bench/run --quick` about two). Tables go to stdout and bench/RESULTS.md.
 bench:
 	bench/run

@@ -17,9 +17,10 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The allocators, in table order; `bump` last (it is not a peer).
-pub const ALLOCATORS: [&str; 8] = [
+pub const ALLOCATORS: [&str; 9] = [
     "wall-e",
     "wall-e-small",
+    "wasmalloc",
     "dlmalloc",
     "talc",
     "rlsf",

@@ -17,7 +17,8 @@ compile_error!("build with --target wasm32-unknown-unknown");
     feature = "talc",
     feature = "rlsf",
     feature = "lol_alloc",
-    feature = "wee_alloc"
+    feature = "wee_alloc",
+    feature = "wasmalloc"
 )))]
 compile_error!("enable exactly one peer feature");
 
@@ -44,6 +45,10 @@ static PEER: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
 #[cfg(feature = "wee_alloc")]
 #[global_allocator]
 static PEER: wee_alloc::WeeAlloc = wee_alloc::WeeAlloc::INIT;
+
+#[cfg(feature = "wasmalloc")]
+#[global_allocator]
+static PEER: wasmalloc::WasmAlloc = wasmalloc::WasmAlloc::new();
 
 #[cfg(feature = "bump")]
 #[global_allocator]

@@ -1,6 +1,6 @@
 # wall-e — every command a user or CI needs. `make demo` builds wall-e.wasm and runs the demo;
 # `make test` runs every test. See README.md.
-.PHONY: setup build demo test test-clients test-host test-wasm test-js suites package-check fuzz-smoke lint bench soak fuzz miri debug-cost
+.PHONY: setup build demo test test-clients test-host test-wasm test-js bench-rust-smoke suites package-check fuzz-smoke lint bench soak fuzz miri debug-cost
 
 # Installs the test tools that are missing (Debian packages need root or sudo).
 setup:
@@ -20,7 +20,7 @@ demo: build
 clean-room:
 	scripts/clean-room.sh
 
-test: setup build clean-room test-clients lint docs-check test-host test-wasm test-js suites package-check fuzz-smoke
+test: setup build clean-room test-clients lint docs-check test-host test-wasm test-js bench-rust-smoke suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
 # Every feature set wall-e is built with ("default" is none), as talc's justfile matrix: clippy
@@ -41,6 +41,10 @@ lint:
 	cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-module --features trace -- -D warnings --cfg wall_e_module
 	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
 	cd examples/threads && cargo fmt -- --check
+	cd bench/rust && cargo fmt -- --check
+	cd bench/rust && for features in walle walle-small wasmalloc talc rlsf std lol_alloc bump "walle small-app"; do \
+	  cargo clippy --release --target wasm32-unknown-unknown --target-dir target/clippy --features "$$features" -- -D warnings || exit 1; \
+	done
 	RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics -- -D warnings
 	for features in default stats checked trace; do \
 	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics-module --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
@@ -105,6 +109,27 @@ fuzz-smoke:
 bench:
 	bench/run
 	$(MAKE) bench-threads
+	$(MAKE) bench-rust
+
+# The Rust-level benchmark: the same Rust workloads with each allocator as the program's
+# #[global_allocator] (wall-e, wall-e `small`, wasmalloc, talc, rlsf, std's dlmalloc, lol_alloc,
+# a bump floor), in Node, headless Chromium and wasmtime (bench/rust/run.mjs,
+# docs/benchmark-rust.md; about ten minutes, `make bench-rust BENCH_RUST_ARGS=--quick` about
+# two). Tables go to stdout and to bench/RESULTS.md's section "Rust programs".
+BENCH_RUST_ARGS ?=
+.PHONY: bench-rust
+bench-rust:
+	rustup target add wasm32-unknown-unknown
+	[ -d bench/node_modules/playwright-core ] || npm ci --prefix bench --no-audit --no-fund
+	node bench/rust/run.mjs $(BENCH_RUST_ARGS)
+
+# Part of `make test` (seconds): the Rust-level benchmark's program with wall-e and wall-e-small
+# as #[global_allocator], every workload at a tiny scale in Node, checked against std's dlmalloc
+# (the same checksums: contents written into every block and read back). No figures.
+.PHONY: bench-rust-smoke
+bench-rust-smoke:
+	rustup target add wasm32-unknown-unknown
+	node bench/rust/run.mjs --smoke
 
 # 100M mixed operations on the stats build, driven from inside wasm (examples/soak/host.rs): prints
 # heap samples and fails unless the heap plateaus. Not part of `make test`.

@@ -64,10 +64,29 @@ fn main() -> wasmtime::Result<()> {
     if options.filtered() {
         eprintln!("(--only/--work: {} not written)", options.results.display());
     } else {
-        std::fs::write(&options.results, &report)?;
+        std::fs::write(
+            &options.results,
+            with_rust_section(&options.results, &report),
+        )?;
         eprintln!("written to {}", options.results.display());
     }
     Ok(())
+}
+
+/// The heading of the section that `make bench-rust` (bench/rust/run.mjs) writes at the end of
+/// the results file.
+#[cfg(not(target_arch = "wasm32"))]
+const RUST_SECTION: &str = "\n## Rust programs (#[global_allocator])\n";
+
+/// `report` followed by the Rust-level benchmark's section of the results file at `path`, when
+/// it has one: this harness rewrites the rest of the file and keeps that section as it was.
+#[cfg(not(target_arch = "wasm32"))]
+fn with_rust_section(path: &std::path::Path, report: &str) -> String {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    match old.find(RUST_SECTION) {
+        Some(at) => format!("{}\n{}", report.trim_end(), &old[at..]),
+        None => report.to_string(),
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

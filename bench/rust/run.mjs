@@ -7,7 +7,7 @@
 //
 //   node bench/rust/run.mjs [--quick] [--reps N] [--engines node,chromium,wasmtime]
 //                           [--only wall-e,wasmalloc,...] [--work churn,...] [--no-build]
-//                           [--no-size] [--results FILE] [--no-write]
+//                           [--no-size] [--results FILE] [--no-write] [--walle DIR]
 //   node bench/rust/run.mjs --smoke [--only ...]
 //
 // --quick: a quarter of the work per run and 3 repetitions (about two minutes once built);
@@ -15,6 +15,9 @@
 // names, as in the tables) and --work (workload names) measure a subset and write nothing
 // unless --results is given. A checksum that differs from the other allocators', or a trap,
 // fails the run: the tables mark it, nothing is written, the exit status is 1.
+// --walle DIR: build wall-e's two variants from the wall-e source tree at DIR (another worktree)
+// instead of this repository's, through a copy of bench/rust/Cargo.toml whose path dependency
+// points there (the workloads stay this tree's).
 // --smoke (part of `make test`, seconds): a correctness check, not a benchmark: wall-e,
 // wall-e-small and std's dlmalloc (the reference) on every workload at a hundredth of the quick
 // work, once, in Node; fails unless every checksum agrees; prints no figures.
@@ -27,7 +30,8 @@ import { measureAll } from "./measure.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
-const OUT = join(HERE, "target/out");
+/// Where the modules measured go (target/out, or target/out-<tree> for --walle <tree>).
+let OUT = join(HERE, "target/out");
 
 /// In table order. `peer`: a candidate for "best peer" / "smallest peer" (wall-e's builds and
 /// the floor are not).
@@ -70,7 +74,7 @@ const WASM_OPT_FLAGS = ["--strip-debug", "--strip-producers", "--enable-bulk-mem
 
 function parseArgs(argv) {
   const o = { quick: false, smoke: false, reps: null, engines: Object.keys(ENGINES), only: null, work: null, build: true,
-    size: true, results: null, write: true, args: argv };
+    size: true, results: null, write: true, walle: ROOT, args: argv };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -88,6 +92,7 @@ function parseArgs(argv) {
     else if (a === "--no-size") o.size = false;
     else if (a === "--results") o.results = value();
     else if (a === "--no-write") o.write = false;
+    else if (a === "--walle") o.walle = resolve(value());
     else if (a === "--help" || a === "-h") {
       console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\nimport ")[0]);
       process.exit(0);
@@ -115,21 +120,43 @@ function cargo(args, env = {}) {
   execFileSync("cargo", args, { cwd: HERE, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
 }
 
+/// "" for this repository's wall-e, "-<path as a name>" for another tree's (--walle).
+const slugOf = (walle) => (walle === ROOT ? "" : "-" + walle.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, ""));
+
 /// Builds each allocator's module (opt-level 3) and, for the size row, its small app (opt-level
 /// "z", then wasm-opt -Oz). Each build has a target dir of its own, so nothing is rebuilt that
 /// did not change (a changed wall-e rebuilds wall-e's modules only).
-function build(allocators, size) {
+
+function build(allocators, size, walle) {
   mkdirSync(OUT, { recursive: true });
+  // wall-e's variants from another tree (--walle): the same manifest, with the path dependency,
+  // the library and the build script pointed at absolute paths.
+  let manifest = [];
+  if (walle !== ROOT) {
+    if (!existsSync(join(walle, "src/wasm.rs"))) throw new Error(`--walle ${walle}: not a wall-e source tree`);
+    const dir = join(HERE, `target/manifest${slugOf(walle)}`);
+    mkdirSync(dir, { recursive: true });
+    const toml = readFileSync(join(HERE, "Cargo.toml"), "utf8")
+      .replace('path = "../.."', `path = ${JSON.stringify(walle)}`)
+      .replace('path = "src/lib.rs"', `path = ${JSON.stringify(join(HERE, "src/lib.rs"))}`)
+      .replace("publish = false", `publish = false\nbuild = ${JSON.stringify(join(HERE, "build.rs"))}`);
+    writeFileSync(join(dir, "Cargo.toml"), toml);
+    copyFileSync(join(HERE, "Cargo.lock"), join(dir, "Cargo.lock"));
+    manifest = ["--manifest-path", join(dir, "Cargo.toml")];
+  }
   const wasm = (dir) => join(HERE, "target", dir, "wasm32-unknown-unknown/release/bench_rust.wasm");
   for (const a of allocators) {
     log(`== building ${a.name} (--features ${a.feature})`);
-    cargo(["build", "-q", "--release", "--target", "wasm32-unknown-unknown", "--features", a.feature,
-      "--target-dir", join("target", a.feature)]);
-    copyFileSync(wasm(a.feature), join(OUT, `${a.feature}.wasm`));
+    const m = a.feature.startsWith("walle") ? manifest : [];
+    const slug = (w) => (m.length ? slugOf(w) : "");
+    cargo(["build", "-q", ...m, "--release", "--target", "wasm32-unknown-unknown", "--features", a.feature,
+      "--target-dir", join("target", a.feature + slug(walle))]);
+    copyFileSync(wasm(a.feature + slug(walle)), join(OUT, `${a.feature}.wasm`));
     if (size) {
-      cargo(["build", "-q", "--release", "--target", "wasm32-unknown-unknown", "--features", `${a.feature} small-app`,
-        "--target-dir", join("target", `${a.feature}-app`)], { CARGO_PROFILE_RELEASE_OPT_LEVEL: "z" });
-      execFileSync("wasm-opt", ["-Oz", ...WASM_OPT_FLAGS, wasm(`${a.feature}-app`), "-o", join(OUT, `${a.feature}.app.wasm`)]);
+      const app = `${a.feature}-app${slug(walle)}`;
+      cargo(["build", "-q", ...m, "--release", "--target", "wasm32-unknown-unknown", "--features", `${a.feature} small-app`,
+        "--target-dir", join("target", app)], { CARGO_PROFILE_RELEASE_OPT_LEVEL: "z" });
+      execFileSync("wasm-opt", ["-Oz", ...WASM_OPT_FLAGS, wasm(app), "-o", join(OUT, `${a.feature}.app.wasm`)]);
     }
   }
 }
@@ -240,13 +267,14 @@ function sh(cmd, args) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  OUT = join(HERE, `target/out${slugOf(o.walle)}`);
   const allocators = ALLOCATORS.filter((a) => !o.only || o.only.includes(a.name));
   const workloads = WORKLOADS.filter((w) => !o.work || o.work.includes(w.work));
   const scale = o.smoke ? 400 : o.quick ? 4 : 1;
   const plan = workloads.map((w) => ({ work: w.work, n: Math.max(1, Math.ceil(w.n / scale)) }));
   const started = Date.now();
 
-  if (o.build) build(allocators, o.size);
+  if (o.build) build(allocators, o.size, o.walle);
   for (const a of allocators) {
     if (!existsSync(join(OUT, `${a.feature}.wasm`))) throw new Error(`${a.feature}.wasm missing in ${OUT}: run without --no-build`);
   }
@@ -357,8 +385,8 @@ function tables(o, allocators, workloads, plan, results, failed, chromiumVersion
   const cpu = cpus()[0]?.model ?? "?";
   const node = `Node ${process.version} (V8 ${process.versions.v8}, \`--no-liftoff\`)`;
   const rustc = sh("rustc", ["--version"]);
-  const walle = sh("git", ["-C", ROOT, "log", "-1", "--format=%h"]);
-  const dirty = sh("git", ["-C", ROOT, "status", "--porcelain", "--", "src"]) !== "";
+  const walle = sh("git", ["-C", o.walle, "log", "-1", "--format=%h"]) + (o.walle !== ROOT ? ` (${o.walle}, --walle)` : "");
+  const dirty = sh("git", ["-C", o.walle, "status", "--porcelain", "--", "src"]) !== "";
   push(SECTION);
   push();
   push(`Generated by \`${command}\` (\`make bench-rust\`; docs/benchmark-rust.md) on ${when} in ` +

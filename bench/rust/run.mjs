@@ -9,6 +9,7 @@
 //                           [--only wall-e,wasmalloc,...] [--work churn,...] [--no-build]
 //                           [--no-size] [--results FILE] [--no-write] [--walle DIR]
 //   node bench/rust/run.mjs --smoke [--only ...]
+//   node bench/rust/run.mjs --size-only [--only ...]
 //
 // --quick: a quarter of the work per run and 3 repetitions (about two minutes once built);
 // the default: full work, 7 repetitions (about ten minutes on 2 cores). --only (allocator
@@ -18,6 +19,7 @@
 // --walle DIR: build wall-e's two variants from the wall-e source tree at DIR (another worktree)
 // instead of this repository's, through a copy of bench/rust/Cargo.toml whose path dependency
 // points there (the workloads stay this tree's).
+// --size-only: builds and prints the code-size table alone (issue 22's figure), writes nothing.
 // --smoke (part of `make test`, seconds): a correctness check, not a benchmark: wall-e,
 // wall-e-small and std's dlmalloc (the reference) on every workload at a hundredth of the quick
 // work, once, in Node; fails unless every checksum agrees; prints no figures.
@@ -84,6 +86,7 @@ function parseArgs(argv) {
     const list = () => value().split(",").map((s) => s.trim()).filter(Boolean);
     if (a === "--quick") o.quick = true;
     else if (a === "--smoke") o.smoke = true;
+    else if (a === "--size-only") o.sizeOnly = true;
     else if (a === "--reps") o.reps = Number(value());
     else if (a === "--engines") o.engines = list();
     else if (a === "--only") o.only = list();
@@ -102,6 +105,7 @@ function parseArgs(argv) {
     Object.assign(o, { reps: 1, engines: ["node"], size: false, write: false });
     o.only ??= ["wall-e", "wall-e-small", "std (dlmalloc)"];
   }
+  if (o.sizeOnly) Object.assign(o, { engines: [], size: true, write: false });
   if (o.reps === null) o.reps = o.quick ? 3 : 7;
   if (!(o.reps >= 1)) throw new Error("--reps needs a positive number");
   for (const e of o.engines) if (!ENGINES[e]) throw new Error(`unknown engine ${e} (${Object.keys(ENGINES)})`);
@@ -441,51 +445,54 @@ function tables(o, allocators, workloads, plan, results, failed, chromiumVersion
   }
 
   // Memory: deterministic, the same in every engine (checked; a difference is shown).
-  push("### Peak memory (KiB: `memory.size` at the end of the workload, lower is better)");
-  push();
-  push("Wasm memory never shrinks, so its size at the end is the peak. It includes the module's initial " +
-    "memory (shadow stack and static data: the `initial` row), the same program for every allocator " +
-    "except the allocator's own statics. The floor's memory is shown, not compared.");
-  push();
-  const memExtra = [];
-  if (has("wall-e")) memExtra.push("wall-e ÷ smallest peer");
-  if (has("wall-e-small")) memExtra.push("wall-e-small ÷ smallest peer");
-  push(`| workload | ${names.join(" | ")} | smallest peer | ${memExtra.join(" | ")} |`);
-  push(`|---|${names.map(() => "--:").join("|")}|---|${memExtra.map(() => "--:").join("|")}|`);
-  const kib = (pages) => pages * 64;
-  const initial = {};
-  const memLogs = memExtra.map(() => []);
-  const memNotes = [];
-  for (const w of workloads) {
-    const peak = {};
-    for (const n of names) {
-      const byEngine = o.engines.map((e) => results[e][n][w.work].filter((r) => !r.error));
-      const all = byEngine.flat();
-      if (!all.length) {
-        peak[n] = NaN;
-        continue;
-      }
-      peak[n] = Math.max(...all.map((r) => r.pages));
-      initial[n] = all[0].pages0;
-      const distinct = new Set(all.map((r) => r.pages));
-      if (distinct.size > 1) {
-        memNotes.push(`${n}, ${w.work}: ${o.engines.map((e, i) => `${e} ${[...new Set(byEngine[i].map((r) => kib(r.pages)))].join("/")}`).join(", ")} KiB`);
-      }
-    }
-    const ok = peers.filter((p) => Number.isFinite(peak[p]));
-    const smallest = ok.length ? ok.reduce((b, p) => (peak[p] < peak[b] ? p : b)) : null;
-    const rs = [];
-    if (has("wall-e")) rs.push(peak["wall-e"] / peak[smallest]);
-    if (has("wall-e-small")) rs.push(peak["wall-e-small"] / peak[smallest]);
-    rs.forEach((r, j) => Number.isFinite(r) && memLogs[j].push(r));
-    push(`| ${w.title} | ${names.map((n) => fmt(kib(peak[n]))).join(" | ")} | ${smallest ?? "–"} | ${rs.map(ratio).join(" | ")} |`);
-  }
-  push(`| initial | ${names.map((n) => (initial[n] === undefined ? "–" : fmt(kib(initial[n])))).join(" | ")} | | ${memExtra.map(() => "").join(" | ")} |`);
-  push(`| **geometric mean** | ${names.map(() => "").join(" | ")} | | ${memLogs.map((l) => `**${ratio(geomean(l))}**`).join(" | ")} |`);
-  push();
-  if (memNotes.length) {
-    push("Peak memory differed between runs (engines or repetitions; the table shows the largest): " + memNotes.join("; ") + ".");
+  if (o.engines.length) memory();
+  function memory() {
+    push("### Peak memory (KiB: `memory.size` at the end of the workload, lower is better)");
     push();
+    push("Wasm memory never shrinks, so its size at the end is the peak. It includes the module's initial " +
+      "memory (shadow stack and static data: the `initial` row), the same program for every allocator " +
+      "except the allocator's own statics. The floor's memory is shown, not compared.");
+    push();
+    const memExtra = [];
+    if (has("wall-e")) memExtra.push("wall-e ÷ smallest peer");
+    if (has("wall-e-small")) memExtra.push("wall-e-small ÷ smallest peer");
+    push(`| workload | ${names.join(" | ")} | smallest peer | ${memExtra.join(" | ")} |`);
+    push(`|---|${names.map(() => "--:").join("|")}|---|${memExtra.map(() => "--:").join("|")}|`);
+    const kib = (pages) => pages * 64;
+    const initial = {};
+    const memLogs = memExtra.map(() => []);
+    const memNotes = [];
+    for (const w of workloads) {
+      const peak = {};
+      for (const n of names) {
+        const byEngine = o.engines.map((e) => results[e][n][w.work].filter((r) => !r.error));
+        const all = byEngine.flat();
+        if (!all.length) {
+          peak[n] = NaN;
+          continue;
+        }
+        peak[n] = Math.max(...all.map((r) => r.pages));
+        initial[n] = all[0].pages0;
+        const distinct = new Set(all.map((r) => r.pages));
+        if (distinct.size > 1) {
+          memNotes.push(`${n}, ${w.work}: ${o.engines.map((e, i) => `${e} ${[...new Set(byEngine[i].map((r) => kib(r.pages)))].join("/")}`).join(", ")} KiB`);
+        }
+      }
+      const ok = peers.filter((p) => Number.isFinite(peak[p]));
+      const smallest = ok.length ? ok.reduce((b, p) => (peak[p] < peak[b] ? p : b)) : null;
+      const rs = [];
+      if (has("wall-e")) rs.push(peak["wall-e"] / peak[smallest]);
+      if (has("wall-e-small")) rs.push(peak["wall-e-small"] / peak[smallest]);
+      rs.forEach((r, j) => Number.isFinite(r) && memLogs[j].push(r));
+      push(`| ${w.title} | ${names.map((n) => fmt(kib(peak[n]))).join(" | ")} | ${smallest ?? "–"} | ${rs.map(ratio).join(" | ")} |`);
+    }
+    push(`| initial | ${names.map((n) => (initial[n] === undefined ? "–" : fmt(kib(initial[n])))).join(" | ")} | | ${memExtra.map(() => "").join(" | ")} |`);
+    push(`| **geometric mean** | ${names.map(() => "").join(" | ")} | | ${memLogs.map((l) => `**${ratio(geomean(l))}**`).join(" | ")} |`);
+    push();
+    if (memNotes.length) {
+      push("Peak memory differed between runs (engines or repetitions; the table shows the largest): " + memNotes.join("; ") + ".");
+      push();
+    }
   }
 
   if (o.size) {

@@ -114,8 +114,8 @@ bench:
 # The Rust-level benchmark: the same Rust workloads with each allocator as the program's
 # #[global_allocator] (wall-e, wall-e `small`, wasmalloc, talc, rlsf, std's dlmalloc, lol_alloc,
 # a bump floor), in Node, headless Chromium and wasmtime (bench/rust/run.mjs,
-# docs/benchmark-rust.md; about ten minutes, `make bench-rust BENCH_RUST_ARGS=--quick` about
-# two). Tables go to stdout and to bench/RESULTS.md's section "Rust programs".
+# docs/benchmark-rust.md; 3.5 minutes on 2 cores at load ~3, `make bench-rust BENCH_RUST_ARGS=--quick`
+# 1.3 at load ~9). Tables go to stdout and to bench/RESULTS.md's section "Rust programs".
 BENCH_RUST_ARGS ?=
 .PHONY: bench-rust
 bench-rust:

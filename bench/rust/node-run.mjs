@@ -19,4 +19,4 @@ const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) * 1000;
 };
-for (const r of measureAll(module, plan, cpu)) console.log(JSON.stringify(r));
+for (const r of await measureAll(module, plan, cpu)) console.log(JSON.stringify(r));

@@ -38,51 +38,51 @@ const column = (table, name) => {
   return i;
 };
 
-// The run: its date, machine and commit, from the paragraph that opens RESULTS.md.
-const date = results.match(/ on (\d{4}-\d\d-\d\d)/)?.[1];
-const commit = results.match(/wall-e at commit ([0-9a-f]{7,})/)?.[1];
-const cores = results.match(/`nproc` = (\d+)/)?.[1];
-if (!date || !commit || !cores) throw new Error("bench/RESULTS.md: no date, commit or nproc in its opening paragraph");
+// The run: the Rust-level benchmark (`make bench-rust`: each allocator as the #[global_allocator]
+// of the same Rust program, in Node, Chromium and wasmtime), its date, machine and load.
+const rustAt = results.indexOf("## Rust programs");
+if (rustAt < 0) throw new Error("bench/RESULTS.md has no section \"Rust programs\" (make bench-rust)");
+const rust = results.slice(rustAt);
+const date = rust.match(/ on (\d{4}-\d\d-\d\d)/)?.[1];
+const cores = rust.match(/`nproc` = (\d+)/)?.[1];
+if (!date || !cores) throw new Error("bench/RESULTS.md: no date or nproc in the Rust programs section");
 
-const wasmtime = find("Time under wasmtime");
-const v8 = find("Time under V8");
-const growth = find("Heap growth");
-const sizes = find("Module size");
-// Columns shown: wall-e, its size-tuned build, then every peer (not baselines, not the driver's bump).
-const names = wasmtime.head.slice(1).filter((n) => !n.includes("@") && !n.startsWith("bump") && n !== "best peer");
+const engines = [["Node", "Time in Node"], ["Chromium", "Time in Chromium"], ["wasmtime", "Time in wasmtime"]]
+  .map(([name, prefix]) => [name, find(prefix)]);
+const memory = find("Peak memory");
+const code = find("Code size");
+// Columns shown: wall-e, its size-tuned build, then every peer (not the floor).
+const names = code.head.slice(1).filter((n) => n && !n.startsWith("bump"));
 const peers = names.filter((n) => !n.startsWith("wall-e"));
-
-const geomean = (table, name) => {
-  const row = table.rows.find((r) => r[0].includes("geometric mean** of the ratios"));
-  return row[column(table, name)];
-};
-const bytesOf = (cell) => {
-  const m = cell.match(/^([\d.]+) (KiB|MiB)/);
-  return m ? Number(m[1]) * (m[2] === "MiB" ? 1024 : 1) : NaN;
-};
-const smallest = (name) => growth.rows.filter((r) => {
-  const own = bytesOf(r[column(growth, name)]);
-  return names.every((p) => p === name || !(bytesOf(r[column(growth, p)]) < own));
-}).length;
+const num = (cell) => Number(String(cell).replace(/[,×]/g, ""));
+const geo = (xs) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+const fmt = (x) => `×${x.toFixed(2)}`;
+const workloads = (t) => t.rows.filter((r) => !r[0].startsWith("**") && r[0] !== "initial");
+// Time: the geometric mean of each allocator's ns/op ÷ the best peer's on each workload.
+const timeRatio = (t, n) => fmt(geo(workloads(t).map((r) => num(r[column(t, n)]) / Math.min(...peers.map((p) => num(r[column(t, p)]))))));
+// Memory: the same against the smallest peer's peak memory.size.
+const memRatio = (n) => fmt(geo(workloads(memory).map((r) => num(r[column(memory, n)]) / Math.min(...peers.map((p) => num(r[column(memory, p)]))))));
+const over = code.rows.find((r) => r[0] === "over the floor");
+const added = (n) => num(over[column(code, n)]).toLocaleString("en-US");
 const built = { "wall-e": "pkg/wall-e.wasm", "wall-e-small": "pkg/wall-e.small.wasm" };
-const size = (name) => {
-  if (built[name]) return `${statSync(resolve(root, built[name])).size.toLocaleString("en-US")}`;
-  const row = sizes.rows.find((r) => r[0] === name);
-  return row ? Number(row[2]).toLocaleString("en-US") : "–";
-};
 const label = (n) => (n === "wall-e-small" ? "wall-e `small`" : n);
+const w = workloads(engines[0][1]).length;
 
 const lines = [
-  `From one run of \`make bench\` ([bench/RESULTS.md](bench/RESULTS.md): ${date}, ${cores} cores, wall-e at ${commit}),`,
-  "each allocator behind the same raw ABI, the same seeded workloads in both engines; module sizes",
-  "as built now (`make build`). Full method and every row: [docs/benchmark.md](docs/benchmark.md).",
+  `The same Rust program built once per allocator as its \`#[global_allocator]\` (${w} workloads: small`,
+  "pairs, LIFO/FIFO batches, churn, talc's random actions, `Vec` growth, realloc doubling, large",
+  `blocks), one run of \`make bench-rust\` ([bench/RESULTS.md](bench/RESULTS.md): ${date}, ${cores} cores). Ratios`,
+  "are geometric means over the workloads of each allocator's figure ÷ the best peer's on that",
+  "workload (1.00 = always the best; lower is better). Method: [docs/benchmark-rust.md](docs/benchmark-rust.md).",
   "",
   `| | ${names.map(label).join(" | ")} |`,
   `|---|${names.map(() => "--:").join("|")}|`,
-  `| time, geometric mean × the best peer, wasmtime | ${names.map((n) => geomean(wasmtime, n)).join(" | ")} |`,
-  `| time, geometric mean × the best peer, V8 (Node) | ${names.map((n) => geomean(v8, n)).join(" | ")} |`,
-  `| heap growth: workloads where it is the smallest or tied (of ${growth.rows.length}) | ${names.map(smallest).join(" | ")} |`,
-  `| module size, bytes (\`wasm-opt -O3\`; \`small\`: \`-Oz\`) | ${names.map(size).join(" | ")} |`,
+  `| bytes added to a small Vec/Box/String app (\`-Oz\`) | ${names.map(added).join(" | ")} |`,
+  ...engines.map(([e, t]) => `| time × the fastest peer, ${e} | ${names.map((n) => timeRatio(t, n)).join(" | ")} |`),
+  `| peak memory × the smallest peer | ${names.map(memRatio).join(" | ")} |`,
+  "",
+  "(Bytes added: the program's size less the bump floor's; lol_alloc's code is smaller than the floor's.)",
+  `The standalone modules as built now: \`pkg/wall-e.wasm\` ${Object.keys(built).map((n) => statSync(resolve(root, built[n])).size.toLocaleString("en-US"))[0]} bytes, \`pkg/wall-e.small.wasm\` ${statSync(resolve(root, built["wall-e-small"])).size.toLocaleString("en-US")} bytes.`,
 ];
 const table = lines.join("\n");
 

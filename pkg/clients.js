@@ -188,13 +188,13 @@ export async function loadClient(heap, source, options = {}) {
 /**
  * Makes one wall-e block cover the fixed range [start, end) and returns it, or throws
  * `BAD_MODULE` when the heap has already handed out memory there. A probe allocation finds where
- * the heap's next block starts (`probe`, the payload address; freeing it gives the memory back to
- * the top); that must be at or below `start`. Then:
- *  - by default, a filler block takes the room from `probe` up to `start`, the covering block is
- *    allocated next (its payload starts exactly at `start`), and the filler is freed: a free block
- *    below the range, for later allocations;
- *  - with `{ fromProbe: true }`, one block covers [probe, end): nothing below the range is left
- *    free (what an AssemblyScript client needs: see `loadAssemblyScript`).
+ * the heap's next block starts (`probe`, the payload address, at the top of a fresh heap); that
+ * must be at or below `start`. Then:
+ *  - by default, the probe grows in place into a filler that takes the room up to `start`, the
+ *    covering block is allocated next (its payload starts exactly at `start`), and the filler is
+ *    freed: a free block below the range, for later allocations;
+ *  - with `{ fromProbe: true }`, the probe grows in place to cover [probe, end): nothing below
+ *    the range is left free (what an AssemblyScript client needs: see `loadAssemblyScript`).
  * The result is checked: the block must start at or below `start` and reach `end`. A fresh wall-e
  * instance (one whose heap has not yet reached `start`) always passes.
  * @param {import("./wall-e.js").WallEHeap} heap
@@ -206,15 +206,21 @@ export function reserveRange(heap, start, end, { fromProbe = false } = {}) {
   const HEADER = 8; // wall-e's block header (src/heap.rs, "Layout")
   if (start % 8 !== 0 || end <= start) fail("BAD_SIZE", `cannot reserve [${start}, ${end}): start must be 8-aligned and end above it`);
   const probe = heap.alloc(8);
-  heap.free(probe);
   if (probe > start) {
+    heap.free(probe);
     fail("BAD_MODULE", `the heap has already handed out memory at ${start} (its next block is at ${probe}): load this client first, into a fresh wall-e, or build it with a higher --memoryBase`);
   }
-  let filler = 0;
-  // A filler whose payload ends exactly where the covering block's header must go.
-  if (!fromProbe && start - probe >= HEADER + 8) filler = heap.alloc(start - probe - HEADER);
-  const cover = heap.alloc(end - (filler ? start : probe));
-  if (filler) heap.free(filler);
+  // The probe is kept and grown in place (it is the top block): freed, it could stay in
+  // wall-e's cache of small blocks rather than go back to the top (docs/small-blocks.md).
+  let cover;
+  if (!fromProbe && start - probe >= HEADER + 8) {
+    // A filler whose payload ends exactly where the covering block's header must go.
+    const filler = heap.realloc(probe, start - probe - HEADER);
+    cover = heap.alloc(end - start);
+    heap.free(filler);
+  } else {
+    cover = heap.realloc(probe, end - probe);
+  }
   if (cover > start || cover + heap.sizeOf(cover) < end) {
     heap.free(cover);
     fail("BAD_MODULE", `wall-e could not place a block over [${start}, ${end}) (got ${cover}): load the client into a fresh wall-e`);

@@ -21,6 +21,7 @@ export const PAINTS = {
   overhead: { color: "#868e96", label: "headers and slack" },
   free: { color: "#1c7ed6", label: "free" },
   spare: { color: "#74c0fc", label: "spare (free, for small requests)" },
+  cached: { color: "#a5d8ff", label: "cached (freed, kept for the next request of its size)" },
   room: { color: "#b2f2bb", label: "fresh room above the bump pointer" },
   outside: { color: "#f1f3f5", label: "not the heap's" },
   corrupt: { color: "#e03131", label: "corruption" },
@@ -40,6 +41,7 @@ export const KINDS = [
   { name: "marker", paint: (r) => [[HEADER, "overhead"], [r.size, "outside"]] },
   // The room runs from the bump pointer to `limit`; the region's last 8 bytes are its marker's.
   { name: "room", paint: (r) => [[r.size, "room"], [HEADER, "overhead"]] },
+  { name: "cached", paint: (r) => [[HEADER, "overhead"], [r.size, "cached"]] },
 ];
 
 const KIND_BY_NAME = Object.fromEntries(KINDS.map((kind) => [kind.name, kind]));

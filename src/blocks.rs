@@ -30,6 +30,8 @@ pub enum Kind {
     /// The room above the bump pointer: `[start, start + size)` never handed out, and the
     /// region's last 8 bytes, kept for its marker.
     Room = 4,
+    /// A freed block held by the cache of small blocks (I8): neither used nor free to the heap.
+    Cached = 5,
 }
 
 /// One record, as the stats module writes it to memory: five little-endian `u32`s.
@@ -68,6 +70,7 @@ impl Span {
             }
             Walked::Marker { next } => (Kind::Marker, next - header - HEADER, 0, 0),
             Walked::Room { room } => (Kind::Room, room, 0, 0),
+            Walked::Cached { eff, .. } => (Kind::Cached, eff, 0, 0),
         };
         Span {
             start: header,

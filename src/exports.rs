@@ -270,7 +270,8 @@ mod checked {
     }
 }
 
-/// Heap statistics and checks for the standalone module (feature `stats`).
+/// Heap statistics and checks for the standalone module (feature `stats`), and the cache's
+/// flush.
 #[cfg(feature = "stats")]
 mod stats {
     use super::HEAP;
@@ -288,9 +289,21 @@ mod stats {
         }
     }
 
+    /// Gives every block held by the cache of freed small blocks back to the heap, where it
+    /// merges (heap.rs, I8): after everything is freed, the heap is then back at its bump
+    /// pointer, as a walk shows. (The heap does this itself before it grows memory.)
+    #[no_mangle]
+    pub extern "C" fn flush_cache() {
+        #[cfg(target_feature = "atomics")]
+        let _locked = HEAP.lock.lock();
+        // SAFETY: exports run one at a time (with atomics: under the lock).
+        unsafe { HEAP.heap() }.flush_cache();
+    }
+
     /// One figure of a heap walk (O(heap)): 0 heap bytes, 1 used bytes (logical), 2 used blocks,
     /// 3 free bytes, 4 free blocks, 5 largest free block, 6 room above the bump pointer,
-    /// 7 regions. `u32::MAX` for an unknown index or a corrupt heap.
+    /// 7 regions, 8 cached bytes, 9 cached blocks (freed blocks held by the cache: neither
+    /// used nor free). `u32::MAX` for an unknown index or a corrupt heap.
     #[no_mangle]
     pub extern "C" fn stat(which: u32) -> u32 {
         #[cfg(target_feature = "atomics")]
@@ -307,6 +320,8 @@ mod stats {
             5 => s.largest_free,
             6 => s.top_room,
             7 => s.regions,
+            8 => s.cached_bytes,
+            9 => s.cached_blocks,
             _ => u32::MAX,
         }
     }

@@ -7,6 +7,7 @@
 //!  used:  | logical size u32 | effective size | flags |  payload (effective size bytes) ...  |
 //!  free:  | next free u32    | effective size | flags |  prev free u32 | ... | size | FREE |
 //!  last:  | (unused)         | bytes to next region | LAST |  (a region's end marker)       |
+//!  cached:| CACHED (u32::MAX) | effective size | flags |  next cached u32 | ...            |
 //! ```
 //! The effective size (the payload's capacity) is a multiple of 8, so its low 3 bits are flags:
 //! `FREE`, `PREV_FREE` (the block before is free, so the word before this header is that
@@ -35,11 +36,24 @@
 //!   logical size plus the tail fits its effective size: requests are sized with the tail
 //!   ([`effective`]), so its last payload word is never the caller's. The traced module writes
 //!   the allocation's sequence number there after every allocate/reallocate ([`Heap::stamp`]).
+//! - **I8 the cache** (cache.rs; `Fast` only): a cached block is a used block to the heap (no
+//!   `FREE` flag: nothing merges with it, the block after it has no `PREV_FREE` on its account)
+//!   whose logical size word is `CACHED`, so the pointer check refuses it. Every cached block is
+//!   in exactly one bin, the one of its effective size, once; every block in a bin is cached;
+//!   a bin's count is its list's length, at most `CACHE_CAP`; unless the cache is marked (a
+//!   block cached since the last flush before growth), every non-empty bin is below
+//!   `kept_below`. In the checked build a cached payload after its link is poisoned, as a free
+//!   one, and the `checked` module's lookup calls a cached block's pointer freed.
 //!
 //! [`Heap::validate`] (walk.rs) checks all of these; [`Heap::blocks`] (blocks.rs) lists the
 //! blocks it walks.
 //!
 //! # Paths
+//! Under a policy with a cache, a small request first takes the head of its bin and a small
+//! block freed goes onto its bin (cache.rs), inlined into the caller; the rest of this is the
+//! slow path behind it. Before the heap grows memory it gives back the cached blocks that may
+//! merge, or fit the request (released as below), and looks for a fit again.
+//!
 //! A request is served by [`Heap::take`]: the head of its own class if it [`fits`], a closer
 //! fit among the next few of that class (`FIT_LOOKS`), the spare (`SPARE`), the first class
 //! above whose head fits, else the top (growing memory, [`Heap::ensure`]). Every block shrunk
@@ -53,6 +67,7 @@ use crate::block::{
     aligned_gap, effective, fits, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
     PREV_FREE,
 };
+use crate::cache::CacheBins;
 use crate::classes::Classes;
 use crate::policy::{Fast, Policy};
 use crate::source::{Source, PAGE};
@@ -106,6 +121,8 @@ pub struct Heap<S: Source, P: Policy = Fast> {
     /// The spare block (I4), carved first by the next small requests that their own class
     /// cannot serve; 0 if none (always, under a policy without `SPARE`).
     pub(crate) spare: u32,
+    /// The cache of freed small blocks (I8; no bytes under a policy without one).
+    pub(crate) cache: P::Cache,
     policy: PhantomData<P>,
 }
 
@@ -121,6 +138,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             fresh: 0,
             lists: P::Lists::EMPTY,
             spare: 0,
+            cache: P::Cache::EMPTY,
             policy: PhantomData,
         }
     }
@@ -148,7 +166,30 @@ impl<S: Source, P: Policy> Heap<S, P> {
     // ---- The API: every pointer passes `used_block`, every size `effective`. ----
 
     /// Allocates `size` bytes, 8-aligned; 0 when `size` is 0 or memory is exhausted.
+    ///
+    /// Under a policy with a cache, the cache's fast path is inlined into the caller and the
+    /// rest is a call.
+    #[inline(always)]
     pub fn allocate(&mut self, size: u32) -> u32 {
+        if Self::caches() {
+            let p = self.cache_pop(size, 8);
+            if p != 0 {
+                return p;
+            }
+            return self.allocate_slow(size);
+        }
+        self.allocate_uncached(size)
+    }
+
+    /// [`Heap::allocate`] behind the cache, out of line.
+    #[inline(never)]
+    fn allocate_slow(&mut self, size: u32) -> u32 {
+        self.allocate_uncached(size)
+    }
+
+    /// [`Heap::allocate`] from the heap itself.
+    #[inline(always)]
+    fn allocate_uncached(&mut self, size: u32) -> u32 {
         if P::ONE_ENTRY {
             return self.reallocate(0, size);
         }
@@ -174,11 +215,26 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
     #[inline(always)]
     pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
+        if Self::caches() && align == 16 {
+            // 16 is common in Rust (`u128`, SIMD): a cached block whose payload happens to be
+            // 16-aligned (as every block placed for such a request is) serves it.
+            let p = self.cache_pop(size, 16);
+            if p != 0 {
+                return p;
+            }
+        }
         if align <= 8 {
             self.allocate(size)
         } else {
             self.allocate_over_aligned(size, align)
         }
+    }
+
+    /// [`Heap::allocate_aligned`] for a block that moves (`reallocate`): one copy of the
+    /// inlined paths, out of line (a copy per call site cost the module 162 bytes).
+    #[inline(never)]
+    fn allocate_moved(&mut self, size: u32, align: u32) -> u32 {
+        self.allocate_aligned(size, align)
     }
 
     /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
@@ -198,6 +254,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Frees the block at `p`. Nil, pointers that are not the start of a used block as far as its
     /// header shows, and a second free of the same block are ignored.
+    ///
+    /// Under a policy with a cache, the pointer check and the cache's fast path are inlined
+    /// into the caller and the rest is a call.
+    #[inline(always)]
     pub fn deallocate(&mut self, p: u32) {
         if P::ONE_ENTRY {
             self.reallocate(p, 0);
@@ -205,7 +265,23 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         if let Some(header) = self.used_block(p) {
             // SAFETY: `used_block` found a used block at `header`.
-            unsafe { self.release(header, self.size_word(header)) };
+            unsafe { self.free_used(header) };
+        }
+    }
+
+    /// Frees the used block at `header`: into the cache if it takes it, else to the heap.
+    ///
+    /// # Safety
+    /// `header` is a used block of this heap.
+    #[inline(always)]
+    unsafe fn free_used(&mut self, header: u32) {
+        let word = self.size_word(header);
+        // SAFETY: the caller's promise.
+        unsafe {
+            if Self::caches() && self.cache_push(header, word) {
+                return;
+            }
+            self.release(header, word);
         }
     }
 
@@ -242,7 +318,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if size == 0 {
             if old != 0 {
                 // SAFETY: `size` found a used block at `header`.
-                unsafe { self.release(header, self.size_word(header)) };
+                unsafe { self.free_used(header) };
             }
             return 0;
         }
@@ -280,9 +356,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             } else {
                 0
             };
-            let mut q = self.allocate_aligned(size.saturating_add(headroom), align);
+            let mut q = self.allocate_moved(size.saturating_add(headroom), align);
             if q == 0 && headroom != 0 {
-                q = self.allocate_aligned(size, align);
+                q = self.allocate_moved(size, align);
             }
             if q != 0 {
                 // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
@@ -393,6 +469,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 return unsafe { self.take_listed(head, class, eff, need) };
             }
         }
+        if Self::caches() && HEADER + need > self.limit - self.top && self.cache_may_serve(need) {
+            // Memory would grow: the cached blocks that may make a fit go back first (I8: the
+            // cache never makes the heap larger). (Also before a large request takes room at
+            // the top: no less memory, mixed sizes 280 -> 296 instructions a call, realloc
+            // growth 2594 -> 2656.)
+            let found = self.take_flushed(need);
+            if found != 0 {
+                return found;
+            }
+        }
         if !self.ensure(HEADER + need) {
             // Out of memory: the spare, kept for small requests, serves any request it fits
             // rather than failing one with that room free.
@@ -404,6 +490,22 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         // SAFETY: `ensure` made the room.
         unsafe { self.bump(need, 0) }
+    }
+
+    /// Gives the cached blocks that may make a fit for `need` bytes back to the heap
+    /// ([`Heap::flush_cache_for`]) and takes a listed block for it if they did; else 0.
+    #[cold]
+    #[inline(never)]
+    fn take_flushed(&mut self, need: u32) -> u32 {
+        if self.flush_cache_for(need) {
+            let found = self.find_free(need);
+            if found != 0 {
+                let eff = self.eff(found);
+                // SAFETY: `found` heads the list of its class, and fits.
+                return unsafe { self.take_listed(found, class_of::<P>(eff), eff, need) };
+            }
+        }
+        0
     }
 
     /// The first class from `class` up whose head [`fits`] `need` (from `Classes::above` the
@@ -434,7 +536,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// A listed free block that fits `need`, still linked, or 0: the first head from the own
     /// class up that fits. (For over-aligned requests.)
-    fn find_free(&self, need: u32) -> u32 {
+    pub(crate) fn find_free(&self, need: u32) -> u32 {
         if !self.lists.any() {
             return 0; // e.g. stack-like use, where every block freed goes back to the top
         }
@@ -598,6 +700,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
             return 0;
         };
+        if Self::caches() && HEADER + room > self.limit - self.top && self.cache_may_serve(room) {
+            // As in `take`: memory may grow, so the cached blocks that may make a fit go back
+            // first.
+            self.flush_cache_for(room);
+        }
         let found = self.find_free(room);
         let header = if found != 0 {
             let eff = self.eff(found);
@@ -735,7 +842,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// `[start, start + 8 + eff)` is this heap's: a used block, or the tail of one being split
     /// (then `word` has no flags).
     #[inline(always)]
-    unsafe fn release(&mut self, start: u32, word: u32) {
+    pub(crate) unsafe fn release(&mut self, start: u32, word: u32) {
         debug_assert!(word & (FREE | LAST) == 0 && self.spans(start, HEADER + (word & !FLAGS)));
         let next = start + HEADER + (word & !FLAGS);
         // SAFETY: the caller's promise. Marked free first: when the block merges into the one

@@ -56,6 +56,7 @@
 
 mod block;
 mod blocks;
+mod cache;
 mod classes;
 mod classes_pow2;
 mod classes_quarter;

@@ -3,6 +3,7 @@
 #[cfg(feature = "checked")]
 use crate::block::poison_start;
 use crate::block::{FLAGS, FREE, HEADER, LAST, PREV_FREE};
+use crate::cache::{bin_of, CacheBins, CACHED};
 use crate::classes::Classes;
 use crate::heap::{Heap, SPARE_KEEP};
 use crate::policy::Policy;
@@ -32,6 +33,11 @@ pub struct Stats {
     pub top_room: u32,
     /// Number of regions (more than one when something else grew memory in between).
     pub regions: u32,
+    /// Sum of the cached blocks' effective sizes (I8: freed, held by the cache; neither used
+    /// nor free to the heap until it flushes them).
+    pub cached_bytes: u32,
+    /// Number of cached blocks.
+    pub cached_blocks: u32,
 }
 
 /// A broken invariant found by [`Heap::validate`]: where, and which.
@@ -76,13 +82,16 @@ pub(crate) enum Walked {
     Used { logical: u32, end: u64 },
     /// The current region's room: `room` bytes from `top` to `limit` (the walk's last step).
     Room { room: u32 },
+    /// A cached block of `eff` bytes (I8).
+    Cached { eff: u32, end: u64 },
 }
 
 impl<S: Source, P: Policy> Heap<S, P> {
-    /// Walks every block and every free list and checks every invariant of the heap (blocks
-    /// tile each region, no two free blocks are adjacent, flags and footers agree, every free
-    /// block is in the list of its class, fresh memory is zero); returns its statistics, or where
-    /// and what the first broken invariant is. O(heap).
+    /// Walks every block, every free list and the cache's bins and checks every invariant of
+    /// the heap (blocks tile each region, no two free blocks are adjacent, flags and footers
+    /// agree, every free block is in the list of its class, every cached block in the bin of
+    /// its size, fresh memory is zero: I1–I8); returns its statistics, or where and what the
+    /// first broken invariant is. O(heap).
     pub fn validate(&self) -> Result<Stats, Corruption> {
         let mut stats = Stats::default();
         if self.limit == 0 {
@@ -96,6 +105,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
                     self.lists.head(class) == 0,
                     class as u32,
                     "free list without a region",
+                )?;
+            }
+            for bin in 0..<P::Cache as CacheBins>::BINS {
+                check(
+                    self.cache.head(bin) == 0 && self.cache.count(bin) == 0,
+                    bin as u32,
+                    "cache bin without a region",
                 )?;
             }
             return Ok(stats);
@@ -126,6 +142,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
                     stats.heap_bytes += self.limit + HEADER - region_start;
                     stats.regions += 1;
                     stats.top_room = room;
+                }
+                Walked::Cached { eff, .. } => {
+                    stats.cached_blocks += 1;
+                    stats.cached_bytes += eff;
                 }
             }
             true
@@ -181,6 +201,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             0,
             "free blocks missing from the lists",
         )?;
+        self.check_bins(stats.cached_blocks)?;
 
         check(
             self.top <= self.fresh && self.fresh as u64 <= self.limit as u64 + 8,
@@ -237,7 +258,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             (header, prev_free) = match walked {
                 Walked::Marker { next } => (next, Some(false)),
                 Walked::Free { end, .. } => (end as u32, Some(true)),
-                Walked::Used { end, .. } => (end as u32, Some(false)),
+                Walked::Used { end, .. } | Walked::Cached { end, .. } => (end as u32, Some(false)),
                 Walked::Room { .. } => unreachable!("the room is the walk's last step"),
             };
         }
@@ -304,6 +325,24 @@ impl<S: Source, P: Policy> Heap<S, P> {
         check(eff >= 8, header, "empty block")?;
         if word & FREE == 0 {
             let logical = self.logical(header);
+            if logical == CACHED {
+                #[cfg(feature = "checked")]
+                {
+                    // SAFETY: the poisoned range (after the cache link) lies inside the block.
+                    let poison = unsafe {
+                        core::slice::from_raw_parts(
+                            self.at(header + HEADER + 4, eff - 4),
+                            eff as usize - 4,
+                        )
+                    };
+                    check(
+                        poison.iter().all(|&b| b == crate::block::POISON),
+                        header,
+                        "freed (cached) memory was written",
+                    )?;
+                }
+                return Ok(Walked::Cached { eff, end });
+            }
             check(
                 logical as u64 + P::TAIL as u64 <= eff as u64,
                 header,
@@ -381,7 +420,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
             let end = header + HEADER + (word & !FLAGS);
             if p > header && p < end {
-                return match (word & FREE != 0, p == header + HEADER) {
+                let cached = word & FREE == 0 && self.logical(header) == CACHED;
+                return match (word & FREE != 0 || cached, p == header + HEADER) {
                     (true, _) => Place::Freed,
                     (false, true) => Place::Live,
                     (false, false) => Place::Interior,
@@ -390,6 +430,62 @@ impl<S: Source, P: Policy> Heap<S, P> {
             header = end;
         }
         Place::Unknown
+    }
+
+    /// Checks the cache's bins (I8): every node a cached block of its bin's size, each bin's
+    /// count its length and within `CACHE_CAP`, and as many blocks in the bins as the walk found
+    /// cached (`cached`), so none is in two places or missing.
+    fn check_bins(&self, cached: u32) -> Result<(), Corruption> {
+        let mut binned = 0;
+        for bin in 0..<P::Cache as CacheBins>::BINS {
+            let mut node = self.cache.head(bin);
+            let mut length = 0;
+            while node != 0 {
+                self.check_cached_at(node, bin)?;
+                length += 1;
+                binned += 1;
+                check(
+                    binned <= cached,
+                    node,
+                    "cache bins hold more blocks than the heap",
+                )?;
+                node = self.cache_link(node);
+            }
+            check(
+                length == self.cache.count(bin) && length <= P::CACHE_CAP,
+                bin as u32,
+                "cache bin count disagrees with its list",
+            )?;
+            check(
+                length == 0 || self.cache.marked() || bin < self.cache.kept_below(),
+                bin as u32,
+                "a block cached since the last flush, and the cache not marked",
+            )?;
+        }
+        check(binned == cached, 0, "cached blocks missing from the bins")
+    }
+
+    /// Checks what can be checked of a block in cache bin `bin` without walking the heap: in
+    /// the heap, a used header marked cached, of the bin's size, its link in the heap.
+    fn check_cached_at(&self, node: u32, bin: usize) -> Result<(), Corruption> {
+        check(self.is_listed(node), node, "cache link outside the heap")?;
+        let word = self.size_word(node);
+        let eff = word & !FLAGS;
+        check(
+            word & (FREE | LAST) == 0
+                && eff >= 8
+                && self.logical(node) == CACHED
+                && node as u64 + HEADER as u64 + eff as u64 <= self.top as u64,
+            node,
+            "a block in a cache bin is not a cached block",
+        )?;
+        check(bin_of(eff) == bin, node, "cached block in the wrong bin")?;
+        let next = self.cache_link(node);
+        check(
+            next == 0 || self.is_listed(next),
+            node,
+            "cache link outside the heap",
+        )
     }
 
     /// Whether `node` may be a free block's header: aligned and below `top`, so reading it is safe.
@@ -421,6 +517,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
         for (class, &word) in fields.iter().chain(self.lists.heads().iter()).enumerate() {
             let marked = class >= fields.len() && self.lists.is_marked(class - fields.len());
             digest = (digest ^ ((word as u64) << 1) ^ marked as u64).wrapping_mul(0x100_0000_01b3);
+        }
+        for bin in 0..<P::Cache as CacheBins>::BINS {
+            let word = (self.cache.head(bin) as u64) << 16 | self.cache.count(bin) as u64;
+            digest = (digest ^ word).wrapping_mul(0x100_0000_01b3);
         }
         digest
     }
@@ -493,6 +593,23 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.spare,
                 "spare larger than SPARE_KEEP",
             )?;
+        }
+        for bin in 0..<P::Cache as CacheBins>::BINS {
+            let head = self.cache.head(bin);
+            let count = self.cache.count(bin);
+            check(
+                (head != 0) == (count != 0) && count <= P::CACHE_CAP,
+                bin as u32,
+                "cache bin count disagrees with its list",
+            )?;
+            if head != 0 {
+                self.check_cached_at(head, bin)?;
+                check(
+                    self.cache.marked() || bin < self.cache.kept_below(),
+                    bin as u32,
+                    "a block cached since the last flush, and the cache not marked",
+                )?;
+            }
         }
         Ok(())
     }

@@ -19,6 +19,8 @@ enum Op {
     DoubleFree(usize),
     BadPointer(u32),
     ForeignGrowth,
+    /// `Heap::flush_cache` (I7): every cached block back to the heap.
+    FlushCache,
 }
 
 fn size() -> impl Strategy<Value = u32> {
@@ -45,6 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::DoubleFree),
         1 => any::<u32>().prop_map(Op::BadPointer),
         1 => Just(Op::ForeignGrowth),
+        1 => Just(Op::FlushCache),
     ]
 }
 
@@ -109,6 +112,9 @@ fn apply<H: HostTarget>(m: &mut Shadow<H>, op: Op) {
             m.bad_pointer(p, 16, &"unaligned or beyond the heap");
         }
         Op::ForeignGrowth => m.grow_foreign(1, |h| h.memory_mut().grow_foreign(1)),
+        Op::FlushCache => {
+            m.flush_cache();
+        }
     }
 }
 

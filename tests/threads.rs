@@ -155,6 +155,7 @@ struct Wall {
     size_fn: TypedFunc<u32, u32>,
     validate_fn: Option<TypedFunc<(), u32>>,
     stat_fn: Option<TypedFunc<u32, u32>>,
+    flush_cache_fn: Option<TypedFunc<(), ()>>,
 }
 
 impl Wall {
@@ -174,6 +175,8 @@ impl Wall {
             size_fn: instance.get_typed_func(&mut store, "size").unwrap(),
             validate_fn: stats.then(|| instance.get_typed_func(&mut store, "validate").unwrap()),
             stat_fn: stats.then(|| instance.get_typed_func(&mut store, "stat").unwrap()),
+            flush_cache_fn: stats
+                .then(|| instance.get_typed_func(&mut store, "flush_cache").unwrap()),
             memory: memory.clone(),
             store,
         }
@@ -193,6 +196,11 @@ impl Wall {
     /// `validate()` of the stats build: 0 when the heap walk finds nothing wrong.
     fn validate(&mut self) -> u32 {
         let f = self.validate_fn.as_ref().expect("the stats build");
+        f.call(&mut self.store, ()).unwrap()
+    }
+    /// `flush_cache()` of the stats build: the cache of freed small blocks back to the heap.
+    fn flush_cache(&mut self) {
+        let f = self.flush_cache_fn.as_ref().expect("the stats build");
         f.call(&mut self.store, ()).unwrap()
     }
     /// `stat(i)` of the stats build (1 bytes in use, 2 used blocks, 3 free bytes, 4 free blocks).
@@ -477,6 +485,12 @@ fn stress(build: Build, threads: u32, walk_every: u32) {
     }
     if build == Build::Stats {
         assert_eq!(wall.validate(), 0, "heap walk after freeing everything");
+        wall.flush_cache();
+        assert_eq!(
+            wall.validate(),
+            0,
+            "heap walk after the cache is given back"
+        );
         assert_eq!((wall.stat(1), wall.stat(2)), (0, 0), "nothing in use");
         assert_eq!(
             (wall.stat(3), wall.stat(4)),
@@ -655,6 +669,8 @@ fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
                 }
                 barrier.wait(); // everybody freed everything
                 if i == 0 {
+                    assert_eq!(wall.validate(), 0);
+                    wall.flush_cache();
                     assert_eq!(wall.validate(), 0);
                     assert_eq!(
                         (wall.stat(1), wall.stat(2), wall.stat(3), wall.stat(4)),

@@ -74,5 +74,7 @@ test(`${WORKERS} worker_threads share one heap: ${OPS} random operations each, p
     assert.equal(main.sizeOf(p), len);
     main.free(p);
   }
-  assert.equal(main.alloc(8), first, "every block freed: the heap is back at its start");
+  // Freed small blocks may sit in the allocator's cache (docs/small-blocks.md): a request larger
+  // than the heap makes it give them back first, and they all merge down to the heap's start.
+  assert.equal(main.alloc(memory.buffer.byteLength), first, "every block freed: the heap is back at its start");
 });

@@ -230,6 +230,7 @@ pub struct Wall {
     size_fn: TypedFunc<u32, u32>,
     validate_fn: Option<TypedFunc<(), u32>>,
     stat_fn: Option<TypedFunc<u32, u32>>,
+    flush_cache_fn: Option<TypedFunc<(), ()>>,
     last_error_fn: Option<TypedFunc<(), u32>>,
     last_error_at_fn: Option<TypedFunc<(), u32>>,
     last_error_message_fn: Option<TypedFunc<(), u32>>,
@@ -282,6 +283,11 @@ impl Wall {
                 .get_typed_func::<u32, u32>(&mut store, "stat")
                 .expect("stat")
         });
+        let flush_cache_fn = has_stats.then(|| {
+            instance
+                .get_typed_func::<(), ()>(&mut store, "flush_cache")
+                .expect("flush_cache")
+        });
         Wall {
             store,
             instance,
@@ -293,6 +299,7 @@ impl Wall {
             size_fn,
             validate_fn,
             stat_fn,
+            flush_cache_fn,
             last_error_fn,
             last_error_at_fn,
             last_error_message_fn,
@@ -343,15 +350,24 @@ impl Wall {
         assert_eq!(at, 0, "heap invalid at {at:#x} ({context})");
     }
 
+    /// `flush_cache()` (stats and checked builds): the cache given back to the heap.
+    pub fn flush_cache(&mut self) {
+        let f = self
+            .flush_cache_fn
+            .as_ref()
+            .expect("flush_cache needs the stats build");
+        ok(f.call(&mut self.store, ()), "flush_cache()")
+    }
+
     /// `stat(i)`.
     pub fn stat(&mut self, i: u32) -> u32 {
         let f = self.stat_fn.as_ref().expect("stat needs the stats build");
         ok(f.call(&mut self.store, i), "stat()")
     }
 
-    /// All eight figures of `stat`.
+    /// All ten figures of `stat`.
     pub fn stats(&mut self) -> Stats {
-        let s: Vec<u32> = (0..8).map(|i| self.stat(i)).collect();
+        let s: Vec<u32> = (0..10).map(|i| self.stat(i)).collect();
         Stats {
             heap_bytes: s[0],
             used_bytes: s[1],
@@ -361,6 +377,8 @@ impl Wall {
             largest_free: s[5],
             top_room: s[6],
             regions: s[7],
+            cached_bytes: s[8],
+            cached_blocks: s[9],
         }
     }
 
@@ -473,6 +491,9 @@ impl Target for Wall {
     }
     fn top_room(&mut self) -> Option<u32> {
         self.variant.has_stats().then(|| self.stat(6))
+    }
+    fn flush_cache(&mut self) -> Option<()> {
+        self.variant.has_stats().then(|| Wall::flush_cache(self))
     }
 }
 

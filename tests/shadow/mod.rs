@@ -179,6 +179,11 @@ pub trait Target {
     fn shape_digest(&mut self) -> Option<u64> {
         None
     }
+    /// Gives the cache of freed small blocks (I7) back to the heap; `None` where the target
+    /// has no such call.
+    fn flush_cache(&mut self) -> Option<()> {
+        None
+    }
 
     /// The little-endian word at `addr`.
     fn read_u32(&self, addr: u32) -> u32 {
@@ -258,6 +263,10 @@ impl<P: wall_e::Policy> Target for wall_e::Heap<wall_e::HostMemory, P> {
     }
     fn shape_digest(&mut self) -> Option<u64> {
         Some(wall_e::Heap::shape_digest(self))
+    }
+    fn flush_cache(&mut self) -> Option<()> {
+        wall_e::Heap::flush_cache(self);
+        Some(())
     }
 }
 
@@ -972,19 +981,36 @@ impl<T: Target> Shadow<T> {
         stats
     }
 
-    /// Frees every live block (newest first, with the cheap checks after each), then checks
-    /// everything: returns the walk's figures, which must show no used block.
+    /// Frees every live block (newest first, with the cheap checks after each), checks
+    /// everything, then gives the cache back (where the target can) and checks everything
+    /// again: returns the last walk's figures, which must show no used block, and no cached
+    /// one after the flush.
     pub fn free_all(&mut self) -> Option<Stats> {
         while let Some(&p) = self.order.last() {
             self.deallocate(p);
             self.after_step();
         }
-        let stats = self.full_check();
+        let mut stats = self.full_check();
+        if self.flush_cache() {
+            stats = self.full_check();
+            if let Some(s) = stats {
+                if s.cached_blocks != 0 {
+                    fail!(self, "cached blocks left after the flush: {s:?}");
+                }
+            }
+        }
         if let Some(s) = stats {
             if (s.used_blocks, s.used_bytes) != (0, 0) {
                 fail!(self, "blocks left after freeing all: {s:?}");
             }
         }
         stats
+    }
+
+    /// Gives the target's cache back to its heap; false where the target has no such call.
+    /// Every live block must stay as it was (the next full check sees to that).
+    pub fn flush_cache(&mut self) -> bool {
+        self.ops += 1;
+        self.target.flush_cache().is_some()
     }
 }

@@ -88,6 +88,7 @@ pub(crate) fn abi_edge_cases(variant: Variant) {
     }
     check(&mut wall, "all freed");
     if variant.has_stats() {
+        wall.flush_cache();
         let s = wall.stats();
         assert_eq!((s.used_blocks, s.used_bytes, s.free_blocks), (0, 0, 0));
         assert_eq!(

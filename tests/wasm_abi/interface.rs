@@ -55,6 +55,7 @@ pub(crate) fn interface_of_every_variant() {
     let stats = [
         ("blocks", "func(i32) -> (i32)"),
         ("sequence", "func() -> (i32)"),
+        ("flush_cache", "func() -> ()"),
         ("stat", "func(i32) -> (i32)"),
         ("validate", "func() -> (i32)"),
     ];
@@ -96,11 +97,12 @@ pub(crate) fn interface_of_every_variant() {
 #[test]
 pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     let bytes = module_bytes(Variant::Default);
-    // The speed-tuned module (5,229 bytes now with one core for both policies; 5,192 with a
-    // core of its own): a guard against growth; the size-tuned one has its own budget below.
+    // The speed-tuned module (7,052 bytes now with the cache of freed small blocks, whose
+    // inlined fast paths, flushes and out-of-line slow paths cost 1,823; 5,229 before it): a
+    // guard against growth; the size-tuned one has its own budget below.
     assert!(
-        bytes.len() <= 5632,
-        "pkg/wall-e.wasm is {} bytes, over 5.5 KiB",
+        bytes.len() <= 7168,
+        "pkg/wall-e.wasm is {} bytes, over 7 KiB",
         bytes.len()
     );
     for variant in Variant::ALL {

@@ -1,0 +1,340 @@
+//! The cache of freed small blocks (I8 in heap.rs): a LIFO bin per effective size from 8 bytes
+//! to `8 * BINS`, in front of the coalescing heap, as glibc's tcache and dlmalloc's fast bins.
+//! See docs/small-blocks.md for the choice and the figures.
+//!
+//! A freed block whose effective size has a bin that is not full keeps its header and goes on
+//! that bin's list, threaded through its payload; an allocation whose rounded size has a
+//! non-empty bin takes the list's head. Neither touches a neighbour, a class list or the bitmap:
+//! the common small `allocate`/`deallocate` is a dozen instructions, inlined into the caller
+//! (`WallE`, the module's exports), with the heap behind it out of line.
+//!
+//! A cached block stays a *used* block to the heap (no `FREE` flag): its neighbours never merge
+//! with it and nothing else changes when it is cached or taken again. Its logical size word
+//! holds [`CACHED`], above every effective size, so the pointer check (`Heap::used_block`)
+//! refuses it: `size` is 0, a second `deallocate` and a `reallocate` are ignored, as for any
+//! freed block. A block whose left neighbour is free is not cached but merged. The bins are
+//! bounded (`Policy::CACHE_CAP` blocks each), and before the heap grows memory it gives back
+//! every cached block that may merge and, failing a fit, one that fits the request
+//! ([`Heap::flush_cache_for`]), so the cache does not make the heap grow: blocks kept are
+//! isolated and too small for the request, and would be no more use to it free.
+//! [`Heap::flush_cache`] gives every block back (a user's call, the stats module's export).
+//!
+//! The bins are a struct of their own ([`Bins`]), so that one set could later belong to each
+//! thread (issue 16): only the heap's flush and the walker look at them from the heap's side.
+
+use crate::block::{fits, FLAGS, FREE, HEADER, LAST, PREV_FREE};
+use crate::heap::Heap;
+use crate::policy::Policy;
+use crate::source::Source;
+
+/// Word 0 of a cached block's header (where a used block has its logical size): above every
+/// effective size, so the pointer check refuses the block.
+pub(crate) const CACHED: u32 = u32::MAX;
+/// Payload word 0 of a cached block: the next block of its bin (0: none).
+const CACHE_LINK: u32 = HEADER;
+
+/// The storage of a cache: [`Bins`] of any length (0: no cache, no bytes, no code).
+pub trait CacheBins {
+    /// Bins: effective sizes `8..=8 * BINS` are cached.
+    const BINS: usize;
+    /// No block cached.
+    const EMPTY: Self;
+    /// The head of `bin` (0 if empty); `bin < BINS`.
+    fn head(&self, bin: usize) -> u32;
+    /// The number of blocks in `bin`.
+    fn count(&self, bin: usize) -> u32;
+    /// Sets the head and count of `bin`.
+    fn set(&mut self, bin: usize, head: u32, count: u32);
+    /// Whether a block was cached since the last flush: set by every push, cleared by a
+    /// flush, so that the heap's checks before growing cost nothing while nothing changed.
+    fn marked(&self) -> bool;
+    /// Sets or clears the mark.
+    fn mark(&mut self, marked: bool);
+    /// After a flush: the bins from this one up are empty (the blocks below were kept by a
+    /// flush for a request they could not serve, having no free or cached neighbour).
+    fn kept_below(&self) -> usize;
+    /// Sets [`CacheBins::kept_below`].
+    fn set_kept_below(&mut self, bin: usize);
+}
+
+/// `N` bins: the heads of their lists, their counts and the mark. (No total is kept: it would
+/// cost every push and pop a load and a store, and only the rare flush needs one; the mark is
+/// one store a push.)
+#[repr(C)]
+pub struct Bins<const N: usize> {
+    heads: [u32; N],
+    counts: [u16; N],
+    marked: bool,
+    kept_below: u16,
+}
+
+impl<const N: usize> CacheBins for Bins<N> {
+    const BINS: usize = N;
+    const EMPTY: Self = Bins {
+        heads: [0; N],
+        counts: [0; N],
+        marked: false,
+        kept_below: 0,
+    };
+
+    // Without a panic path (a bounds check's formatting code cost the module 2 KiB): the
+    // fast paths' indices are below `N` by construction, and the compiler sees it there.
+    #[inline(always)]
+    fn head(&self, bin: usize) -> u32 {
+        self.heads.get(bin).copied().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn count(&self, bin: usize) -> u32 {
+        self.counts.get(bin).copied().unwrap_or(0) as u32
+    }
+
+    #[inline(always)]
+    fn set(&mut self, bin: usize, head: u32, count: u32) {
+        if let (Some(h), Some(c)) = (self.heads.get_mut(bin), self.counts.get_mut(bin)) {
+            *h = head;
+            *c = count as u16;
+        }
+    }
+
+    #[inline(always)]
+    fn marked(&self) -> bool {
+        self.marked
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, marked: bool) {
+        self.marked = marked;
+    }
+
+    #[inline(always)]
+    fn kept_below(&self) -> usize {
+        self.kept_below as usize
+    }
+
+    fn set_kept_below(&mut self, bin: usize) {
+        self.kept_below = bin as u16;
+    }
+}
+
+/// Which cached blocks of a bin [`Heap::release_cached`] gives back.
+#[derive(Clone, Copy)]
+enum Pick {
+    /// Every one.
+    All,
+    /// Those that would merge ([`Heap::may_merge`]).
+    Merging,
+    /// The head alone.
+    Head,
+}
+
+/// The bin of a block of effective size `eff` (a multiple of 8, at least 8).
+#[inline(always)]
+pub(crate) fn bin_of(eff: u32) -> usize {
+    (eff >> 3) as usize - 1
+}
+
+impl<S: Source, P: Policy> Heap<S, P> {
+    /// Whether the policy has a cache (the compiler drops every use when not).
+    #[inline(always)]
+    pub(crate) fn caches() -> bool {
+        <P::Cache as CacheBins>::BINS != 0
+    }
+
+    /// The largest effective size the cache holds.
+    const CACHED_MAX: u32 = (<P::Cache as CacheBins>::BINS as u32) << 3;
+
+    /// **The fast allocation:** the head of the bin of `size` rounded up (a block of exactly
+    /// that effective size: I5 holds), its logical size written; 0 when `size` is 0, larger
+    /// than the cache's sizes, or its bin is empty, or when the head's payload is not aligned
+    /// to `align` (a power of two; 8 and 16 are the alignments `WallE` asks the cache for: a
+    /// block placed 16-aligned and freed comes back to the next such request).
+    #[inline(always)]
+    pub(crate) fn cache_pop(&mut self, size: u32, align: u32) -> u32 {
+        let bins = <P::Cache as CacheBins>::BINS;
+        let below = size.wrapping_sub(1);
+        if bins == 0 || below >= (bins as u32) << 3 {
+            return 0;
+        }
+        let bin = (below >> 3) as usize;
+        let head = self.cache.head(bin);
+        // (Every payload is 8-aligned: only a larger alignment is checked.)
+        if head == 0 || (align > 8 && (head + HEADER) & (align - 1) != 0) {
+            return 0;
+        }
+        let next = self.read(head + CACHE_LINK);
+        let count = self.cache.count(bin);
+        self.cache.set(bin, next, count.wrapping_sub(1));
+        // SAFETY: `head` is a cached block of this heap (I8): a used block to the heap.
+        unsafe { self.set_logical(head, size) };
+        head + HEADER
+    }
+
+    /// **The fast free:** caches the used block at `header` (size word `word`) when its size
+    /// has a bin and the bin is not full; false otherwise (the heap takes it).
+    ///
+    /// # Safety
+    /// `header` is a used block of this heap (it passed the pointer check) and `word` its size
+    /// word.
+    #[inline(always)]
+    pub(crate) unsafe fn cache_push(&mut self, header: u32, word: u32) -> bool {
+        let bins = <P::Cache as CacheBins>::BINS;
+        let eff = word & !FLAGS;
+        // As in `cache_pop` (a used block is never empty): `bin < BINS` without a bounds check.
+        let below = eff.wrapping_sub(1);
+        if bins == 0 || below >= (bins as u32) << 3 {
+            return false;
+        }
+        let bin = (below >> 3) as usize;
+        let count = self.cache.count(bin);
+        if count >= P::CACHE_CAP {
+            return false;
+        }
+        // A block whose left neighbour is free goes to the heap and merges: caching it would
+        // keep that free memory in pieces, and the heap's placement with it (mixed sizes,
+        // 1 B-16 KiB: the heap grew to 4.9 MiB with every small block cached, 4.3 with this
+        // rule, 4.4 with the give-back before growth as it is now, 4.2 without a cache; the
+        // flag is in the word already read. Testing the right neighbour too gave 4.2 MiB for
+        // 5-20 instructions more a call on the small-block workloads.)
+        // (Except just below the top: a block placed 16-aligned there has the gap in front of
+        // it free, and a loop of 16-aligned alloc+free then missed the cache every time: 11-12
+        // ns a pair against 6 at align 8.)
+        if word & PREV_FREE != 0 && header + HEADER + eff != self.top {
+            return false;
+        }
+        let head = self.cache.head(bin);
+        // SAFETY: the caller's promise: the header and the payload's first word are the block's.
+        unsafe {
+            self.set_logical(header, CACHED);
+            self.write(header + CACHE_LINK, head);
+            #[cfg(feature = "checked")]
+            self.at(header + CACHE_LINK + 4, eff - 4)
+                .write_bytes(crate::block::POISON, eff as usize - 4);
+        }
+        self.cache.set(bin, header, count + 1);
+        self.cache.mark(true);
+        true
+    }
+
+    /// Gives every cached block back to the heap, where it merges with its free neighbours (or
+    /// goes back to the bump pointer); a user may call it (e.g. before measuring the heap, or,
+    /// later, when a thread ends). Returns whether there was any.
+    pub fn flush_cache(&mut self) -> bool {
+        let mut any = false;
+        for bin in 0..<P::Cache as CacheBins>::BINS {
+            any |= self.release_cached(bin, Pick::All);
+        }
+        self.cache.mark(false);
+        self.cache.set_kept_below(0);
+        any
+    }
+
+    /// Whether the heap, about to grow memory for a request of `need` bytes, should first
+    /// give cached blocks back ([`Heap::flush_cache_for`]): when a block was cached since
+    /// the last such flush, or a block kept then is large enough to serve `need`.
+    #[inline(always)]
+    pub(crate) fn cache_may_serve(&self, need: u32) -> bool {
+        self.cache.marked() || bin_of(need.min(Self::CACHED_MAX)) < self.cache.kept_below()
+    }
+
+    /// Before the heap grows memory for `need` bytes: gives back to the heap a cached block
+    /// that fits `need` (the 125% rule), from the smallest such bin, and if that made no fit,
+    /// every cached block that may merge (its left neighbour free, its right one free, cached
+    /// or the top: two passes, as a block freed in the first may free the left neighbour of
+    /// another). The rest, isolated blocks too small for the request, stay cached: giving
+    /// them back would not make the heap any smaller. Returns whether it gave any back.
+    ///
+    /// A fitting block first: in steady churn the top has no room, so nearly every miss comes
+    /// here, and a walk of every cached block each time cost 41% of the run (Rust-level churn
+    /// of 16-1,024 B: 66 ns a step in Node, 44 in wasmtime, wasmalloc 44 and 21). The walk
+    /// gives only mergeable blocks back: in the benchmark's scaling rows, 50,000 isolated
+    /// holes flushed whole at the first growth cost 659 instructions a call (289 without a
+    /// cache), 458 kept.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn flush_cache_for(&mut self, need: u32) -> bool {
+        let bins = <P::Cache as CacheBins>::BINS;
+        let from = bin_of(need.min(Self::CACHED_MAX));
+        let fit = |bin: usize| fits(((bin as u32) + 1) << 3, need);
+        if let Some(bin) = (from..bins).find(|&bin| self.cache.head(bin) != 0 && fit(bin)) {
+            self.release_cached(bin, Pick::Head);
+            if self.find_free(need) != 0 {
+                return true;
+            }
+        }
+        let mut any = false;
+        for _ in 0..2 {
+            let mut released = false;
+            for bin in 0..bins {
+                released |= self.release_cached(bin, Pick::Merging);
+            }
+            any |= released;
+            if !released {
+                break; // (no flag changed: a second pass would find the same)
+            }
+        }
+        self.cache.mark(false);
+        let top = (0..bins).rev().find(|&bin| self.cache.head(bin) != 0);
+        self.cache.set_kept_below(top.map_or(0, |bin| bin + 1));
+        any
+    }
+
+    /// Whether the cached block at `node`, given back, would merge: its left neighbour free,
+    /// or its right one free, cached or the top.
+    fn may_merge(&self, node: u32) -> bool {
+        let word = self.size_word(node);
+        let next = node + HEADER + (word & !FLAGS);
+        if word & PREV_FREE != 0 || next == self.top {
+            return true;
+        }
+        let next_word = self.size_word(next);
+        next_word & FREE != 0 || (next_word & LAST == 0 && self.logical(next) == CACHED)
+    }
+
+    /// Gives back to the heap the blocks of `bin` that `pick` picks, the others staying in
+    /// the bin in their order. Returns whether it gave any back.
+    #[inline(never)]
+    fn release_cached(&mut self, bin: usize, pick: Pick) -> bool {
+        let head = self.cache.head(bin);
+        let mut node = head;
+        let mut count = self.cache.count(bin);
+        let mut any = false;
+        // The last block kept (0: none yet, the next kept one becomes the head).
+        let mut kept = 0;
+        while node != 0 {
+            // Read before the release, which writes the free block's links over it.
+            let next = self.read(node + CACHE_LINK);
+            let release = match pick {
+                Pick::All => true,
+                Pick::Merging => self.may_merge(node),
+                Pick::Head => node == head,
+            };
+            if release {
+                if kept == 0 {
+                    self.cache.set(bin, next, count - 1);
+                } else {
+                    // SAFETY: `kept` is a cached block (I8): its payload's first word is its
+                    // link.
+                    unsafe { self.write(kept + CACHE_LINK, next) };
+                    self.cache.set(bin, self.cache.head(bin), count - 1);
+                }
+                count -= 1;
+                // The size word now: a neighbour released before may have set its PREV_FREE.
+                let word = self.size_word(node);
+                debug_assert!(word & (FREE | LAST) == 0 && self.logical(node) == CACHED);
+                // SAFETY: a cached block is a used block to the heap (I8), out of its bin now.
+                unsafe { self.release(node, word) };
+                any = true;
+            } else {
+                kept = node;
+            }
+            node = next;
+        }
+        any
+    }
+
+    /// The next block after `node` in its bin (for the walker).
+    pub(crate) fn cache_link(&self, node: u32) -> u32 {
+        self.read(node + CACHE_LINK)
+    }
+}

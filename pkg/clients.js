@@ -318,7 +318,7 @@ export function asString(memory, p) {
 
 /**
  * Loads an AssemblyScript module built with the wall-e runtime (examples/assemblyscript/rt/wall-e.ts:
- * asc `--runtime ./rt/wall-e --importMemory --exportStart _start --memoryBase 8192`) beside `heap`,
+ * asc `--runtime ./rt/wall-e --importMemory --exportStart _start --memoryBase 12288`) beside `heap`,
  * which must be fresh (nothing allocated yet) or at least not have reached `--memoryBase`.
  *
  * asc has no relocatable output: the module's static data and its shadow stack sit at fixed

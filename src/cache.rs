@@ -33,7 +33,7 @@ pub(crate) const CACHED: u32 = u32::MAX;
 /// Payload word 0 of a cached block: the next block of its bin (0: none).
 const CACHE_LINK: u32 = HEADER;
 
-/// The storage of a cache: [`Bins`] of any length (0: no cache, no bytes, no code).
+/// The storage of a cache: [`Bins`], or [`NoCache`].
 pub trait CacheBins {
     /// Bins: effective sizes `8..=8 * BINS` are cached.
     const BINS: usize;
@@ -126,6 +126,42 @@ enum Pick {
     Merging,
     /// The head alone.
     Head,
+}
+
+/// No cache: no bytes (a `Bins<0>` would still hold its mark), and no code.
+pub struct NoCache;
+
+impl CacheBins for NoCache {
+    const BINS: usize = 0;
+    const EMPTY: Self = NoCache;
+
+    #[inline(always)]
+    fn head(&self, _: usize) -> u32 {
+        0
+    }
+
+    #[inline(always)]
+    fn count(&self, _: usize) -> u32 {
+        0
+    }
+
+    #[inline(always)]
+    fn set(&mut self, _: usize, _: u32, _: u32) {}
+
+    #[inline(always)]
+    fn marked(&self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, _: bool) {}
+
+    #[inline(always)]
+    fn kept_below(&self) -> usize {
+        0
+    }
+
+    fn set_kept_below(&mut self, _: usize) {}
 }
 
 /// The bin of a block of effective size `eff` (a multiple of 8, at least 8).

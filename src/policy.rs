@@ -4,7 +4,7 @@
 //! written once in heap.rs. The constants are known at compile time: a feature a policy turns
 //! off leaves no code behind.
 
-use crate::cache::{Bins, CacheBins};
+use crate::cache::{Bins, CacheBins, NoCache};
 use crate::classes::{Classes, PowersOfTwo, Quarters};
 
 /// The choices of one build. Implemented by [`Fast`] and [`Small`].
@@ -34,7 +34,7 @@ pub trait Policy: 'static {
     /// otherwise each path exists once.
     const INLINE_FAST_PATHS: bool;
     /// The cache of freed small blocks in front of the heap (cache.rs, I8): [`Bins`] of the
-    /// effective sizes it caches (`Bins<0>`: none, no code).
+    /// effective sizes it caches, or [`NoCache`] (no bytes, no code).
     type Cache: CacheBins;
     /// Blocks a bin holds at most; a block freed into a full bin goes to the heap.
     const CACHE_CAP: u32;
@@ -62,7 +62,7 @@ impl<P: Policy> Policy for Traced<P> {
     const INLINE_FAST_PATHS: bool = P::INLINE_FAST_PATHS;
     // No cache: a cached block handed out again would get no new sequence number, and the
     // traced build is for seeing every block as the heap holds it.
-    type Cache = Bins<0>;
+    type Cache = NoCache;
     const CACHE_CAP: u32 = 0;
     const TAIL: u32 = 4;
 }
@@ -110,7 +110,7 @@ impl Policy for Small {
     const KEEP_LIST_PLACE: bool = false;
     const ONE_ENTRY: bool = true;
     const INLINE_FAST_PATHS: bool = false;
-    type Cache = Bins<0>;
+    type Cache = NoCache;
     const CACHE_CAP: u32 = 0;
 }
 

@@ -111,7 +111,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 check(
                     self.cache.head(bin) == 0 && self.cache.count(bin) == 0,
                     bin as u32,
-                    "cache bin without a region",
+                    "cache corrupt",
                 )?;
             }
             return Ok(stats);
@@ -444,31 +444,27 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.check_cached_at(node, bin)?;
                 length += 1;
                 binned += 1;
-                check(
-                    binned <= cached,
-                    node,
-                    "cache bins hold more blocks than the heap",
-                )?;
+                check(binned <= cached, node, "cache corrupt")?;
                 node = self.cache_link(node);
             }
             check(
                 length == self.cache.count(bin) && length <= P::CACHE_CAP,
                 bin as u32,
-                "cache bin count disagrees with its list",
+                "cache corrupt",
             )?;
             check(
                 length == 0 || self.cache.marked() || bin < self.cache.kept_below(),
                 bin as u32,
-                "a block cached since the last flush, and the cache not marked",
+                "cache corrupt",
             )?;
         }
-        check(binned == cached, 0, "cached blocks missing from the bins")
+        check(binned == cached, 0, "cache corrupt")
     }
 
     /// Checks what can be checked of a block in cache bin `bin` without walking the heap: in
     /// the heap, a used header marked cached, of the bin's size, its link in the heap.
     fn check_cached_at(&self, node: u32, bin: usize) -> Result<(), Corruption> {
-        check(self.is_listed(node), node, "cache link outside the heap")?;
+        check(self.is_listed(node), node, "cache corrupt")?;
         let word = self.size_word(node);
         let eff = word & !FLAGS;
         check(
@@ -477,15 +473,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 && self.logical(node) == CACHED
                 && node as u64 + HEADER as u64 + eff as u64 <= self.top as u64,
             node,
-            "a block in a cache bin is not a cached block",
+            "cache corrupt",
         )?;
-        check(bin_of(eff) == bin, node, "cached block in the wrong bin")?;
+        check(bin_of(eff) == bin, node, "cache corrupt")?;
         let next = self.cache_link(node);
-        check(
-            next == 0 || self.is_listed(next),
-            node,
-            "cache link outside the heap",
-        )
+        check(next == 0 || self.is_listed(next), node, "cache corrupt")
     }
 
     /// Whether `node` may be a free block's header: aligned and below `top`, so reading it is safe.
@@ -600,14 +592,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
             check(
                 (head != 0) == (count != 0) && count <= P::CACHE_CAP,
                 bin as u32,
-                "cache bin count disagrees with its list",
+                "cache corrupt",
             )?;
             if head != 0 {
                 self.check_cached_at(head, bin)?;
                 check(
                     self.cache.marked() || bin < self.cache.kept_below(),
                     bin as u32,
-                    "a block cached since the last flush, and the cache not marked",
+                    "cache corrupt",
                 )?;
             }
         }

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const asc = resolve(here, "node_modules/.bin/asc");
-const WALL_E = ["--runtime", "./rt/wall-e", "--importMemory", "--exportStart", "_start", "--memoryBase", "8192"];
+const WALL_E = ["--runtime", "./rt/wall-e", "--importMemory", "--exportStart", "_start", "--memoryBase", "12288"];
 mkdirSync(resolve(here, "build"), { recursive: true });
 const build = (entry, out, flags) => {
   execFileSync(asc, [entry, "-O3", "-o", `build/${out}`, ...flags], { cwd: here, stdio: "inherit" });

@@ -36,7 +36,7 @@ test("the AssemblyScript module imports wall-e's memory and allocator and owns n
 test("a real AssemblyScript program on wall-e returns what it returns on asc's own runtime; the collector frees through wall-e", async () => {
   const heap = await load(wallE.stats());
   const as = await loadAssemblyScript(heap, built("program.wasm"));
-  assert.equal(as.memoryBase, 8192, "asc --memoryBase 8192");
+  assert.equal(as.memoryBase, 12288, "asc --memoryBase 12288");
   assert.ok(as.reserved <= as.memoryBase && as.reserved + heap.sizeOf(as.reserved) >= as.heapBase, "one block covers the static range");
   const e = heap.exports;
   for (const [seed, rounds] of [[42, 2000], [7, 300]]) {
@@ -75,7 +75,7 @@ test("the original WALL-E's API (allocate/deallocate/reallocate/size from Assemb
 
 test("the static range is refused when wall-e already handed out memory there", async () => {
   const heap = await load(wallE.default());
-  heap.alloc(64 * 1024); // the heap's top is now above 8192
+  heap.alloc(64 * 1024); // the heap's top is now above 12288
   await assert.rejects(loadAssemblyScript(heap, built("program.wasm")), (e) => e.code === "BAD_MODULE" && /fresh wall-e/.test(e.message));
   const fresh = await load(wallE.default());
   const block = reserveRange(fresh, 16384, 20000);

@@ -19,7 +19,7 @@ enum Op {
     DoubleFree(usize),
     BadPointer(u32),
     ForeignGrowth,
-    /// `Heap::flush_cache` (I7): every cached block back to the heap.
+    /// `Heap::flush_cache` (I8): every cached block back to the heap.
     FlushCache,
 }
 

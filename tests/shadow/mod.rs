@@ -179,7 +179,7 @@ pub trait Target {
     fn shape_digest(&mut self) -> Option<u64> {
         None
     }
-    /// Gives the cache of freed small blocks (I7) back to the heap; `None` where the target
+    /// Gives the cache of freed small blocks (I8) back to the heap; `None` where the target
     /// has no such call.
     fn flush_cache(&mut self) -> Option<()> {
         None

@@ -7,8 +7,17 @@
 use crate::cache::{Bins, CacheBins, NoCache};
 use crate::classes::{Classes, PowersOfTwo, Quarters};
 
-/// The choices of one build. Implemented by [`Fast`] and [`Small`].
-pub trait Policy: 'static {
+/// The choices of one build: [`Fast`] (the default), [`Small`] or [`Traced`]. Sealed: what a
+/// policy tunes is internal to the crate (`Tuning`), so the choice is among these three.
+pub trait Policy: Tuning {}
+
+impl Policy for Fast {}
+impl Policy for Small {}
+impl<P: Policy> Policy for Traced<P> {}
+
+/// What a policy tunes. `pub` in a private module: the crate's code names it, nobody else can
+/// (so [`Policy`] cannot be implemented outside the crate, and the tuning is not public API).
+pub trait Tuning: 'static {
     /// The size classes and the index of non-empty lists.
     type Lists: Classes;
     /// Keep the rest of a block split for a small request, up to `SPARE_KEEP` bytes, out of the
@@ -51,7 +60,7 @@ pub trait Policy: 'static {
 /// for that larger request.
 pub struct Traced<P>(P);
 
-impl<P: Policy> Policy for Traced<P> {
+impl<P: Policy> Tuning for Traced<P> {
     type Lists = P::Lists;
     const SPARE: bool = P::SPARE;
     const FIT_LOOKS: u32 = P::FIT_LOOKS;
@@ -74,7 +83,7 @@ impl<P: Policy> Policy for Traced<P> {
 /// when off; the closer fit, mixed sizes 4.3 -> 4.5 MiB; headroom, string building 371 -> 518.
 pub struct Fast;
 
-impl Policy for Fast {
+impl Tuning for Fast {
     type Lists = Quarters;
     const SPARE: bool = true;
     const FIT_LOOKS: u32 = 4;
@@ -101,7 +110,7 @@ const CACHE_CAP: u32 = 1024;
 /// power of two without a bitmap, none of `Fast`'s extras, one entry point.
 pub struct Small;
 
-impl Policy for Small {
+impl Tuning for Small {
     type Lists = PowersOfTwo;
     const SPARE: bool = false;
     const FIT_LOOKS: u32 = 0;

@@ -82,6 +82,9 @@ pub use heap::Heap;
 #[cfg_attr(docsrs, doc(cfg(not(target_arch = "wasm32"))))]
 pub use host::HostMemory;
 pub use policy::{Fast, Policy, Small, Traced};
+// A policy's tuning constants, for the crate's own tests: not part of the API.
+#[doc(hidden)]
+pub use policy::Tuning;
 pub use source::{Source, PAGE};
 pub use walk::{Corruption, Stats};
 // What the tests' models and the fuzz target use to look inside the heap: not part of the API.

@@ -7,16 +7,15 @@
 use crate::cache::{Bins, CacheBins, NoCache};
 use crate::classes::{Classes, PowersOfTwo, Quarters};
 
-/// The choices of one build: [`Fast`] (the default), [`Small`] or [`Traced`]. Sealed: what a
-/// policy tunes is internal to the crate (`Tuning`), so the choice is among these three.
+/// The choices of one build: [`Fast`] (the default), [`Small`] or [`Traced`]. What a policy
+/// tunes (`Tuning`) is internal: hidden from the API, named only by the crate and its tests.
 pub trait Policy: Tuning {}
 
 impl Policy for Fast {}
 impl Policy for Small {}
 impl<P: Policy> Policy for Traced<P> {}
 
-/// What a policy tunes. `pub` in a private module: the crate's code names it, nobody else can
-/// (so [`Policy`] cannot be implemented outside the crate, and the tuning is not public API).
+/// What a policy tunes (re-exported `#[doc(hidden)]` for the crate's tests: not public API).
 pub trait Tuning: 'static {
     /// The size classes and the index of non-empty lists.
     type Lists: Classes;

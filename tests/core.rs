@@ -11,7 +11,7 @@ macro_rules! suite_per_policy {
             #[allow(unused_imports)]
             use super::common::{bytes, fill, holds, pattern, valid};
             #[allow(unused_imports)]
-            use wall_e::{Heap, HostMemory, Place, Policy, Source, MAX_REQUEST, PAGE};
+            use wall_e::{Heap, HostMemory, Place, Policy, Source, Tuning, MAX_REQUEST, PAGE};
             type P = $policy;
             type HostHeap = Heap<HostMemory, P>;
             /// A heap over a host memory of `initial` pages (heap base at 1 KiB) that may grow to

@@ -41,8 +41,8 @@ pub trait Tuning: 'static {
     /// The commonest cases (a block freed just below `top`) are inlined at every call site;
     /// otherwise each path exists once.
     const INLINE_FAST_PATHS: bool;
-    /// The cache of freed small blocks in front of the heap (cache.rs, I8): [`Bins`] of the
-    /// effective sizes it caches, or [`NoCache`] (no bytes, no code).
+    /// The cache of freed small blocks in front of the heap (cache.rs, I8): `Bins` of the
+    /// effective sizes it caches, or `NoCache` (no bytes, no code).
     type Cache: CacheBins;
     /// Blocks a bin holds at most; a block freed into a full bin goes to the heap.
     const CACHE_CAP: u32;

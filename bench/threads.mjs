@@ -1,17 +1,30 @@
-// The threaded module's cost, in V8: pkg/wall-e.threads.wasm (a spin lock around the heap, over a
-// shared memory) against pkg/wall-e.wasm, and against two threaded peers with the same raw ABI
-// over a shared memory (bench/threads-peers, built by its build.sh into target/threads-peers/out):
-// talc 5 behind its lock (`TalcLock` with spin's spin lock) and std's allocator built with
-// atomics (dlmalloc behind std's global spin lock). All driven by the benchmark's driver
-// (bench/driver.wat, the same workloads and parameters as `make bench` at scale 1 except the two
-// largest-block rows).
-//   node --no-liftoff bench/threads.mjs [reps] [scale]   (defaults 9 and 4, the work of each row
-//   times `scale`; after `make build`, bench/threads-peers/build.sh and `npm ci --prefix bench`;
-//   `make bench-threads` does all of it, and `make bench` runs it after bench/run). About a minute.
-// Columns: uncontended (one instance on the main thread, every lock free), CPU ns per allocator
-// call, medians of `reps` runs taken in turn (the order rotating); then two workers running the
-// same workload at once on one shared heap (contended), wall ns per call of both together (lower
-// is more throughput: Mops/s = 1000 / x; the machine's other load shows up here).
+// Threads in V8: pkg/wall-e.threads.wasm (over a shared memory) against pkg/wall-e.wasm, and
+// against two threaded peers with the same raw ABI over a shared memory (bench/threads-peers,
+// built by its build.sh into target/threads-peers/out): talc 5 behind its lock (`TalcLock` with
+// spin's spin lock) and std's allocator built with atomics (dlmalloc behind std's global spin
+// lock). `make bench-threads` builds everything and runs it (`make bench` runs it after bench/run).
+//   node --no-liftoff bench/threads.mjs [reps] [scale]   (defaults 9 and 4; the work of each row
+//   times `scale`). A few minutes.
+//
+// Part 1, uncontended: the benchmark's driver (bench/driver.wat, the workloads of `make bench`
+// at scale 1 but the two largest-block rows), one instance on the main thread, every lock free:
+// CPU ns per allocator call, medians of `reps` runs taken in turn (the order rotating).
+//
+// Part 2, scaling: the same total work done by 1, 2 and 4 workers (worker_threads) on one heap
+// (4 on this 2-core machine is oversubscribed), each worker doing its share (1/k of the steps,
+// 1/k of the live blocks, so that the live memory is the same): same-thread churn, mixed sizes
+// and LIFO through bench/driver.wat, and producer/consumer through bench/ring.wat, where every
+// block is allocated by one worker and freed by another (a ring of 256 slots in the shared
+// memory per pair: two atomic stores and a load per block, so the figure is the allocator's);
+// with 1 worker, that worker does both (fills the ring, then empties it). The single-threaded
+// module runs as 1 worker with its own memory, the same way. Every worker first warms up on a
+// tenth of its share (V8 compiles per isolate), counts itself in and waits on a shared flag
+// (Atomics.wait); the clock runs from the first worker's start to the last one's end (wall
+// time, `performance.timeOrigin + now()`), reported as wall ns per allocator call of all workers
+// together (Mops/s = 1000 / x). Then the heap's growth: pages `memory.size` gained from before
+// the workers start to after they end (warm-ups included; a peer's stacks are allocated before).
+// Medians of `reps` (at least 5).
+//
 // Before timing, each threaded module passes a check on two workers over one heap: random
 // allocate/reallocate/deallocate/size, every byte of every block filled with a pattern unique to
 // its worker and slot and checked on every reallocate and free and at the end.
@@ -21,10 +34,9 @@
 // `__stack_pointer` and `__wasm_init_tls`. As built, neither touches its stack where it matters:
 // talc keeps one 16-byte frame, taken and released inside its lock, and std's only frames are on a
 // panic path that ends in `unreachable` (so std's 8-byte TLS block goes unused too).
-// SHARED_STACK=1 skips the per-instance stacks (all instances then share the linker's one): the
-// check passes that way too, as that reading predicts; the stacks are kept as the safe default.
+// SHARED_STACK=1 skips the per-instance stacks (all instances then share the linker's one).
 // WALL_E_THREADS_WASM: another threaded build of wall-e to measure in its place.
-// UNCONTENDED_ONLY=1: skip the two-worker columns (e.g. for a build without its lock).
+// PARTS=1 or PARTS=2: only that part.
 import { readFileSync, existsSync } from "node:fs";
 import { Worker, isMainThread, workerData, parentPort } from "node:worker_threads";
 
@@ -93,7 +105,7 @@ function prepare(module, memory, n) {
     if (p === 0) throw new Error("no memory for a stack or TLS block");
     return align(p, a);
   };
-  return Array.from({ length: n }, () => {
+  const own = Array.from({ length: n }, () => {
     if (!e.__stack_pointer || process.env.SHARED_STACK) return {};
     const tlsSize = e.__tls_size.value;
     return {
@@ -101,6 +113,7 @@ function prepare(module, memory, n) {
       tls: tlsSize ? block(tlsSize, Math.max(e.__tls_align.value, 8)) : 0,
     };
   });
+  return { own, e };
 }
 
 /** The check run in each worker: random operations, every byte of every block checked. */
@@ -160,17 +173,98 @@ function check(alloc, memory, worker, ops) {
   return Array.from(ptrs.keys()).filter((j) => ptrs[j]).map((j) => [ptrs[j], lens[j]]);
 }
 
-if (!isMainThread) {
-  // A worker: its own instance over the shared heap, its own stack, then a check or a driver.
-  const { module, memory, driver, workload, seed, go, own, checkOps } = workerData;
-  const alloc = instantiate(module, memory, own);
+
+const RING_CAP = 256;
+const WARM = 10; // a worker warms up on 1/WARM of its share
+
+/** The rows of part 2: the total work of each, split over the workers. */
+const SCALING = [
+  { name: "same-thread churn (1–64 B, 10k live)", kind: "churn", live: 10_000, lo: 1, hi: 64, log: 0, steps: 100_000 * k },
+  { name: "mixed sizes (1 B–16 KiB log-uniform, 2k live)", kind: "churn", live: 2_000, lo: 0, hi: 14, log: 1, steps: 25_000 * k },
+  { name: "LIFO (stacks of 1–100 blocks, 1–256 B)", kind: "lifo", rounds: 2_500 * k, depth: 100, lo: 1, hi: 256 },
+  { name: "producer/consumer (1–64 B, every block freed by another worker)", kind: "pc", n: 100_000 * k, lo: 1, hi: 64 },
+];
+
+/** A scaling worker's share of `row`: its driver work, warm-up first, then timed after the barrier. */
+function scalingWorker({ module, single, memory, own, drivers, row, workers, index, ring, warmRing, go, seed }) {
+  const alloc = single ? new WebAssembly.Instance(module, {}).exports : instantiate(module, memory, own);
+  const mem = single ? alloc.memory : memory;
+  const pages = () => mem.buffer.byteLength >>> 16;
+  const pages0 = pages();
+  const imports = { alloc: { ...alloc, memory: mem } };
+  let run;
+  let ops;
+  let bad;
+  if (row.kind === "pc") {
+    const ringBytes = 128 + 8 * RING_CAP;
+    const r = () => {
+      const p = alloc.allocate(ringBytes);
+      if (!p) throw new Error("no memory for a ring");
+      new Uint8Array(mem.buffer, p, ringBytes).fill(0);
+      return p;
+    };
+    if (single) {
+      ring = r();
+      warmRing = r();
+    }
+    const d = new WebAssembly.Instance(drivers.ring, imports).exports;
+    d.seed(BigInt(seed));
+    const pairs = Math.max(1, workers >> 1);
+    const n = Math.floor(row.n / pairs);
+    d.both(warmRing, RING_CAP, Math.floor(n / WARM), row.lo, row.hi);
+    if (workers === 1) run = () => d.both(ring, RING_CAP, n, row.lo, row.hi);
+    else if (index % 2 === 0) run = () => d.produce(ring, RING_CAP, n, row.lo, row.hi);
+    else run = () => d.consume(ring, RING_CAP, n);
+    ops = () => Number(d.ops.value);
+    bad = () => Number(d.errors.value) + Number(d.nils.value);
+  } else {
+    const driver = single ? drivers.plain : drivers.shared;
+    const warm = new WebAssembly.Instance(driver, imports).exports;
+    const d = new WebAssembly.Instance(driver, imports).exports;
+    if (row.kind === "churn") {
+      const live = Math.floor(row.live / workers);
+      const steps = Math.floor(row.steps / workers);
+      if (!warm.setup(live, BigInt(seed + 1000))) throw new Error("setup: no memory");
+      warm.churn(live, row.lo, row.hi, row.log, Math.floor(steps / WARM));
+      if (!d.setup(live, BigInt(seed))) throw new Error("setup: no memory");
+      run = () => d.churn(live, row.lo, row.hi, row.log, steps);
+    } else {
+      const rounds = Math.floor(row.rounds / workers);
+      if (!warm.setup(row.depth, BigInt(seed + 1000))) throw new Error("setup: no memory");
+      warm.lifo(Math.floor(rounds / WARM), row.depth, row.lo, row.hi);
+      if (!d.setup(row.depth, BigInt(seed))) throw new Error("setup: no memory");
+      run = () => d.lifo(rounds, row.depth, row.lo, row.hi);
+    }
+    const ops0 = Number(d.ops.value);
+    ops = () => Number(d.ops.value) - ops0;
+    bad = () => Number(d.errors.value) + Number(d.nils.value) + Number(warm.errors.value) + Number(warm.nils.value);
+  }
   Atomics.add(go, 0, 1);
   Atomics.notify(go, 0);
   while (Atomics.load(go, 1) === 0) Atomics.wait(go, 1, 0);
-  if (checkOps) parentPort.postMessage(check(alloc, memory, seed, checkOps));
-  else parentPort.postMessage(measure(driver, { ...alloc, memory }, workload, seed, wall));
+  const start = performance.timeOrigin + performance.now();
+  run();
+  const end = performance.timeOrigin + performance.now();
+  if (bad() !== 0) throw new Error(`${row.name}: worker ${index}: errors or nils`);
+  return { start, end, ops: ops(), grown: single ? pages() - pages0 : 0 };
+}
+
+if (!isMainThread) {
+  // A worker: its own instance over the shared heap, its own stack, then a check or a driver.
+  const { module, memory, driver, workload, seed, go, own, checkOps, scaling } = workerData;
+  if (scaling) {
+    parentPort.postMessage(scalingWorker(scaling));
+  } else {
+    const alloc = instantiate(module, memory, own);
+    Atomics.add(go, 0, 1);
+    Atomics.notify(go, 0);
+    while (Atomics.load(go, 1) === 0) Atomics.wait(go, 1, 0);
+    if (checkOps) parentPort.postMessage(check(alloc, memory, seed, checkOps));
+    else parentPort.postMessage(measure(driver, { ...alloc, memory }, workload, seed, wall));
+  }
 } else {
   const reps = Number(process.argv[2] || 9);
+  const parts = process.env.PARTS || "12";
   const single = new WebAssembly.Module(read("pkg/wall-e.wasm"));
   const peerPath = (name) => new URL(`target/threads-peers/out/${name}.wasm`, root);
   for (const name of ["talc", "std"]) {
@@ -183,13 +277,15 @@ if (!isMainThread) {
   ];
   const plainDriver = await driverModule(false);
   const sharedDriver = await driverModule(true);
+  const ringDriver = await ringModule();
   const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
   const newShared = () => new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const geo = (xs) => Math.exp(xs.reduce((s, r) => s + Math.log(r), 0) / xs.length);
 
   /** Two workers on one new heap of `module`, started together; their messages. */
   async function twoWorkers(module, data) {
     const memory = newShared();
-    const own = prepare(module, memory, 2);
+    const own = prepare(module, memory, 2).own;
     const go = new Int32Array(new SharedArrayBuffer(8));
     const runs = [0, 1].map((i) => new Promise((ok, fail) => {
       const w = new Worker(new URL(import.meta.url), {
@@ -216,55 +312,136 @@ if (!isMainThread) {
   }
   console.log();
 
-  async function contended(module, workload, seed) {
-    const { results: [a, b] } = await twoWorkers(module, (i) => ({ workload, seed: seed + i }));
-    return Math.max(a.ns, b.ns) / (a.ops + b.ops);
+  const names = THREADED.map(([name]) => name);
+  let uncontendedGeo = NaN;
+  if (parts.includes("1")) {
+    console.log("Part 1, uncontended: CPU ns per call, one instance on the main thread.\n");
+    console.log(`| workload | wall-e.wasm | ${names.join(" | ")} | wall-e.threads ÷ wall-e.wasm |`);
+    console.log(`|---|--:|${names.map(() => "--:|").join("")}--:|`);
+    const ratios = [];
+    const rel = names.map(() => []);
+    for (const workload of WORKLOADS) {
+      const one = [[], ...names.map(() => [])];
+      for (let rep = 0; rep < reps; rep++) {
+        const seed = 1 + rep;
+        const runs = [
+          () => {
+            const s = new WebAssembly.Instance(single, {}).exports;
+            const m = measure(plainDriver, s, workload, seed, cpu);
+            one[0].push(m.ns / m.ops);
+          },
+          ...THREADED.map(([, module], i) => () => {
+            const memory = newShared();
+            const t = new WebAssembly.Instance(module, { env: { memory } }).exports;
+            const m = measure(sharedDriver, { ...t, memory }, workload, seed, cpu);
+            one[i + 1].push(m.ns / m.ops);
+          }),
+        ];
+        for (let i = 0; i < runs.length; i++) runs[(i + rep) % runs.length]();
+      }
+      const m1 = one.map(median);
+      ratios.push(m1[1] / m1[0]);
+      names.forEach((_, i) => rel[i].push(m1[i + 1] / m1[1]));
+      console.log(`| ${workload[0]} | ${m1.map((x) => x.toFixed(1)).join(" | ")} | ×${(m1[1] / m1[0]).toFixed(2)} |`);
+    }
+    uncontendedGeo = geo(ratios);
+    console.log(`| **geometric mean** (peers: × wall-e.threads) | – | ${rel.map((r) => `×${geo(r).toFixed(2)}`).join(" | ")} | ×${uncontendedGeo.toFixed(2)} |`);
+    console.log(`\n${reps} repetitions, scale ${k}, node ${process.version}.\n`);
   }
 
-  const names = THREADED.map(([name]) => name);
-  console.log(`| workload | wall-e.wasm, 1 thread | ${names.map((n) => `${n}, 1 thread`).join(" | ")} | wall-e.threads ÷ wall-e | ${names.map((n) => `${n}, 2 workers`).join(" | ")} |`);
-  console.log(`|---|--:|${names.map(() => "--:|").join("")}--:|${names.map(() => "--:|").join("")}`);
-  const ratios = [];
-  const rel = names.map(() => ({ one: [], two: [] }));
-  for (const workload of WORKLOADS) {
-    const one = [[], ...names.map(() => [])];
-    const two = names.map(() => []);
-    for (let rep = 0; rep < reps; rep++) {
-      const seed = 1 + rep;
-      const runs = [
-        () => {
-          const s = new WebAssembly.Instance(single, {}).exports;
-          const m = measure(plainDriver, s, workload, seed, cpu);
-          one[0].push(m.ns / m.ops);
-        },
-        ...THREADED.map(([, module], i) => () => {
-          const memory = newShared();
-          const t = new WebAssembly.Instance(module, { env: { memory } }).exports;
-          const m = measure(sharedDriver, { ...t, memory }, workload, seed, cpu);
-          one[i + 1].push(m.ns / m.ops);
-        }),
-      ];
-      // In turn, the order rotating from one repetition to the next.
-      for (let i = 0; i < runs.length; i++) runs[(i + rep) % runs.length]();
-      if (!process.env.UNCONTENDED_ONLY) {
-        for (let i = 0; i < THREADED.length; i++) {
-          const j = (i + rep) % THREADED.length;
-          two[j].push(await contended(THREADED[j][1], workload, seed));
+  /** `workers` workers doing `row` on one new heap of `module` (or the single-threaded module). */
+  async function scalingRun(module, isSingle, row, workers, seed) {
+    const memory = isSingle ? null : newShared();
+    let own = Array.from({ length: workers }, () => ({}));
+    let rings = [];
+    let warmRings = [];
+    let pages0 = 0;
+    if (!isSingle) {
+      const p = prepare(module, memory, workers);
+      own = p.own;
+      if (row.kind === "pc") {
+        const ring = () => {
+          const r = p.e.allocate(128 + 8 * RING_CAP);
+          if (!r) throw new Error("no memory for a ring");
+          new Uint8Array(memory.buffer, r, 128 + 8 * RING_CAP).fill(0);
+          return r;
+        };
+        rings = Array.from({ length: Math.max(1, workers >> 1) }, ring);
+        warmRings = Array.from({ length: workers }, ring);
+      }
+      pages0 = memory.buffer.byteLength >>> 16;
+    }
+    const go = new Int32Array(new SharedArrayBuffer(8));
+    const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver };
+    const runs = Array.from({ length: workers }, (_, index) => new Promise((ok, fail) => {
+      const scaling = { module, single: isSingle, memory, own: own[index], drivers, row, workers, index, ring: rings[index >> 1] ?? 0, warmRing: warmRings[index] ?? 0, go, seed: seed * 16 + index };
+      const w = new Worker(new URL(import.meta.url), { workerData: { scaling } });
+      w.once("message", (m) => { ok(m); w.terminate(); });
+      w.once("error", fail);
+    }));
+    while (Atomics.load(go, 0) < workers) await new Promise((r) => setTimeout(r, 1));
+    Atomics.store(go, 1, 1);
+    Atomics.notify(go, 1);
+    const results = await Promise.all(runs);
+    const ns = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) * 1e6;
+    const ops = results.reduce((s, r) => s + r.ops, 0);
+    const grown = isSingle ? results[0].grown : (memory.buffer.byteLength >>> 16) - pages0;
+    return { nsPerOp: ns / ops, grown };
+  }
+
+  if (parts.includes("2")) {
+    const scalingReps = Math.max(5, Math.min(reps, 7));
+    const KS = [1, 2, 4];
+    const configs = [
+      { name: "wall-e.wasm", module: single, single: true, k: 1 },
+      ...THREADED.flatMap(([name, module]) => KS.map((w) => ({ name, module, single: false, k: w }))),
+    ];
+    const table = [];
+    for (const row of SCALING) {
+      const times = configs.map(() => []);
+      const grown = configs.map(() => []);
+      for (let rep = 0; rep < scalingReps; rep++) {
+        for (let i = 0; i < configs.length; i++) {
+          const j = (i + rep) % configs.length;
+          const c = configs[j];
+          const r = await scalingRun(c.module, c.single, row, c.k, rep + 1);
+          times[j].push(r.nsPerOp);
+          grown[j].push(r.grown);
         }
       }
+      table.push({ row, t: times.map(median), g: grown.map(median) });
     }
-    const m1 = one.map(median);
-    const m2 = two.map((xs) => (xs.length ? median(xs) : NaN));
-    ratios.push(m1[1] / m1[0]);
-    names.forEach((_, i) => {
-      rel[i].one.push(m1[i + 1] / m1[1]);
-      rel[i].two.push(m2[i] / m2[0]);
-    });
-    const f = (x) => (Number.isNaN(x) ? "–" : x.toFixed(1));
-    console.log(`| ${workload[0]} | ${m1.map(f).join(" | ")} | ×${(m1[1] / m1[0]).toFixed(2)} | ${m2.map(f).join(" | ")} |`);
+    const col = (name, w) => configs.findIndex((c) => c.name === name && c.k === w);
+    const f = (x) => x.toFixed(1);
+    console.log("Part 2, scaling: wall ns per allocator call of all workers together (the same total work).\n");
+    console.log(`| workload | wall-e.wasm, 1 | ${names.flatMap((n) => KS.map((w) => `${n}, ${w}`)).join(" | ")} |`);
+    console.log(`|---|--:|${configs.slice(1).map(() => "--:|").join("")}`);
+    for (const { row, t } of table) console.log(`| ${row.name} | ${t.map(f).join(" | ")} |`);
+    console.log("\nThroughput ratios (from the medians above):\n");
+    console.log(`| workload | wall-e.threads 1 ÷ wall-e.wasm (time) | ${names.map((n) => `${n}: 2 workers ÷ 1 (throughput)`).join(" | ")} | ${names.map((n) => `${n}: 4 workers ÷ 2`).join(" | ")} | wall-e.threads ÷ talc + lock, 2 workers (throughput) | wall-e.threads ÷ std + lock, 2 workers |`);
+    console.log(`|---|--:|${names.map(() => "--:|").join("")}${names.map(() => "--:|").join("")}--:|--:|`);
+    for (const { row, t } of table) {
+      const x = (a) => `×${a.toFixed(2)}`;
+      const w = (n, k2) => t[col(n, k2)];
+      console.log(`| ${row.name} | ${x(w("wall-e.threads", 1) / t[0])} | ${names.map((n) => x(w(n, 1) / w(n, 2))).join(" | ")} | ${names.map((n) => x(w(n, 2) / w(n, 4))).join(" | ")} | ${x(w("talc + lock", 2) / w("wall-e.threads", 2))} | ${x(w("std dlmalloc + lock", 2) / w("wall-e.threads", 2))} |`);
+    }
+    console.log("\nHeap growth, pages of 64 KiB gained during the run (warm-ups included), and k workers ÷ 1 worker:\n");
+    console.log(`| workload | wall-e.wasm, 1 | ${names.flatMap((n) => KS.map((w) => `${n}, ${w}`)).join(" | ")} | wall-e.threads: 2 ÷ 1 | 4 ÷ 1 |`);
+    console.log(`|---|--:|${configs.slice(1).map(() => "--:|").join("")}--:|--:|`);
+    for (const { row, g } of table) {
+      const one = g[col("wall-e.threads", 1)];
+      const r = (a) => (one ? `×${(a / one).toFixed(2)}` : "–");
+      console.log(`| ${row.name} | ${g.join(" | ")} | ${r(g[col("wall-e.threads", 2)])} | ${r(g[col("wall-e.threads", 4)])} |`);
+    }
+    console.log(`\nMedians of ${scalingReps}, scale ${k}, node ${process.version}, ${(await import("node:os")).cpus().length} CPUs, load average ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")}.`);
   }
-  const geo = (xs) => Math.exp(xs.reduce((s, r) => s + Math.log(r), 0) / xs.length);
-  const g = (xs) => (xs.some(Number.isNaN) ? "–" : `×${geo(xs).toFixed(2)}`);
-  console.log(`| **geometric mean** (peers: × wall-e.threads in the same mode) | – | ${rel.map((r) => g(r.one)).join(" | ")} | ×${geo(ratios).toFixed(2)} | ${rel.map((r) => g(r.two)).join(" | ")} |`);
-  console.log(`\n1 thread: CPU ns per call; 2 workers: wall ns per call of both together (Mops/s = 1000 / x). ${reps} repetitions, scale ${k}, node ${process.version}.`);
+}
+
+/** bench/ring.wat compiled by wabt. */
+async function ringModule() {
+  const wabt = await (await import("wabt")).default();
+  const parsed = wabt.parseWat("ring.wat", read("bench/ring.wat").toString(), { threads: true });
+  const bytes = parsed.toBinary({}).buffer;
+  parsed.destroy();
+  return new WebAssembly.Module(bytes);
 }

@@ -96,6 +96,11 @@ export class WallEHeap {
   free(ptr: Pointer): void;
   /** Resizes a block; `realloc(0, n)` allocates, `realloc(p, 0)` frees and returns 0. */
   realloc(ptr: Pointer, size: number): Pointer;
+  /**
+   * Hands this thread's cache of small freed blocks back to the shared heap (threaded module):
+   * call it in a worker that is about to end. Returns whether the module has per-thread caches.
+   */
+  releaseThreadCache(): boolean;
   /** Whether `ptr` is a live block. Never throws. */
   isLive(ptr: Pointer): boolean;
   /** The size last asked for of a live block. */

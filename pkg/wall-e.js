@@ -211,6 +211,19 @@ export class WallEHeap {
     return q;
   }
 
+  /**
+   * Hands this thread's cache of small freed blocks back to the shared heap: call it in a worker
+   * that is about to end (threaded module). A worker that ends without it leaves at most one
+   * cache's worth of memory behind, for good (docs/threads.md). Returns whether the module has
+   * per-thread caches (false: nothing to hand back, e.g. the single-threaded module).
+   */
+  releaseThreadCache() {
+    const release = this.exports.release_thread_cache;
+    if (typeof release !== "function") return false;
+    release();
+    return true;
+  }
+
   /** Whether `p` is a live block (`size(p) > 0`). Never throws for an integer pointer. */
   isLive(p) {
     if (typeof p !== "number" || !Number.isInteger(p) || p <= 0 || p > MAX_U32 || p % 8 !== 0) return false;

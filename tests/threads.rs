@@ -156,6 +156,9 @@ struct Wall {
     validate_fn: Option<TypedFunc<(), u32>>,
     stat_fn: Option<TypedFunc<u32, u32>>,
     flush_cache_fn: Option<TypedFunc<(), ()>>,
+    /// `release_thread_cache`, where the build has per-thread caches (none today: then a thread
+    /// holds nothing of its own and there is nothing to hand back).
+    release_fn: Option<TypedFunc<(), ()>>,
 }
 
 impl Wall {
@@ -177,6 +180,9 @@ impl Wall {
             stat_fn: stats.then(|| instance.get_typed_func(&mut store, "stat").unwrap()),
             flush_cache_fn: stats
                 .then(|| instance.get_typed_func(&mut store, "flush_cache").unwrap()),
+            release_fn: instance
+                .get_typed_func(&mut store, "release_thread_cache")
+                .ok(),
             memory: memory.clone(),
             store,
         }
@@ -192,6 +198,13 @@ impl Wall {
     }
     fn size(&mut self, p: u32) -> u32 {
         self.size_fn.call(&mut self.store, p).unwrap()
+    }
+    /// Hands this thread's cache back to the shared heap (`release_thread_cache`), where the
+    /// build has one.
+    fn release(&mut self) {
+        if let Some(f) = &self.release_fn {
+            f.call(&mut self.store, ()).unwrap()
+        }
     }
     /// `validate()` of the stats build: 0 when the heap walk finds nothing wrong.
     fn validate(&mut self) -> u32 {
@@ -384,6 +397,8 @@ fn stress_thread(
         }
     }
     let live: Vec<Live> = live.into_iter().flatten().collect();
+    // A thread that ends hands its cache back (where the build has one).
+    wall.release();
     for b in &live {
         assert!(
             intact(wall.block(b.p, b.len), b.tag, b.filled),
@@ -544,6 +559,8 @@ fn imports_a_shared_memory_exports_the_abi_and_has_no_stack_and_no_data() {
     );
     let mut exports: Vec<_> = module.exports().map(|e| e.name().to_string()).collect();
     exports.sort();
+    // The ABI, and `release_thread_cache` where the build has per-thread caches.
+    exports.retain(|e| e != "release_thread_cache");
     assert_eq!(exports, ["allocate", "deallocate", "reallocate", "size"]);
     let ids: Vec<u8> = sections(&wasm).iter().map(|&(id, _)| id).collect();
     // 6: globals. A shadow stack needs a mutable global (`__stack_pointer`): with none, no
@@ -667,6 +684,7 @@ fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
                     );
                     wall.deallocate(b.p);
                 }
+                wall.release();
                 barrier.wait(); // everybody freed everything
                 if i == 0 {
                     assert_eq!(wall.validate(), 0);
@@ -702,3 +720,314 @@ fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
         }
     }
 }
+
+/// Walks the heap with a new instance (stats build) and checks that nothing is in use and
+/// nothing is free: every block went back to the bump pointer.
+fn assert_all_back(memory: &SharedMemory, what: &str) {
+    let mut wall = Wall::new(Build::Stats, memory);
+    assert_eq!(wall.validate(), 0, "{what}: heap walk");
+    assert_eq!(
+        (wall.stat(1), wall.stat(2), wall.stat(3), wall.stat(4)),
+        (0, 0, 0, 0),
+        "{what}: blocks in use or free blocks left after freeing everything"
+    );
+}
+
+/// Out of memory with the blocks freed by other threads: every thread fills the capped memory
+/// until it gets 0, and then every one of them gets 0 again; each frees its neighbour's blocks
+/// (pattern checked), hands its cache back, and the next round finds the same capacity.
+#[test]
+fn out_of_memory_under_contention_with_cross_thread_frees_every_thread_gets_nil() {
+    const THREADS: u32 = 4;
+    const CAP: u32 = 32; // pages: 2 MiB
+    const ROUNDS: usize = 3;
+    let memory = shared_memory(1, CAP);
+    let barrier = Arc::new(Barrier::new(THREADS as usize));
+    let handed: Arc<Mutex<Vec<Vec<Live>>>> =
+        Arc::new(Mutex::new(vec![Vec::new(); THREADS as usize]));
+    let mem = memory.clone();
+    let counts = run_threads(THREADS, Duration::from_secs(300), move |i| {
+        let mut wall = Wall::new(Build::Stats, &mem);
+        let mut rng = Rng(99 + i as u64);
+        let mut counts = Vec::new();
+        for round in 0..ROUNDS {
+            barrier.wait();
+            let live = fill_up(&mut wall, i, &mut rng, Some(200));
+            counts.push(live.len() as u32);
+            barrier.wait(); // everybody got 0 once
+            assert_eq!(
+                wall.allocate(200),
+                0,
+                "thread {i}, round {round}: a block after the memory was full"
+            );
+            if i == 0 {
+                assert_eq!(wall.validate(), 0, "heap walk when full (round {round})");
+            }
+            handed.lock().unwrap()[i as usize] = live;
+            barrier.wait();
+            let theirs = std::mem::take(&mut handed.lock().unwrap()[((i + 1) % THREADS) as usize]);
+            for b in &theirs {
+                assert!(
+                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    "thread {i}: another thread's block overwritten"
+                );
+                wall.deallocate(b.p);
+            }
+            wall.release();
+            barrier.wait(); // everybody freed everything
+            if i == 0 {
+                assert_all_back(&mem, &format!("OOM round {round}"));
+            }
+        }
+        counts
+    });
+    let first: u32 = counts.iter().map(|c| c[0]).sum();
+    for round in 0..ROUNDS {
+        let blocks: u32 = counts.iter().map(|c| c[round]).sum();
+        eprintln!("OOM with cross-thread frees: round {round}: {blocks} blocks of 200 bytes");
+        assert_eq!(blocks, first, "round {round}: the same capacity again");
+        let heap = (CAP * PAGE) as u64;
+        assert!(
+            blocks as u64 * 208 > heap - heap / 50,
+            "round {round}: {blocks} blocks of 200 bytes leave more than 2% of the memory unused"
+        );
+    }
+}
+
+/// The free storm: every thread allocates batches of small blocks and sends each batch to
+/// another thread, which checks every block's pattern and frees it, while it receives and frees
+/// the batches of the others: every block is freed by a thread other than the one that
+/// allocated it. At the end every thread hands its cache back and the heap is back at its
+/// bump pointer.
+#[test]
+fn cross_thread_free_storm_every_block_freed_by_another_thread() {
+    const THREADS: u32 = 4;
+    const BATCH: u32 = 256;
+    let rounds: u32 = (ops_per_thread() / 2_000).clamp(10, 400);
+    let memory = shared_memory(1, 16_384);
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..THREADS).map(|_| mpsc::channel::<Vec<Live>>()).unzip();
+    let receivers: Arc<Mutex<Vec<Option<mpsc::Receiver<Vec<Live>>>>>> =
+        Arc::new(Mutex::new(receivers.into_iter().map(Some).collect()));
+    let senders = Arc::new(senders);
+    let barrier = Arc::new(Barrier::new(THREADS as usize));
+    let mem = memory.clone();
+    let began = Instant::now();
+    let freed = run_threads(THREADS, Duration::from_secs(300), move |i| {
+        let mut wall = Wall::new(Build::Stats, &mem);
+        let inbox = receivers.lock().unwrap()[i as usize].take().unwrap();
+        let mut rng = Rng(0x5EED ^ ((i as u64) << 32));
+        let mut freed = 0u32;
+        let mut free_batch = |wall: &mut Wall, batch: Vec<Live>| {
+            for b in batch {
+                assert!(
+                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    "thread {i}: block {:#x} from thread {} overwritten",
+                    b.p,
+                    b.tag >> 56
+                );
+                assert_eq!(wall.size(b.p), b.len, "thread {i}: size of a sent block");
+                wall.deallocate(b.p);
+                freed += 1;
+            }
+        };
+        barrier.wait();
+        for round in 0..rounds {
+            let batch: Vec<Live> = (0..BATCH)
+                .map(|slot| {
+                    let len = rng.size(if slot % 64 == 0 { 4096 } else { 256 });
+                    let p = wall.allocate(len);
+                    assert_ne!(p, 0, "thread {i}: allocate({len})");
+                    let t = tag(i, slot, round);
+                    fill(wall.block(p, len), t);
+                    Live {
+                        p,
+                        len,
+                        tag: t,
+                        filled: len,
+                    }
+                })
+                .collect();
+            // Mostly to the next thread, sometimes to the one after (a thread's batches then
+            // reach two others).
+            let to = (i + 1 + (round % 4 == 3) as u32) % THREADS;
+            senders[to as usize].send(batch).unwrap();
+            // Free what has arrived, without waiting: the sender goes on allocating.
+            while let Ok(batch) = inbox.try_recv() {
+                free_batch(&mut wall, batch);
+            }
+        }
+        barrier.wait(); // everybody has sent everything
+        while let Ok(batch) = inbox.try_recv() {
+            free_batch(&mut wall, batch);
+        }
+        wall.release();
+        freed
+    });
+    let total: u32 = freed.iter().sum();
+    assert_eq!(
+        total,
+        THREADS * rounds * BATCH,
+        "every block sent was freed"
+    );
+    eprintln!(
+        "free storm: {THREADS} threads, {total} blocks each freed by another thread in {:.1} s, {} pages",
+        began.elapsed().as_secs_f64(),
+        memory.size()
+    );
+    assert_all_back(&memory, "after the free storm");
+}
+
+/// A double free from two threads at once: both free the same blocks at the same time. At most
+/// one of the two frees may take effect; then both threads allocate, and no block may be
+/// handed out twice (a block freed twice would sit in two caches or twice in a list).
+#[test]
+fn double_free_from_two_threads_at_once_has_one_winner() {
+    const BLOCKS: u32 = 2_000;
+    let memory = shared_memory(1, 4_096);
+    for round in 0..5u32 {
+        let mut owner = Wall::new(Build::Stats, &memory);
+        let mut rng = Rng(round as u64);
+        let blocks: Arc<Vec<u32>> = Arc::new(
+            (0..BLOCKS)
+                .map(|_| {
+                    let p = owner.allocate(rng.size(300));
+                    assert_ne!(p, 0);
+                    p
+                })
+                .collect(),
+        );
+        let barrier = Arc::new(Barrier::new(2));
+        let mem = memory.clone();
+        let after = run_threads(2, Duration::from_secs(120), move |i| {
+            let mut wall = Wall::new(Build::Stats, &mem);
+            barrier.wait();
+            for &p in blocks.iter() {
+                wall.deallocate(p);
+            }
+            barrier.wait();
+            // Both allocate the same sizes again: these must all be distinct blocks.
+            let mut rng = Rng(1_000 + i as u64);
+            let mine: Vec<Live> = (0..BLOCKS)
+                .map(|slot| {
+                    let len = rng.size(300);
+                    let p = wall.allocate(len);
+                    assert_ne!(p, 0);
+                    let t = tag(i, slot, round);
+                    fill(wall.block(p, len), t);
+                    Live {
+                        p,
+                        len,
+                        tag: t,
+                        filled: len,
+                    }
+                })
+                .collect();
+            barrier.wait();
+            for b in &mine {
+                assert!(
+                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    "thread {i}: block {:#x} overwritten: handed out twice?",
+                    b.p
+                );
+            }
+            barrier.wait();
+            for b in &mine {
+                wall.deallocate(b.p);
+            }
+            wall.release();
+            mine
+        });
+        let mut all: Vec<Live> = after.into_iter().flatten().collect();
+        assert_disjoint(&mut all);
+        owner.release();
+        assert_all_back(&memory, &format!("double free round {round}"));
+    }
+}
+
+/// Threads that end with live blocks: 24 threads one after another, each allocating blocks,
+/// freeing (after checking them) the blocks the thread before it left behind, and ending with
+/// its own still live; the ones with an even number hand their cache back, the others end
+/// without (as a terminated worker would). The last blocks are freed by the main thread. A
+/// thread that ended without handing its cache back leaves at most its cache behind: the heap
+/// grows no more than the first thread's heap plus those caches' bound; the threads that
+/// handed theirs back leave nothing.
+#[test]
+fn threads_that_end_leave_live_blocks_that_others_free_later() {
+    const THREADS: u32 = 24;
+    const KEEP: u32 = 300;
+    let memory = shared_memory(1, 4_096);
+    let mut left: Vec<Live> = Vec::new();
+    let mut pages_after_first = 0;
+    for i in 0..THREADS {
+        let mem = memory.clone();
+        let theirs = std::mem::take(&mut left);
+        left = std::thread::spawn(move || {
+            let mut wall = Wall::new(Build::Stats, &mem);
+            let mut rng = Rng(0xE0D0 ^ i as u64);
+            // Some churn of its own, then the previous thread's blocks, then its own to keep.
+            let churn: Vec<u32> = (0..2_000).map(|_| wall.allocate(rng.size(512))).collect();
+            for p in churn {
+                wall.deallocate(p);
+            }
+            for b in &theirs {
+                assert!(
+                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    "thread {i}: a block of an ended thread overwritten"
+                );
+                wall.deallocate(b.p);
+            }
+            let mine: Vec<Live> = (0..KEEP)
+                .map(|slot| {
+                    let len = rng.size(512);
+                    let p = wall.allocate(len);
+                    assert_ne!(p, 0);
+                    let t = tag(i, slot, 0);
+                    fill(wall.block(p, len), t);
+                    Live {
+                        p,
+                        len,
+                        tag: t,
+                        filled: len,
+                    }
+                })
+                .collect();
+            if i % 2 == 0 {
+                wall.release();
+            }
+            mine
+        })
+        .join()
+        .expect("a thread failed");
+        if i == 0 {
+            pages_after_first = memory.size();
+        }
+    }
+    let mut main = Wall::new(Build::Stats, &memory);
+    for b in &left {
+        assert!(intact(main.block(b.p, b.filled), b.tag, b.filled));
+        main.deallocate(b.p);
+    }
+    main.release();
+    assert_eq!(main.validate(), 0, "heap walk after all threads ended");
+    let pages = memory.size();
+    eprintln!(
+        "{THREADS} threads in turn: {pages_after_first} pages after the first, {pages} after all"
+    );
+    // Today's module (one lock, no cache) leaves nothing behind: the heap stays where the first
+    // thread left it (+1 page of slack for a different fit). With per-thread caches, each of the
+    // threads that ended without handing back leaves at most one cache (`THREAD_CACHE_BOUND`).
+    let abandoned = (THREADS / 2) as u64;
+    let bound = pages_after_first + 1 + (abandoned * THREAD_CACHE_BOUND).div_ceil(PAGE as u64);
+    assert!(
+        pages <= bound,
+        "the heap grew to {pages} pages with threads coming and going (at most {bound})"
+    );
+    if main.release_fn.is_none() {
+        assert_all_back(&memory, "after the threads ended");
+    }
+}
+
+/// The most memory one thread's cache holds (bytes, headers included): what a thread that
+/// ends without `release_thread_cache` leaves behind. 0 for a build without per-thread caches.
+const THREAD_CACHE_BOUND: u64 = 0;

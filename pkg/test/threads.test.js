@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { pkgDir, wasmBytes, rejectsCode } from "../testing/helpers.js";
 import { load, createSharedMemory } from "../wall-e.js";
 import { checkAll } from "../testing/stress.js";
+import { syncInts, THREAD_CACHE_BOUND } from "../testing/scenarios.js";
 
 const threadsPath = resolve(pkgDir, "wall-e.threads.wasm");
 function threadsBytes() {
@@ -77,4 +78,83 @@ test(`${WORKERS} worker_threads share one heap: ${OPS} random operations each, p
   // Freed small blocks may sit in the allocator's cache (docs/small-blocks.md): a request larger
   // than the heap makes it give them back first, and they all merge down to the heap's start.
   assert.equal(main.alloc(memory.buffer.byteLength), first, "every block freed: the heap is back at its start");
+});
+
+const workerUrl = new URL("../testing/node-worker.js", import.meta.url);
+/** Runs `scenario` of testing/scenarios.js on `n` workers at once; their results. */
+function runScenario(module, memory, scenario, n, args, perMail) {
+  const sync = new Int32Array(new SharedArrayBuffer(4 * syncInts(n, perMail)));
+  return Promise.all(Array.from({ length: n }, (_, worker) => new Promise((ok, fail) => {
+    const w = new Worker(workerUrl, { workerData: { module, memory, scenario, sync, args: { ...args, worker, workers: n, perMail } } });
+    w.once("message", ok);
+    w.once("error", fail);
+    w.once("exit", (code) => code !== 0 && fail(new Error(`worker ${worker} exited with ${code}`)));
+  })));
+}
+
+test("a free storm: every block freed by another worker than the one that allocated it", { timeout: 120_000 }, async () => {
+  const memory = createSharedMemory({ initial: 1, maximum: 16384 });
+  const module = new WebAssembly.Module(threadsBytes());
+  const main = await load(module, { memory });
+  const first = main.alloc(8);
+  main.free(first);
+  const rounds = 100;
+  const batch = 256;
+  const began = performance.now();
+  const done = await runScenario(module, memory, "storm", WORKERS, { rounds, batch }, batch);
+  assert.equal(done.reduce((s, r) => s + r.freed, 0), WORKERS * rounds * batch);
+  console.log(`# free storm: ${WORKERS} workers x ${rounds * batch} blocks, each freed by another, ${Math.round(performance.now() - began)} ms, ${memory.buffer.byteLength >> 16} pages`);
+  assert.equal(main.alloc(8), first, "every block freed and every cache handed back: the heap is back at its start");
+});
+
+test("out of memory under contention: every worker gets nil, the blocks freed by others, the same capacity again", { timeout: 120_000 }, async () => {
+  const memory = createSharedMemory({ initial: 1, maximum: 32 });
+  const module = new WebAssembly.Module(threadsBytes());
+  const main = await load(module, { memory });
+  const first = main.alloc(8);
+  main.free(first);
+  const rounds = 3;
+  const done = await runScenario(module, memory, "oom", WORKERS, { rounds }, 12_000);
+  const totals = Array.from({ length: rounds }, (_, r) => done.reduce((s, d) => s + d.counts[r], 0));
+  console.log(`# OOM: ${totals.join(", ")} blocks of 200 bytes in rounds of ${WORKERS} workers`);
+  for (const t of totals) assert.equal(t, totals[0], "the same capacity every round: nothing lost");
+  assert.ok(totals[0] * 208 > 32 * 65536 * 0.98, `${totals[0]} blocks of 200 bytes leave more than 2% of the memory unused`);
+  assert.equal(main.alloc(8), first, "the heap is back at its start");
+});
+
+test("100 workers started and ended in turn, each freeing the blocks of the one before: the heap stays bounded", { timeout: 120_000 }, async () => {
+  const memory = createSharedMemory({ initial: 1, maximum: 16384 });
+  const module = new WebAssembly.Module(threadsBytes());
+  const main = await load(module, { memory });
+  const first = main.alloc(8);
+  main.free(first);
+  const pages = () => memory.buffer.byteLength >> 16;
+  let left = [];
+  let afterFirst = 0;
+  let abandoned = 0;
+  let hasCaches = false;
+  const began = performance.now();
+  for (let index = 0; index < 100; index++) {
+    // Odd workers hand their cache back and end by themselves; even ones are terminated
+    // without it, as a worker killed by its page would be.
+    const release = index % 2 === 1;
+    const w = new Worker(workerUrl, { workerData: { module, memory, scenario: "generation", args: { index, left, keep: 50, release } } });
+    const exited = new Promise((ok) => w.once("exit", ok));
+    const result = await new Promise((ok, fail) => {
+      w.once("message", ok);
+      w.once("error", fail);
+    });
+    if (release) w.unref();
+    await w.terminate();
+    await exited;
+    left = result.blocks;
+    hasCaches ||= result.released;
+    if (!release) abandoned++;
+    if (index === 0) afterFirst = pages();
+  }
+  for (const [p] of left) main.free(p);
+  const bound = afterFirst + 1 + Math.ceil((abandoned * THREAD_CACHE_BOUND) / 65536);
+  console.log(`# 100 workers in turn: ${afterFirst} pages after the first, ${pages()} after all (bound ${bound}), ${Math.round(performance.now() - began)} ms`);
+  assert.ok(pages() <= bound, `the heap grew to ${pages()} pages with workers coming and going (at most ${bound})`);
+  if (!hasCaches) assert.equal(main.alloc(8), first, "no caches: everything freed, the heap is back at its start");
 });

@@ -1,8 +1,9 @@
 ;; Producer/consumer for bench/threads.mjs: blocks allocated on one worker and freed on another,
-;; handed over through a ring in the shared memory (single producer, single consumer), so that
-;; the channel costs two atomic stores and a load per block and the figure is the allocator's.
+;; handed over through a ring in the shared memory (single producer, single consumer).
 ;;
-;; A ring is a block the main thread allocates from the allocator before the run:
+;; Both sides publish their counters a batch at a time (`batch` blocks), so the channel costs a
+;; cache-line transfer per batch, not per block. A ring is a block the main thread allocates
+;; from the allocator before the run:
 ;; `head` (the consumer's count) at +0, `tail` (the producer's count) at +64 (another cache
 ;; line), then `cap` slots of 8 bytes from +128: the block's address and its size.
 ;; Every block's first byte is written with the low byte of its size by the producer and checked
@@ -74,46 +75,72 @@
 
   (func (export "seed") (param $seed i64) (global.set $rng (local.get $seed)))
 
-  ;; The producer: `n` blocks of [lo, hi] bytes into the ring.
-  (func (export "produce") (param $ring i32) (param $cap i32) (param $n i32) (param $lo i32) (param $hi i32)
-    (local $tail i32)
-    (local.set $tail (i32.atomic.load offset=64 (local.get $ring)))
-    (block $done
-      (loop $next
-        (br_if $done (i32.eqz (local.get $n)))
-        ;; full: wait for the consumer to move head past tail - cap
-        (block $room
-          (loop $full
-            (br_if $room (i32.lt_u (i32.sub (local.get $tail) (i32.atomic.load (local.get $ring)))
-                                   (local.get $cap)))
-            (call $await (local.get $ring) (i32.sub (local.get $tail) (local.get $cap)))
-            (br $full)))
-        (call $new (local.get $lo) (local.get $hi)
-          (call $slot (local.get $ring) (local.get $cap) (local.get $tail)))
-        (local.set $tail (i32.add (local.get $tail) (i32.const 1)))
-        (i32.atomic.store offset=64 (local.get $ring) (local.get $tail))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $next))))
+  ;; The memory's size in pages, from the memory itself (`memory.grow 0`): what every thread sees.
+  (func (export "pages") (result i32) (memory.grow (i32.const 0)))
 
-  ;; The consumer: `n` blocks out of the ring, freed.
-  (func (export "consume") (param $ring i32) (param $cap i32) (param $n i32)
-    (local $head i32)
+;; The producer: `n` blocks of [lo, hi] bytes into the ring, published `batch` at a time (one
+  ;; store to the shared counter per batch: the consumer's cache line is pulled once a batch).
+  (func (export "produce") (param $ring i32) (param $cap i32) (param $batch i32) (param $n i32) (param $lo i32) (param $hi i32)
+    (local $tail i32) (local $head i32) (local $k i32)
+    (local.set $tail (i32.atomic.load offset=64 (local.get $ring)))
     (local.set $head (i32.atomic.load (local.get $ring)))
     (block $done
       (loop $next
         (br_if $done (i32.eqz (local.get $n)))
-        (block $some
-          (loop $empty
-            (br_if $some (i32.ne (i32.atomic.load offset=64 (local.get $ring)) (local.get $head)))
-            (call $await (i32.add (local.get $ring) (i32.const 64)) (local.get $head))
-            (br $empty)))
+        ;; full: publish what is made, then wait for the consumer to move head
+        (if (i32.ge_u (i32.sub (local.get $tail) (local.get $head)) (local.get $cap))
+          (then
+            (i32.atomic.store offset=64 (local.get $ring) (local.get $tail))
+            (local.set $k (i32.const 0))
+            (block $room
+              (loop $full
+                (local.set $head (i32.atomic.load (local.get $ring)))
+                (br_if $room (i32.lt_u (i32.sub (local.get $tail) (local.get $head)) (local.get $cap)))
+                (call $await (local.get $ring) (local.get $head))
+                (br $full)))))
+        (call $new (local.get $lo) (local.get $hi)
+          (call $slot (local.get $ring) (local.get $cap) (local.get $tail)))
+        (local.set $tail (i32.add (local.get $tail) (i32.const 1)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (if (i32.ge_u (local.get $k) (local.get $batch))
+          (then
+            (i32.atomic.store offset=64 (local.get $ring) (local.get $tail))
+            (local.set $k (i32.const 0))))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $next)))
+    (i32.atomic.store offset=64 (local.get $ring) (local.get $tail)))
+
+  ;; The consumer: `n` blocks out of the ring, freed; it takes everything published at once and
+  ;; publishes its progress `batch` blocks at a time.
+  (func (export "consume") (param $ring i32) (param $cap i32) (param $batch i32) (param $n i32)
+    (local $head i32) (local $tail i32) (local $k i32)
+    (local.set $head (i32.atomic.load (local.get $ring)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (if (i32.eq (local.get $head) (local.get $tail))
+          (then
+            (i32.atomic.store (local.get $ring) (local.get $head))
+            (local.set $k (i32.const 0))
+            (block $some
+              (loop $empty
+                (local.set $tail (i32.atomic.load offset=64 (local.get $ring)))
+                (br_if $some (i32.ne (local.get $tail) (local.get $head)))
+                (call $await (i32.add (local.get $ring) (i32.const 64)) (local.get $head))
+                (br $empty)))))
         (call $del (call $slot (local.get $ring) (local.get $cap) (local.get $head)))
         (local.set $head (i32.add (local.get $head) (i32.const 1)))
-        (i32.atomic.store (local.get $ring) (local.get $head))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (if (i32.ge_u (local.get $k) (local.get $batch))
+          (then
+            (i32.atomic.store (local.get $ring) (local.get $head))
+            (local.set $k (i32.const 0))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $next))))
+        (br $next)))
+    (i32.atomic.store (local.get $ring) (local.get $head)))
 
-  ;; One worker doing both: `n` blocks through the ring, `cap` at a time (fill it, then empty
+  ;; One worker doing both: `n` blocks through the ring, `cap` at a time (bench/threads.mjs: a
+  ;; batch of the pair; fill, then empty
   ;; it), so the same number of blocks is live as between a producer and its consumer.
   (func (export "both") (param $ring i32) (param $cap i32) (param $n i32) (param $lo i32) (param $hi i32)
     (local $i i32) (local $m i32)

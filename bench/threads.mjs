@@ -14,8 +14,8 @@
 // (4 on this 2-core machine is oversubscribed), each worker doing its share (1/k of the steps,
 // 1/k of the live blocks, so that the live memory is the same): same-thread churn, mixed sizes
 // and LIFO through bench/driver.wat, and producer/consumer through bench/ring.wat, where every
-// block is allocated by one worker and freed by another (a ring of 256 slots in the shared
-// memory per pair: two atomic stores and a load per block, so the figure is the allocator's);
+// block is allocated by one worker and freed by another (a ring of 1,024 slots in the shared
+// memory per pair, published 64 blocks at a time, so the figure is the allocator's);
 // with 1 worker, that worker does both (fills the ring, then empties it). The single-threaded
 // module runs as 1 worker with its own memory, the same way. Every worker first warms up on a
 // tenth of its share (V8 compiles per isolate), counts itself in and waits on a shared flag
@@ -174,7 +174,21 @@ function check(alloc, memory, worker, ops) {
 }
 
 
-const RING_CAP = 256;
+const RING_CAP = 1024;
+const RING_BATCH = 64;
+/** The stand-in of the producer/consumer row: no allocator, each producer cycles through a pool
+ * of 512 slots of 64 bytes of its own (more than a ring holds), `deallocate` does nothing: the
+ * figure is what the ring and the hand-off alone cost. */
+const STAND_IN = "stand-in (no allocator)";
+const STAND_IN_POOL = 2048;
+const STAND_IN_WAT = `(module
+  (import "alloc" "memory" (memory 0 65536 shared))
+  (import "env" "base" (global $base i32))
+  (global $n (mut i32) (i32.const 0))
+  (func (export "allocate") (param i32) (result i32)
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    (i32.add (global.get $base) (i32.shl (i32.and (global.get $n) (i32.const ${STAND_IN_POOL - 1})) (i32.const 6))))
+  (func (export "deallocate") (param i32)))`;
 const WARM = 10; // a worker warms up on 1/WARM of its share
 
 /** The rows of part 2: the total work of each, split over the workers. */
@@ -186,12 +200,16 @@ const SCALING = [
 ];
 
 /** A scaling worker's share of `row`: its driver work, warm-up first, then timed after the barrier. */
-function scalingWorker({ module, single, memory, own, drivers, row, workers, index, ring, warmRing, go, seed }) {
-  const alloc = single ? new WebAssembly.Instance(module, {}).exports : instantiate(module, memory, own);
+function scalingWorker({ module, single, standIn, memory, own, drivers, row, workers, index, ring, warmRing, go, seed }) {
+  const alloc = standIn
+    ? new WebAssembly.Instance(module, { alloc: { memory }, env: { base: new WebAssembly.Global({ value: "i32" }, standIn[index]) } }).exports
+    : single ? new WebAssembly.Instance(module, {}).exports : instantiate(module, memory, own);
   const mem = single ? alloc.memory : memory;
-  const pages = () => mem.buffer.byteLength >>> 16;
-  const pages0 = pages();
   const imports = { alloc: { ...alloc, memory: mem } };
+  // `memory.grow 0` in wasm: the memory's size as every thread sees it (a SharedArrayBuffer's
+  // length in this isolate may lag behind another worker's growth).
+  const pages = new WebAssembly.Instance(single ? drivers.plainRing : drivers.ring, imports).exports.pages;
+  const pages0 = pages();
   let run;
   let ops;
   let bad;
@@ -207,14 +225,14 @@ function scalingWorker({ module, single, memory, own, drivers, row, workers, ind
       ring = r();
       warmRing = r();
     }
-    const d = new WebAssembly.Instance(drivers.ring, imports).exports;
+    const d = new WebAssembly.Instance(single ? drivers.plainRing : drivers.ring, imports).exports;
     d.seed(BigInt(seed));
     const pairs = Math.max(1, workers >> 1);
     const n = Math.floor(row.n / pairs);
-    d.both(warmRing, RING_CAP, Math.floor(n / WARM), row.lo, row.hi);
-    if (workers === 1) run = () => d.both(ring, RING_CAP, n, row.lo, row.hi);
-    else if (index % 2 === 0) run = () => d.produce(ring, RING_CAP, n, row.lo, row.hi);
-    else run = () => d.consume(ring, RING_CAP, n);
+    d.both(warmRing, RING_BATCH, Math.floor(n / WARM), row.lo, row.hi);
+    if (workers === 1) run = () => d.both(ring, RING_BATCH, n, row.lo, row.hi);
+    else if (index % 2 === 0) run = () => d.produce(ring, RING_CAP, RING_BATCH, n, row.lo, row.hi);
+    else run = () => d.consume(ring, RING_CAP, RING_BATCH, n);
     ops = () => Number(d.ops.value);
     bad = () => Number(d.errors.value) + Number(d.nils.value);
   } else {
@@ -246,7 +264,7 @@ function scalingWorker({ module, single, memory, own, drivers, row, workers, ind
   run();
   const end = performance.timeOrigin + performance.now();
   if (bad() !== 0) throw new Error(`${row.name}: worker ${index}: errors or nils`);
-  return { start, end, ops: ops(), grown: single ? pages() - pages0 : 0 };
+  return { start, end, ops: ops(), pages0, pages: pages() };
 }
 
 if (!isMainThread) {
@@ -277,7 +295,15 @@ if (!isMainThread) {
   ];
   const plainDriver = await driverModule(false);
   const sharedDriver = await driverModule(true);
-  const ringDriver = await ringModule();
+  const ringDriver = await ringModule(true);
+  const plainRingDriver = await ringModule(false);
+  const standInModule = await (async () => {
+    const wabt = await (await import("wabt")).default();
+    const parsed = wabt.parseWat("stand-in.wat", STAND_IN_WAT, { threads: true });
+    const bytes = parsed.toBinary({}).buffer;
+    parsed.destroy();
+    return new WebAssembly.Module(bytes);
+  })();
   const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
   const newShared = () => new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const geo = (xs) => Math.exp(xs.reduce((s, r) => s + Math.log(r), 0) / xs.length);
@@ -350,14 +376,16 @@ if (!isMainThread) {
   }
 
   /** `workers` workers doing `row` on one new heap of `module` (or the single-threaded module). */
-  async function scalingRun(module, isSingle, row, workers, seed) {
+  async function scalingRun(module, isSingle, row, workers, seed, isStandIn) {
     const memory = isSingle ? null : newShared();
     let own = Array.from({ length: workers }, () => ({}));
     let rings = [];
     let warmRings = [];
     let pages0 = 0;
+    let standIn = null;
     if (!isSingle) {
-      const p = prepare(module, memory, workers);
+      // The stand-in's rings and pools come from wall-e.
+      const p = prepare(isStandIn ? THREADED[0][1] : module, memory, workers);
       own = p.own;
       if (row.kind === "pc") {
         const ring = () => {
@@ -368,13 +396,21 @@ if (!isMainThread) {
         };
         rings = Array.from({ length: Math.max(1, workers >> 1) }, ring);
         warmRings = Array.from({ length: workers }, ring);
+        if (isStandIn) {
+          const pool = () => {
+            const b = p.e.allocate(STAND_IN_POOL * 64 + 64);
+            if (!b) throw new Error("no memory for a pool");
+            return (b + 63) & -64;
+          };
+          standIn = Array.from({ length: workers }, pool);
+        }
       }
-      pages0 = memory.buffer.byteLength >>> 16;
+      pages0 = new WebAssembly.Instance(ringDriver, { alloc: { ...p.e, memory } }).exports.pages();
     }
     const go = new Int32Array(new SharedArrayBuffer(8));
-    const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver };
+    const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver, plainRing: plainRingDriver };
     const runs = Array.from({ length: workers }, (_, index) => new Promise((ok, fail) => {
-      const scaling = { module, single: isSingle, memory, own: own[index], drivers, row, workers, index, ring: rings[index >> 1] ?? 0, warmRing: warmRings[index] ?? 0, go, seed: seed * 16 + index };
+      const scaling = { module, single: isSingle, standIn, memory, own: own[index], drivers, row, workers, index, ring: rings[index >> 1] ?? 0, warmRing: warmRings[index] ?? 0, go, seed: seed * 16 + index };
       const w = new Worker(new URL(import.meta.url), { workerData: { scaling } });
       w.once("message", (m) => { ok(m); w.terminate(); });
       w.once("error", fail);
@@ -385,7 +421,8 @@ if (!isMainThread) {
     const results = await Promise.all(runs);
     const ns = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) * 1e6;
     const ops = results.reduce((s, r) => s + r.ops, 0);
-    const grown = isSingle ? results[0].grown : (memory.buffer.byteLength >>> 16) - pages0;
+    // The memory only grows: the largest size a worker saw at its end is the final one.
+    const grown = Math.max(...results.map((r) => r.pages)) - (isSingle ? results[0].pages0 : pages0);
     return { nsPerOp: ns / ops, grown };
   }
 
@@ -395,6 +432,7 @@ if (!isMainThread) {
     const configs = [
       { name: "wall-e.wasm", module: single, single: true, k: 1 },
       ...THREADED.flatMap(([name, module]) => KS.map((w) => ({ name, module, single: false, k: w }))),
+      ...KS.map((w) => ({ name: STAND_IN, module: standInModule, single: false, standIn: true, k: w })),
     ];
     const table = [];
     for (const row of SCALING) {
@@ -404,7 +442,12 @@ if (!isMainThread) {
         for (let i = 0; i < configs.length; i++) {
           const j = (i + rep) % configs.length;
           const c = configs[j];
-          const r = await scalingRun(c.module, c.single, row, c.k, rep + 1);
+          if (c.standIn && row.kind !== "pc") {
+            times[j].push(NaN);
+            grown[j].push(NaN);
+            continue;
+          }
+          const r = await scalingRun(c.module, c.single, row, c.k, rep + 1, c.standIn);
           times[j].push(r.nsPerOp);
           grown[j].push(r.grown);
         }
@@ -412,23 +455,26 @@ if (!isMainThread) {
       table.push({ row, t: times.map(median), g: grown.map(median) });
     }
     const col = (name, w) => configs.findIndex((c) => c.name === name && c.k === w);
-    const f = (x) => x.toFixed(1);
+    const f = (x) => (Number.isNaN(x) ? "–" : x.toFixed(1));
     console.log("Part 2, scaling: wall ns per allocator call of all workers together (the same total work).\n");
-    console.log(`| workload | wall-e.wasm, 1 | ${names.flatMap((n) => KS.map((w) => `${n}, ${w}`)).join(" | ")} |`);
+    console.log(`| workload | wall-e.wasm, 1 | ${[...names, STAND_IN].flatMap((n) => KS.map((w) => `${n}, ${w}`)).join(" | ")} |`);
     console.log(`|---|--:|${configs.slice(1).map(() => "--:|").join("")}`);
     for (const { row, t } of table) console.log(`| ${row.name} | ${t.map(f).join(" | ")} |`);
     console.log("\nThroughput ratios (from the medians above):\n");
-    console.log(`| workload | wall-e.threads 1 ÷ wall-e.wasm (time) | ${names.map((n) => `${n}: 2 workers ÷ 1 (throughput)`).join(" | ")} | ${names.map((n) => `${n}: 4 workers ÷ 2`).join(" | ")} | wall-e.threads ÷ talc + lock, 2 workers (throughput) | wall-e.threads ÷ std + lock, 2 workers |`);
-    console.log(`|---|--:|${names.map(() => "--:|").join("")}${names.map(() => "--:|").join("")}--:|--:|`);
+    console.log(`| workload | wall-e.threads 1 ÷ wall-e.wasm (time) | ${[...names, STAND_IN].map((n) => `${n}: 2 workers ÷ 1 (throughput)`).join(" | ")} | ${names.map((n) => `${n}: 4 workers ÷ 2`).join(" | ")} | wall-e.threads ÷ talc + lock, 2 workers (throughput) | wall-e.threads ÷ std + lock, 2 workers |`);
+    console.log(`|---|--:|${names.map(() => "--:|").join("")}--:|${names.map(() => "--:|").join("")}--:|--:|`);
     for (const { row, t } of table) {
       const x = (a) => `×${a.toFixed(2)}`;
       const w = (n, k2) => t[col(n, k2)];
-      console.log(`| ${row.name} | ${x(w("wall-e.threads", 1) / t[0])} | ${names.map((n) => x(w(n, 1) / w(n, 2))).join(" | ")} | ${names.map((n) => x(w(n, 2) / w(n, 4))).join(" | ")} | ${x(w("talc + lock", 2) / w("wall-e.threads", 2))} | ${x(w("std dlmalloc + lock", 2) / w("wall-e.threads", 2))} |`);
+      const xs = (a) => (Number.isNaN(a) ? "–" : x(a));
+      console.log(`| ${row.name} | ${x(w("wall-e.threads", 1) / t[0])} | ${[...names, STAND_IN].map((n) => xs(w(n, 1) / w(n, 2))).join(" | ")} | ${names.map((n) => x(w(n, 2) / w(n, 4))).join(" | ")} | ${x(w("talc + lock", 2) / w("wall-e.threads", 2))} | ${x(w("std dlmalloc + lock", 2) / w("wall-e.threads", 2))} |`);
     }
     console.log("\nHeap growth, pages of 64 KiB gained during the run (warm-ups included), and k workers ÷ 1 worker:\n");
+    const heapCols = configs.filter((c) => !c.standIn).length;
     console.log(`| workload | wall-e.wasm, 1 | ${names.flatMap((n) => KS.map((w) => `${n}, ${w}`)).join(" | ")} | wall-e.threads: 2 ÷ 1 | 4 ÷ 1 |`);
-    console.log(`|---|--:|${configs.slice(1).map(() => "--:|").join("")}--:|--:|`);
-    for (const { row, g } of table) {
+    console.log(`|---|--:|${configs.slice(1, heapCols).map(() => "--:|").join("")}--:|--:|`);
+    for (const { row, g: all } of table) {
+      const g = all.slice(0, heapCols);
       const one = g[col("wall-e.threads", 1)];
       const r = (a) => (one ? `×${(a / one).toFixed(2)}` : "–");
       console.log(`| ${row.name} | ${g.join(" | ")} | ${r(g[col("wall-e.threads", 2)])} | ${r(g[col("wall-e.threads", 4)])} |`);
@@ -437,10 +483,13 @@ if (!isMainThread) {
   }
 }
 
-/** bench/ring.wat compiled by wabt. */
-async function ringModule() {
+/** bench/ring.wat compiled by wabt, over a shared memory or (for the single-threaded module, which
+ * only runs `both`) a plain one. */
+async function ringModule(shared) {
   const wabt = await (await import("wabt")).default();
-  const parsed = wabt.parseWat("ring.wat", read("bench/ring.wat").toString(), { threads: true });
+  let wat = read("bench/ring.wat").toString();
+  if (!shared) wat = wat.replace("(memory 0 65536 shared)", "(memory 0)");
+  const parsed = wabt.parseWat("ring.wat", wat, { threads: true });
   const bytes = parsed.toBinary({}).buffer;
   parsed.destroy();
   return new WebAssembly.Module(bytes);

@@ -20,6 +20,7 @@ const files = {
   "/heapmap.js": "text/javascript", // imported by wall-e.js
   "/wall-e.threads.wasm": "application/wasm",
   "/testing/stress.js": "text/javascript",
+  "/testing/scenarios.js": "text/javascript",
   "/testing/browser-worker.js": "text/javascript",
   "/testing/threads.html": "text/html",
 };
@@ -76,6 +77,19 @@ test("4 Web Workers share one heap in a cross-origin isolated page: random runs 
   for (const c of result.counts) assert.equal(c.alloc + c.free + c.realloc + c.size, 100000);
   console.log(`# Chromium: 4 workers x 100000 operations: ${result.ms.join(", ")} ms, ${result.blocks} blocks live at the end`);
 });
+
+for (const [scenario, what] of [
+  ["storm", "a free storm: 4 Web Workers, every block freed by another than the one that allocated it"],
+  ["oom", "out of memory under contention: every worker gets nil, the blocks freed by others, the same capacity again"],
+  ["generation", "100 Web Workers started and ended in turn (half terminated): the heap stays bounded"],
+]) {
+  test(what, { timeout: 240_000 }, async () => {
+    const { result, errors } = await runPage(`/testing/threads.html?scenario=${scenario}`);
+    assert.deepEqual(errors, []);
+    assert.equal(result.pass, true, result.error);
+    console.log(`# Chromium: ${JSON.stringify(result)}`);
+  });
+}
 
 test("without COOP/COEP there is no SharedArrayBuffer, and the page says so", { timeout: 120_000 }, async () => {
   const { result } = await runPage("/plain/testing/threads.html?workers=1&ops=10");

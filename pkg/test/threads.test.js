@@ -12,7 +12,9 @@ import { load, createSharedMemory } from "../wall-e.js";
 import { checkAll } from "../testing/stress.js";
 import { syncInts, THREAD_CACHE_BOUND } from "../testing/scenarios.js";
 
-const threadsPath = resolve(pkgDir, "wall-e.threads.wasm");
+// WALL_E_THREADS_WASM: another threaded build to run the same tests on (e.g. one with its
+// synchronisation taken out, to see them fail).
+const threadsPath = process.env.WALL_E_THREADS_WASM ? resolve(process.env.WALL_E_THREADS_WASM) : resolve(pkgDir, "wall-e.threads.wasm");
 function threadsBytes() {
   if (!existsSync(threadsPath)) throw new Error(`${threadsPath} is missing: build it with \`node scripts/build.mjs --threads\` (or \`make build\`)`);
   return readFileSync(threadsPath);

@@ -67,10 +67,14 @@ function post(sync, w, perMail, blocks) {
   Atomics.notify(sync, at);
 }
 
-/** Takes the blocks out of worker `w`'s mailbox once it is full. */
-function take(sync, w, perMail) {
+/** Takes the blocks out of worker `w`'s mailbox once it is full; `meanwhile()` is called while
+ * it is empty (busy: instead of sleeping). */
+function take(sync, w, perMail, meanwhile) {
   const at = mailbox(w, perMail);
-  while (Atomics.load(sync, at) !== 1) Atomics.wait(sync, at, 0, 1000);
+  while (Atomics.load(sync, at) !== 1) {
+    if (meanwhile) meanwhile();
+    else Atomics.wait(sync, at, 0, 1000);
+  }
   const blocks = Array.from({ length: sync[at + 1] }, (_, i) => [sync[at + 2 + 3 * i] >>> 0, sync[at + 3 + 3 * i], sync[at + 4 + 3 * i] >>> 0]);
   Atomics.store(sync, at, 0);
   Atomics.notify(sync, at);
@@ -80,7 +84,8 @@ function take(sync, w, perMail) {
 /**
  * The free storm: each round, every worker allocates `batch` blocks (1–256 bytes, some up to
  * 4 KiB), posts them to its mailbox, takes the blocks of the worker before it and frees them:
- * every block is freed by another worker than the one that allocated it. Then it hands its
+ * every block is freed by another worker than the one that allocated it; while it waits for
+ * that batch, it allocates and frees blocks of its own. Then it hands its
  * cache back. Returns the number of blocks it freed.
  */
 export function storm(heap, sync, { worker, workers, rounds, batch }) {
@@ -96,7 +101,9 @@ export function storm(heap, sync, { worker, workers, rounds, batch }) {
       return [p, size, tag];
     });
     post(sync, worker, batch, mine);
-    for (const [p, size, tag] of take(sync, (worker + workers - 1) % workers, batch)) {
+    // Waiting for the other's batch, allocate and free: the heap stays busy on every worker.
+    const meanwhile = () => heap.free(heap.alloc(1 + below(256)));
+    for (const [p, size, tag] of take(sync, (worker + workers - 1) % workers, batch, meanwhile)) {
       check(heap, p, size, tag, `worker ${worker}, round ${round}: a block of another worker`);
       if (heap.sizeOf(p) !== size) throw new Error(`worker ${worker}: size(${p}) is ${heap.sizeOf(p)}, not ${size}`);
       heap.free(p);

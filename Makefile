@@ -20,7 +20,7 @@ demo: build
 clean-room:
 	scripts/clean-room.sh
 
-test: setup build clean-room test-clients lint docs-check test-host test-wasm test-js bench-rust-smoke suites package-check fuzz-smoke
+test: setup build clean-room test-clients lint docs-check test-host test-loom test-wasm test-js bench-rust-smoke suites package-check fuzz-smoke
 	@echo "== all tests passed"
 
 # Every feature set wall-e is built with ("default" is none), as talc's justfile matrix: clippy
@@ -45,6 +45,7 @@ lint:
 	cd bench/rust && for features in walle walle-small wasmalloc talc rlsf std lol_alloc bump "walle small-app"; do \
 	  cargo clippy --release --target wasm32-unknown-unknown --target-dir target/clippy --features "$$features" -- -D warnings || exit 1; \
 	done
+	cd tests/loom && cargo fmt -- --check && CARGO_TARGET_DIR=$(CURDIR)/target/loom cargo clippy --all-targets -- -D warnings
 	RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics -- -D warnings
 	for features in default stats checked trace; do \
 	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics-module --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
@@ -71,6 +72,14 @@ test-host:
 	for features in $(filter-out default,$(FEATURE_MATRIX)); do \
 	  cargo test --features "$$features" --test core --test model --test fuzz_corpus || exit 1; \
 	done
+
+# The per-thread cache hand-off (src/handoff.rs) under the loom model checker: every interleaving
+# of two and three threads over a few operations, and a torn claim (a load and a store for the
+# compare-and-swap) that it must find. A crate of its own (tests/loom), so that loom's run builds
+# neither wasmtime nor the other dev-dependencies again; ~1 min the first time, seconds after.
+.PHONY: test-loom
+test-loom:
+	cd tests/loom && CARGO_TARGET_DIR=$(CURDIR)/target/loom cargo test --release
 
 # wasm-bindgen-test: the suite compiled to wasm32 with wall-e as the global allocator, in Node
 # and in headless Chromium.

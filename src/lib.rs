@@ -60,6 +60,8 @@ mod cache;
 mod classes;
 mod classes_pow2;
 mod classes_quarter;
+#[doc(hidden)]
+pub mod handoff;
 mod heap;
 mod policy;
 mod source;

@@ -807,8 +807,9 @@ fn cross_thread_free_storm_every_block_freed_by_another_thread() {
     let memory = shared_memory(1, 16_384);
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..THREADS).map(|_| mpsc::channel::<Vec<Live>>()).unzip();
-    let receivers: Arc<Mutex<Vec<Option<mpsc::Receiver<Vec<Live>>>>>> =
-        Arc::new(Mutex::new(receivers.into_iter().map(Some).collect()));
+    // Each thread takes its own receiver out.
+    type Inboxes = Mutex<Vec<Option<mpsc::Receiver<Vec<Live>>>>>;
+    let receivers: Arc<Inboxes> = Arc::new(Mutex::new(receivers.into_iter().map(Some).collect()));
     let senders = Arc::new(senders);
     let barrier = Arc::new(Barrier::new(THREADS as usize));
     let mem = memory.clone();

@@ -1,0 +1,280 @@
+//! The per-thread cache hand-off: how small blocks move between a thread's own cache and the
+//! shared heap when several threads share one heap (issue 16; docs/threads.md, "Per-thread
+//! caches"). Written over a small abstraction of the platform ([`Words`] for a block's header
+//! words, [`Locked`] for the heap behind its lock), so that the same code runs on wasm (atomic
+//! instructions on the shared memory, the spin lock of lock.rs) and under the `loom` model checker
+//! on the host (tests/loom: every interleaving of two and three threads).
+//!
+//! # The protocol
+//! - **A thread owns a cache** ([`ThreadCache`]): bins of freed small blocks by effective size,
+//!   LIFO, bounded (`CAP` blocks a bin). Nobody else reads or writes it, so its pushes and pops
+//!   are plain loads and stores. Blocks are not owned by the thread that allocated them (glibc's
+//!   tcache, not mimalloc's owner lists): a block freed by another thread goes into *that*
+//!   thread's cache, and the two never meet on a cache line for it.
+//! - **A block's header word 0 is its claim** (I7 in heap.rs): its logical size `1..=eff` while
+//!   it is live, [`CACHED`] while it sits in a cache. `deallocate` from any thread checks the
+//!   header (not free, not a region end, small, a logical size that fits) and then moves word 0
+//!   from that size to `CACHED` with **one compare-and-swap**: of two threads freeing the same
+//!   block at once exactly one wins and caches it; the other sees the swap fail (or `CACHED`)
+//!   and does nothing, as for any double free.
+//! - **The owner publishes.** A block popped from a cache is the popping thread's alone: it
+//!   writes the new logical size into word 0 with a release store, after which the block is live
+//!   and claimable again.
+//! - **Batches under the lock.** A full bin gives half of its blocks back to the shared heap, an
+//!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::with`]); the
+//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. Large blocks,
+//!   growth and everything else stay under the lock.
+//! - **A thread that ends** gives its whole cache back ([`ThreadCache::release`]). One that
+//!   never does (a terminated worker) leaves at most `BINS × CAP` blocks behind, for good: no
+//!   other thread can tell that it is gone.
+//!
+//! Word 1 (effective size and flags) of a live or cached block changes only under the lock (a
+//! neighbour's merge sets its `PREV_FREE` flag); a thread outside the lock only reads it, and
+//! writes only word 0 (by the swap, or as the block's owner) and the payload of its own blocks.
+
+/// Word 0 of a cached block's header: above every effective size, so no check takes it for a
+/// live block (the same value as cache.rs's single-threaded cache).
+pub const CACHED: u32 = u32::MAX;
+/// A block's header: 8 bytes before its payload (block.rs).
+pub const HEADER: u32 = 8;
+/// Word 1's flags (block.rs): the block is free; it is a region's end marker.
+pub const FREE: u32 = 1;
+/// See [`FREE`].
+pub const LAST: u32 = 4;
+/// Word 1's flag bits.
+pub const FLAGS: u32 = 7;
+
+/// The header words of the blocks of a shared memory, as the protocol reads and writes them.
+///
+/// # Safety
+/// An implementation makes [`Words::logical`], [`Words::claim`] and [`Words::publish`] atomic on
+/// word 0 (acquire, acquire-release and release), [`Words::size_word`] an atomic read of word 1,
+/// and [`Words::link`]/[`Words::set_link`] plain accesses to the first payload word.
+pub unsafe trait Words {
+    /// Whether `header` may be read at all (inside the heap's memory): a pointer from a caller is
+    /// checked with it before any other call.
+    fn readable(&self, header: u32) -> bool;
+    /// Word 0: the logical size of a live block, [`CACHED`], or anything (free memory).
+    fn logical(&self, header: u32) -> u32;
+    /// Word 1: the effective size and flags.
+    fn size_word(&self, header: u32) -> u32;
+    /// Compare-and-swap of word 0 from `seen` to `to`; whether it was `seen`.
+    fn claim(&self, header: u32, seen: u32, to: u32) -> bool;
+    /// Word 0 := `logical`, by the block's only owner.
+    fn publish(&self, header: u32, logical: u32);
+    /// The next block in a cache bin (the first payload word of a cached block).
+    ///
+    /// # Safety
+    /// The caller's thread owns the cached block.
+    unsafe fn link(&self, header: u32) -> u32;
+    /// Sets the next block of a cached block.
+    ///
+    /// # Safety
+    /// As for [`Words::link`].
+    unsafe fn set_link(&self, header: u32, next: u32);
+}
+
+/// The shared heap, as a cache needs it: called only under the lock.
+pub trait CacheHeap {
+    /// A block of effective size exactly `eff` for a cache, its word 0 already [`CACHED`]; 0 if
+    /// there is none (and memory cannot grow).
+    fn take_cached(&mut self, eff: u32) -> u32;
+    /// Takes back a block that a cache held (word 0 [`CACHED`]): merged, listed, or back to the
+    /// bump pointer.
+    fn give_back(&mut self, header: u32);
+}
+
+/// The shared heap behind its lock.
+pub trait Locked {
+    /// The heap.
+    type Heap: CacheHeap;
+    /// Runs `f` with the lock held.
+    fn with<R>(&self, f: impl FnOnce(&mut Self::Heap) -> R) -> R;
+}
+
+/// What [`ThreadCache::deallocate`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freed {
+    /// The block is in this thread's cache.
+    Cached,
+    /// Not a live small block, or another thread freed it first: nothing done.
+    Ignored,
+    /// Not for a cache (a large block, a free one, a region's end): the heap decides, under the
+    /// lock.
+    Heap,
+}
+
+/// One thread's cache: `BINS` bins of effective sizes `8, 16, …, 8 × BINS`, each a LIFO list of
+/// at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
+pub struct ThreadCache<const BINS: usize, const CAP: u32, const BATCH: u32> {
+    heads: [u32; BINS],
+    counts: [u32; BINS],
+}
+
+impl<const BINS: usize, const CAP: u32, const BATCH: u32> Default
+    for ThreadCache<BINS, CAP, BATCH>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP, BATCH> {
+    /// The largest effective size cached.
+    pub const MAX_EFF: u32 = 8 * BINS as u32;
+    /// The most bytes a cache holds, headers included: what a thread that ends without
+    /// [`ThreadCache::release`] leaves behind.
+    pub const BOUND: u64 = {
+        let mut bytes = 0u64;
+        let mut bin = 0;
+        while bin < BINS {
+            bytes += (8 * (bin as u64 + 1) + HEADER as u64) * CAP as u64;
+            bin += 1;
+        }
+        bytes
+    };
+
+    /// An empty cache.
+    pub const fn new() -> Self {
+        ThreadCache {
+            heads: [0; BINS],
+            counts: [0; BINS],
+        }
+    }
+
+    /// The number of blocks in the bin of effective size `eff`.
+    pub fn count(&self, eff: u32) -> u32 {
+        self.counts[(eff / 8 - 1) as usize]
+    }
+
+    /// The blocks of every bin, for a heap walk (the caller's own cache).
+    pub fn blocks<W: Words>(&self, words: &W, mut each: impl FnMut(u32)) {
+        for &head in &self.heads {
+            let mut node = head;
+            while node != 0 {
+                each(node);
+                // SAFETY: the cache's blocks are its thread's, the caller's.
+                node = unsafe { words.link(node) };
+            }
+        }
+    }
+
+    fn push<W: Words>(&mut self, words: &W, bin: usize, header: u32) {
+        // SAFETY: the block was claimed by this thread (or handed to its cache under the lock).
+        unsafe { words.set_link(header, self.heads[bin]) };
+        self.heads[bin] = header;
+        self.counts[bin] += 1;
+    }
+
+    fn pop<W: Words>(&mut self, words: &W, bin: usize) -> u32 {
+        let head = self.heads[bin];
+        if head != 0 {
+            // SAFETY: a block of this cache: this thread's.
+            self.heads[bin] = unsafe { words.link(head) };
+            self.counts[bin] -= 1;
+        }
+        head
+    }
+
+    /// **Allocation:** a block for `size` bytes from this thread's cache, refilled from the heap
+    /// under the lock when its bin is empty; its header, 0 when `size` is not cached (0, or above
+    /// [`Self::MAX_EFF`]) or the heap has nothing.
+    pub fn allocate<W: Words, S: Locked>(&mut self, words: &W, shared: &S, size: u32) -> u32 {
+        let eff = (size.wrapping_add(7) & !7).max(8);
+        if size == 0 || eff > Self::MAX_EFF {
+            return 0;
+        }
+        let bin = (eff / 8 - 1) as usize;
+        let mut header = self.pop(words, bin);
+        if header == 0 {
+            // One turn of the lock for a batch.
+            let mut taken = [0u32; 64];
+            let want = (BATCH as usize).min(taken.len());
+            let n = shared.with(|heap| {
+                let mut n = 0;
+                while n < want {
+                    let b = heap.take_cached(eff);
+                    if b == 0 {
+                        break;
+                    }
+                    taken[n] = b;
+                    n += 1;
+                }
+                n
+            });
+            for &b in taken[..n].iter().rev() {
+                self.push(words, bin, b);
+            }
+            header = self.pop(words, bin);
+            if header == 0 {
+                return 0;
+            }
+        }
+        // The block is this thread's alone (word 0 CACHED, out of every list): live from here.
+        words.publish(header, size);
+        header
+    }
+
+    /// **Free, from any thread:** claims the block at `header` with one compare-and-swap of its
+    /// word 0 and caches it; a full bin first gives half its blocks back under the lock.
+    pub fn deallocate<W: Words, S: Locked>(&mut self, words: &W, shared: &S, header: u32) -> Freed {
+        if !words.readable(header) {
+            return Freed::Ignored;
+        }
+        let word = words.size_word(header);
+        let eff = word & !FLAGS;
+        if word & (FREE | LAST) != 0 || eff == 0 || eff > Self::MAX_EFF {
+            return Freed::Heap;
+        }
+        let logical = words.logical(header);
+        // `CACHED` (cached already) is above every `eff`; 0 is never a live block's size.
+        if logical == 0 || logical > eff || !words.claim(header, logical, CACHED) {
+            return Freed::Ignored;
+        }
+        let bin = (eff / 8 - 1) as usize;
+        if self.counts[bin] >= CAP {
+            self.flush(words, shared, bin, CAP / 2 + 1);
+        }
+        self.push(words, bin, header);
+        Freed::Cached
+    }
+
+    /// The logical size of a live small block, from any thread: 0 for a cached one or anything
+    /// that is not a live block; `None` for a block the heap must answer for (a large one).
+    pub fn size<W: Words>(words: &W, header: u32) -> Option<u32> {
+        if !words.readable(header) {
+            return Some(0);
+        }
+        let word = words.size_word(header);
+        let eff = word & !FLAGS;
+        if word & (FREE | LAST) != 0 || eff == 0 || eff > Self::MAX_EFF {
+            return None;
+        }
+        let logical = words.logical(header);
+        Some(if logical <= eff { logical } else { 0 })
+    }
+
+    /// Gives `n` blocks of `bin` (or all it has) back to the heap in one turn of the lock.
+    fn flush<W: Words, S: Locked>(&mut self, words: &W, shared: &S, bin: usize, n: u32) {
+        let mut out = [0u32; 64];
+        let n = (n as usize).min(out.len()).min(self.counts[bin] as usize);
+        for slot in out[..n].iter_mut() {
+            *slot = self.pop(words, bin);
+        }
+        shared.with(|heap| {
+            for &b in &out[..n] {
+                heap.give_back(b);
+            }
+        });
+    }
+
+    /// **A thread that ends:** every cached block back to the heap (a turn of the lock per batch
+    /// of up to 64).
+    pub fn release<W: Words, S: Locked>(&mut self, words: &W, shared: &S) {
+        for bin in 0..BINS {
+            while self.counts[bin] != 0 {
+                self.flush(words, shared, bin, 64);
+            }
+        }
+    }
+}

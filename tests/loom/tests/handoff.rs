@@ -1,0 +1,423 @@
+//! src/handoff.rs under loom: the per-thread cache protocol (the same code the threaded builds
+//! run) over loom's atomics and cells, every interleaving of two and three threads explored.
+//!
+//! The model: a memory of a few blocks of 8 payload bytes (headers at 16, 32, ...), each with
+//! its header words as loom atomics and its first payload word as a loom cell (loom reports any
+//! two accesses to it that no happens-before orders: a block used by two threads at once); the
+//! shared heap is a list of free blocks behind a spin lock (the algorithm of src/lock.rs, with
+//! loom's yield in the spin). After each run every block must be in exactly one place: live with
+//! one thread, in one thread's cache, or free in the heap.
+//!
+//! `handoff_bug_is_found`: the same model over a `Words` whose claim is a load and a store
+//! instead of one compare-and-swap (the bug the protocol exists to prevent): loom must find the
+//! interleaving where two threads free the same block and both cache it.
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicU32, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use wall_e::handoff::{CacheHeap, Freed, Locked, ThreadCache, Words, CACHED, FREE};
+
+/// Blocks of the model memory (headers at 16, 32, ...).
+const BLOCKS: usize = 3;
+/// One bin (effective size 8), at most 2 blocks, refilled 2 at a time.
+type Cache = ThreadCache<1, 2, 2>;
+
+struct Block {
+    logical: AtomicU32,
+    size_word: AtomicU32,
+    link: UnsafeCell<u32>,
+}
+
+struct Memory {
+    blocks: Vec<Block>,
+}
+
+// SAFETY: the payload cells are loom's: every access is checked against every other.
+unsafe impl Sync for Memory {}
+
+fn index(header: u32) -> usize {
+    (header / 16 - 1) as usize
+}
+
+impl Memory {
+    fn new() -> Self {
+        Memory {
+            blocks: (0..BLOCKS)
+                .map(|_| Block {
+                    logical: AtomicU32::new(0),
+                    size_word: AtomicU32::new(8 | FREE),
+                    link: UnsafeCell::new(0),
+                })
+                .collect(),
+        }
+    }
+    fn block(&self, header: u32) -> &Block {
+        &self.blocks[index(header)]
+    }
+    /// A user's write into a live block's payload (its first word): loom checks that no other
+    /// thread touches it meanwhile.
+    fn write_payload(&self, header: u32, value: u32) {
+        self.block(header).link.with_mut(|p| unsafe { *p = value });
+    }
+}
+
+/// The correct platform: wasm's atomics as the protocol asks for them.
+struct Atomic(Arc<Memory>);
+
+unsafe impl Words for Atomic {
+    fn readable(&self, header: u32) -> bool {
+        header >= 16 && header & 15 == 0 && index(header) < BLOCKS
+    }
+    fn logical(&self, header: u32) -> u32 {
+        self.0.block(header).logical.load(Ordering::Acquire)
+    }
+    fn size_word(&self, header: u32) -> u32 {
+        self.0.block(header).size_word.load(Ordering::Relaxed)
+    }
+    fn claim(&self, header: u32, seen: u32, to: u32) -> bool {
+        self.0
+            .block(header)
+            .logical
+            .compare_exchange(seen, to, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+    fn publish(&self, header: u32, logical: u32) {
+        self.0
+            .block(header)
+            .logical
+            .store(logical, Ordering::Release)
+    }
+    unsafe fn link(&self, header: u32) -> u32 {
+        self.0.block(header).link.with(|p| unsafe { *p })
+    }
+    unsafe fn set_link(&self, header: u32, next: u32) {
+        self.0.block(header).link.with_mut(|p| unsafe { *p = next })
+    }
+}
+
+/// The injected bug: word 0 claimed by a load and a store, not one compare-and-swap.
+struct TornClaim(Atomic);
+
+unsafe impl Words for TornClaim {
+    fn readable(&self, header: u32) -> bool {
+        self.0.readable(header)
+    }
+    fn logical(&self, header: u32) -> u32 {
+        self.0.logical(header)
+    }
+    fn size_word(&self, header: u32) -> u32 {
+        self.0.size_word(header)
+    }
+    fn claim(&self, header: u32, seen: u32, to: u32) -> bool {
+        if self.0.logical(header) != seen {
+            return false;
+        }
+        self.0.publish(header, to);
+        true
+    }
+    fn publish(&self, header: u32, logical: u32) {
+        self.0.publish(header, logical)
+    }
+    unsafe fn link(&self, header: u32) -> u32 {
+        unsafe { self.0.link(header) }
+    }
+    unsafe fn set_link(&self, header: u32, next: u32) {
+        unsafe { self.0.set_link(header, next) }
+    }
+}
+
+/// The shared heap of the model: its free blocks, a stack.
+struct Heap {
+    memory: Arc<Memory>,
+    free: Vec<u32>,
+}
+
+impl CacheHeap for Heap {
+    fn take_cached(&mut self, eff: u32) -> u32 {
+        assert_eq!(eff, 8);
+        let Some(header) = self.free.pop() else {
+            return 0;
+        };
+        let b = self.memory.block(header);
+        assert_eq!(b.size_word.load(Ordering::Relaxed), 8 | FREE);
+        b.logical.store(CACHED, Ordering::Relaxed);
+        b.size_word.store(8, Ordering::Relaxed);
+        header
+    }
+    fn give_back(&mut self, header: u32) {
+        let b = self.memory.block(header);
+        assert_eq!(
+            b.logical.load(Ordering::Relaxed),
+            CACHED,
+            "a block given back that no cache had claimed"
+        );
+        assert!(!self.free.contains(&header), "a block given back twice");
+        // The heap writes its own links into a free block (word 0, payload).
+        b.logical.store(0, Ordering::Relaxed);
+        b.link.with_mut(|p| unsafe { *p = 0xF4EE });
+        b.size_word.store(8 | FREE, Ordering::Relaxed);
+        self.free.push(header);
+    }
+}
+
+/// The heap behind the spin lock of src/lock.rs (test and test-and-set; acquire to take it,
+/// release to free it), with loom's yield where lock.rs spins.
+struct Shared {
+    lock: AtomicU32,
+    heap: UnsafeCell<Heap>,
+}
+
+// SAFETY: the heap is reached only under the lock (and loom checks the cell's accesses).
+unsafe impl Sync for Shared {}
+
+impl Locked for Shared {
+    type Heap = Heap;
+    fn with<R>(&self, f: impl FnOnce(&mut Heap) -> R) -> R {
+        while self
+            .lock
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while self.lock.load(Ordering::Relaxed) != 0 {
+                thread::yield_now();
+            }
+        }
+        let r = self.heap.with_mut(|h| f(unsafe { &mut *h }));
+        self.lock.store(0, Ordering::Release);
+        r
+    }
+}
+
+fn setup() -> (Arc<Memory>, Arc<Shared>) {
+    let memory = Arc::new(Memory::new());
+    let free = (1..=BLOCKS as u32).rev().map(|i| 16 * i).collect();
+    let shared = Arc::new(Shared {
+        lock: AtomicU32::new(0),
+        heap: UnsafeCell::new(Heap {
+            memory: memory.clone(),
+            free,
+        }),
+    });
+    (memory, shared)
+}
+
+/// Every block in exactly one place: `live` (still held by a thread), a cache, or the heap; and
+/// each place agrees with the block's word 0.
+fn check_places<W: Words>(words: &W, shared: &Shared, caches: &[&Cache], live: &[u32]) {
+    let mut seen = [0u32; BLOCKS];
+    for &p in live {
+        seen[index(p)] += 1;
+        let l = words.logical(p);
+        assert!(l != CACHED && l != 0, "a live block marked {l:#x}");
+    }
+    for cache in caches {
+        cache.blocks(words, |b| {
+            seen[index(b)] += 1;
+            assert_eq!(words.logical(b), CACHED, "a cached block not marked cached");
+        });
+    }
+    shared.with(|heap| {
+        for &b in &heap.free {
+            seen[index(b)] += 1;
+        }
+    });
+    assert_eq!(seen, [1; BLOCKS], "every block in exactly one place");
+}
+
+/// Runs `f` under loom, every interleaving (no bound on preemptions unless
+/// LOOM_MAX_PREEMPTIONS sets one); returns how many executions it explored.
+fn model(f: impl Fn() + Sync + Send + 'static) -> usize {
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = runs.clone();
+    let builder = loom::model::Builder::new();
+    builder.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    let n = runs.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("loom: {n} executions explored");
+    n
+}
+
+/// Two threads free the same live block at once: exactly one caches it, the other's free is a
+/// no-op; nothing is lost or held twice.
+fn double_free<W: Words + Send + Sync + 'static>(wrap: fn(Atomic) -> W) -> usize {
+    model(move || {
+        let (memory, shared) = setup();
+        let words = Arc::new(wrap(Atomic(memory.clone())));
+        let mut main = Cache::new();
+        let p = main.allocate(&*words, &*shared, 5);
+        assert_ne!(p, 0);
+        memory.write_payload(p, 0xAAAA);
+        let frees: Vec<_> = (0..2)
+            .map(|_| {
+                let (words, shared) = (words.clone(), shared.clone());
+                thread::spawn(move || {
+                    let mut cache = Cache::new();
+                    let freed = cache.deallocate(&*words, &*shared, p);
+                    (freed, cache)
+                })
+            })
+            .collect();
+        let results: Vec<(Freed, Cache)> = frees.into_iter().map(|t| t.join().unwrap()).collect();
+        let wins = results.iter().filter(|r| r.0 == Freed::Cached).count();
+        assert_eq!(
+            wins, 1,
+            "a double free from two threads: exactly one winner"
+        );
+        assert!(results.iter().all(|r| r.0 != Freed::Heap));
+        let caches: Vec<&Cache> = results
+            .iter()
+            .map(|r| &r.1)
+            .chain(std::iter::once(&main))
+            .collect();
+        check_places(&*words, &shared, &caches, &[]);
+    })
+}
+
+#[test]
+fn double_free_from_two_threads_has_one_winner() {
+    assert!(double_free(|a| a) > 1);
+}
+
+/// The bug must be found, and for what it is: two threads writing the same block's cache link
+/// (loom's causality check), two winners, or a block in two places.
+#[test]
+fn handoff_bug_is_found() {
+    let found = std::panic::catch_unwind(|| double_free(TornClaim))
+        .expect_err("loom missed the torn claim");
+    let message = found
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| found.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        [
+            "Causality violation",
+            "exactly one winner",
+            "exactly one place"
+        ]
+        .iter()
+        .any(|m| message.contains(m)),
+        "loom stopped for another reason: {message}"
+    );
+}
+
+/// A block allocated on one thread and freed on another, while both also allocate (refill
+/// under the lock), use what they get, free, and hand their caches back: nothing is held twice
+/// (loom: every payload write ordered after the previous owner's), and at the end every block is
+/// back in the heap.
+#[test]
+fn cross_thread_free_with_refill_flush_and_release() {
+    model(|| {
+        let (memory, shared) = setup();
+        let words = Arc::new(Atomic(memory.clone()));
+        let mailbox = Arc::new(AtomicU32::new(0));
+        let producer = {
+            let (words, shared, memory, mailbox) = (
+                words.clone(),
+                shared.clone(),
+                memory.clone(),
+                mailbox.clone(),
+            );
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let x = cache.allocate(&*words, &*shared, 8);
+                assert_ne!(x, 0);
+                memory.write_payload(x, 1);
+                mailbox.store(x, Ordering::Release);
+                let y = cache.allocate(&*words, &*shared, 3);
+                if y != 0 {
+                    memory.write_payload(y, 2);
+                    assert_eq!(cache.deallocate(&*words, &*shared, y), Freed::Cached);
+                }
+                cache.release(&*words, &*shared);
+            })
+        };
+        let consumer = {
+            let (words, shared, memory, mailbox) = (
+                words.clone(),
+                shared.clone(),
+                memory.clone(),
+                mailbox.clone(),
+            );
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let x = loop {
+                    let x = mailbox.load(Ordering::Acquire);
+                    if x != 0 {
+                        break x;
+                    }
+                    thread::yield_now();
+                };
+                assert_eq!(Cache::size(&*words, x), Some(8));
+                assert_eq!(cache.deallocate(&*words, &*shared, x), Freed::Cached);
+                assert_eq!(
+                    Cache::size(&*words, x),
+                    Some(0),
+                    "a cached block has size 0"
+                );
+                // Reuses it at once (LIFO), writes it, frees it again.
+                let z = cache.allocate(&*words, &*shared, 7);
+                assert_eq!(z, x);
+                memory.write_payload(z, 3);
+                assert_eq!(cache.deallocate(&*words, &*shared, z), Freed::Cached);
+                cache.release(&*words, &*shared);
+            })
+        };
+        producer.join().unwrap();
+        consumer.join().unwrap();
+        check_places(&*words, &shared, &[], &[]);
+        shared.with(|heap| assert_eq!(heap.free.len(), BLOCKS, "all back in the heap"));
+    });
+}
+
+/// Three threads: two free the same block at once while a third takes blocks from the heap
+/// (a refill), uses one, frees it and hands its cache back (under the lock, beside the others'
+/// swaps).
+#[test]
+fn three_threads_double_free_beside_refill_and_flush() {
+    model(|| {
+        let (memory, shared) = setup();
+        let words = Arc::new(Atomic(memory.clone()));
+        let mut main = Cache::new();
+        let p = main.allocate(&*words, &*shared, 4);
+        assert_ne!(p, 0);
+        // The main thread's cache keeps the other block of its batch: give it back.
+        main.release(&*words, &*shared);
+        let mut threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (words, shared) = (words.clone(), shared.clone());
+                thread::spawn(move || {
+                    // (It keeps its cache: handed back, `p` could be handed out again to the
+                    // third thread, and a free racing with that reuse is a use after free that
+                    // no allocator can tell from a free: the contract's limit.)
+                    let mut cache = Cache::new();
+                    let freed = cache.deallocate(&*words, &*shared, p);
+                    (freed == Freed::Cached, cache)
+                })
+            })
+            .collect();
+        threads.push({
+            let (words, shared, memory) = (words.clone(), shared.clone(), memory.clone());
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let a = cache.allocate(&*words, &*shared, 8);
+                if a != 0 {
+                    memory.write_payload(a, 4);
+                    cache.deallocate(&*words, &*shared, a);
+                }
+                cache.release(&*words, &*shared);
+                (false, cache)
+            })
+        });
+        let results: Vec<(bool, Cache)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let wins = results.iter().filter(|r| r.0).count();
+        assert_eq!(
+            wins, 1,
+            "exactly one of the two frees of the same block took it"
+        );
+        let caches: Vec<&Cache> = results.iter().map(|r| &r.1).collect();
+        check_places(&*words, &shared, &caches, &[]);
+    });
+}

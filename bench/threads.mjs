@@ -16,7 +16,8 @@
 // and LIFO through bench/driver.wat, and producer/consumer through bench/ring.wat, where every
 // block is allocated by one worker and freed by another (a ring of 1,024 slots in the shared
 // memory per pair, published 64 blocks at a time, so the figure is the allocator's);
-// with 1 worker, that worker does both (fills the ring, then empties it). The single-threaded
+// with 1 worker, that worker does both (64 blocks at a time, allocated then freed). And a
+// ceiling: what this machine allows now (see STAND_IN). The single-threaded
 // module runs as 1 worker with its own memory, the same way. Every worker first warms up on a
 // tenth of its share (V8 compiles per isolate), counts itself in and waits on a shared flag
 // (Atomics.wait); the clock runs from the first worker's start to the last one's end (wall
@@ -37,7 +38,7 @@
 // SHARED_STACK=1 skips the per-instance stacks (all instances then share the linker's one).
 // WALL_E_THREADS_WASM: another threaded build of wall-e to measure in its place.
 // PARTS=1 or PARTS=2: only that part.
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { Worker, isMainThread, workerData, parentPort } from "node:worker_threads";
 
 const root = new URL("..", import.meta.url);
@@ -176,10 +177,12 @@ function check(alloc, memory, worker, ops) {
 
 const RING_CAP = 1024;
 const RING_BATCH = 64;
-/** The stand-in of the producer/consumer row: no allocator, each producer cycles through a pool
- * of 512 slots of 64 bytes of its own (more than a ring holds), `deallocate` does nothing: the
- * figure is what the ring and the hand-off alone cost. */
-const STAND_IN = "stand-in (no allocator)";
+/** What this machine allows, measured in the same run: the rows but producer/consumer on
+ * wall-e.wasm with a heap and memory of its own per worker (nothing shared: k workers can do no
+ * better); producer/consumer through the same rings with no allocator, each producer cycling
+ * through a pool of 2,048 slots of 64 bytes of its own (more than a ring holds) and `deallocate`
+ * doing nothing (what the ring and the hand-off alone cost). */
+const STAND_IN = "ceiling (nothing shared)";
 const STAND_IN_POOL = 2048;
 const STAND_IN_WAT = `(module
   (import "alloc" "memory" (memory 0 65536 shared))
@@ -283,6 +286,14 @@ if (!isMainThread) {
 } else {
   const reps = Number(process.argv[2] || 9);
   const parts = process.env.PARTS || "12";
+  // Everything printed after the checks also goes into bench/RESULTS.md, section "Threads"
+  // (a whole run only: both parts; RESULTS=0 to leave the file alone).
+  const printed = [];
+  const print = console.log;
+  console.log = (...args) => {
+    printed.push(args.join(" "));
+    print(...args);
+  };
   const single = new WebAssembly.Module(read("pkg/wall-e.wasm"));
   const peerPath = (name) => new URL(`target/threads-peers/out/${name}.wasm`, root);
   for (const name of ["talc", "std"]) {
@@ -422,7 +433,9 @@ if (!isMainThread) {
     const ns = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) * 1e6;
     const ops = results.reduce((s, r) => s + r.ops, 0);
     // The memory only grows: the largest size a worker saw at its end is the final one.
-    const grown = Math.max(...results.map((r) => r.pages)) - (isSingle ? results[0].pages0 : pages0);
+    const grown = isSingle
+      ? results.reduce((sum, r) => sum + r.pages - r.pages0, 0) // a memory each
+      : Math.max(...results.map((r) => r.pages)) - pages0;
     return { nsPerOp: ns / ops, grown };
   }
 
@@ -432,7 +445,7 @@ if (!isMainThread) {
     const configs = [
       { name: "wall-e.wasm", module: single, single: true, k: 1 },
       ...THREADED.flatMap(([name, module]) => KS.map((w) => ({ name, module, single: false, k: w }))),
-      ...KS.map((w) => ({ name: STAND_IN, module: standInModule, single: false, standIn: true, k: w })),
+      ...KS.map((w) => ({ name: STAND_IN, k: w, ceiling: true })),
     ];
     const table = [];
     for (const row of SCALING) {
@@ -442,12 +455,11 @@ if (!isMainThread) {
         for (let i = 0; i < configs.length; i++) {
           const j = (i + rep) % configs.length;
           const c = configs[j];
-          if (c.standIn && row.kind !== "pc") {
-            times[j].push(NaN);
-            grown[j].push(NaN);
-            continue;
-          }
-          const r = await scalingRun(c.module, c.single, row, c.k, rep + 1, c.standIn);
+          const r = c.ceiling
+            ? row.kind === "pc"
+              ? await scalingRun(standInModule, false, row, c.k, rep + 1, true)
+              : await scalingRun(single, true, row, c.k, rep + 1)
+            : await scalingRun(c.module, c.single, row, c.k, rep + 1);
           times[j].push(r.nsPerOp);
           grown[j].push(r.grown);
         }
@@ -470,7 +482,7 @@ if (!isMainThread) {
       console.log(`| ${row.name} | ${x(w("wall-e.threads", 1) / t[0])} | ${[...names, STAND_IN].map((n) => xs(w(n, 1) / w(n, 2))).join(" | ")} | ${names.map((n) => x(w(n, 2) / w(n, 4))).join(" | ")} | ${x(w("talc + lock", 2) / w("wall-e.threads", 2))} | ${x(w("std dlmalloc + lock", 2) / w("wall-e.threads", 2))} |`);
     }
     console.log("\nHeap growth, pages of 64 KiB gained during the run (warm-ups included), and k workers ÷ 1 worker:\n");
-    const heapCols = configs.filter((c) => !c.standIn).length;
+    const heapCols = configs.filter((c) => !c.ceiling).length;
     console.log(`| workload | wall-e.wasm, 1 | ${names.flatMap((n) => KS.map((w) => `${n}, ${w}`)).join(" | ")} | wall-e.threads: 2 ÷ 1 | 4 ÷ 1 |`);
     console.log(`|---|--:|${configs.slice(1, heapCols).map(() => "--:|").join("")}--:|--:|`);
     for (const { row, g: all } of table) {
@@ -480,6 +492,24 @@ if (!isMainThread) {
       console.log(`| ${row.name} | ${g.join(" | ")} | ${r(g[col("wall-e.threads", 2)])} | ${r(g[col("wall-e.threads", 4)])} |`);
     }
     console.log(`\nMedians of ${scalingReps}, scale ${k}, node ${process.version}, ${(await import("node:os")).cpus().length} CPUs, load average ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")}.`);
+  }
+  if (parts === "12" && process.env.RESULTS !== "0" && !process.env.WALL_E_THREADS_WASM) {
+    const file = new URL("bench/RESULTS.md", root);
+    const old = existsSync(file) ? readFileSync(file, "utf8") : "";
+    const body = printed.slice(printed.findIndex((l) => l.startsWith("Part 1")));
+    const section = [
+      "## Threads",
+      "",
+      `Generated by \`make bench-threads\` (\`node --no-liftoff bench/threads.mjs ${reps} ${k}\`) on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; see the header of bench/threads.mjs for what each figure is.`,
+      "",
+      ...body,
+      "",
+    ].join("\n");
+    const at = old.indexOf("\n## Threads\n");
+    let next = at < 0 ? -1 : old.indexOf("\n## ", at + 1);
+    const updated = at < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, at + 1)}${section}${next < 0 ? "" : old.slice(next + 1)}`;
+    writeFileSync(file, updated.endsWith("\n") ? updated : `${updated}\n`);
+    print("\n(written to bench/RESULTS.md, section Threads)");
   }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! # The protocol
 //! - **A thread owns a cache** ([`ThreadCache`]): bins of freed small blocks by effective size,
-//!   LIFO, bounded (`CAP` blocks a bin). Nobody else reads or writes it, so its pushes and pops
+//!   LIFO, bounded (`CAP` blocks a bin), their storage a [`BinStorage`]. Nobody else reads or writes it, so its pushes and pops
 //!   are plain loads and stores. Blocks are not owned by the thread that allocated them (glibc's
 //!   tcache, not mimalloc's owner lists): a block freed by another thread goes into *that*
 //!   thread's cache, and the two never meet on a cache line for it.
@@ -35,14 +35,9 @@
 /// Word 0 of a cached block's header: above every effective size, so no check takes it for a
 /// live block (the same value as cache.rs's single-threaded cache).
 pub const CACHED: u32 = u32::MAX;
-/// A block's header: 8 bytes before its payload (block.rs).
-pub const HEADER: u32 = 8;
-/// Word 1's flags (block.rs): the block is free; it is a region's end marker.
-pub const FREE: u32 = 1;
-/// See [`FREE`].
-pub const LAST: u32 = 4;
-/// Word 1's flag bits.
-pub const FLAGS: u32 = 7;
+use crate::block::{FLAGS, HEADER, LAST};
+/// Word 1's flag of a free block (block.rs), for a model's heap.
+pub const FREE: u32 = crate::block::FREE;
 
 /// The header words of the blocks of a shared memory, as the protocol reads and writes them.
 ///
@@ -104,30 +99,66 @@ pub enum Freed {
     Heap,
 }
 
-/// One thread's cache: `BINS` bins of effective sizes `8, 16, …, 8 × BINS`, each a LIFO list of
-/// at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
-pub struct ThreadCache<const BINS: usize, const CAP: u32, const BATCH: u32> {
-    heads: [u32; BINS],
-    counts: [u32; BINS],
+/// The storage of a cache's bins: the head and count of each (the shape of the single-threaded
+/// cache's `CacheBins` in cache.rs, issue 21, so that one set of bins serves both).
+pub trait BinStorage {
+    /// Bins: effective sizes `8..=8 * BINS`.
+    const BINS: usize;
+    /// No block cached.
+    const EMPTY: Self;
+    /// The head of `bin` (0 if empty).
+    fn head(&self, bin: usize) -> u32;
+    /// The number of blocks in `bin`.
+    fn count(&self, bin: usize) -> u32;
+    /// Sets the head and count of `bin`.
+    fn set(&mut self, bin: usize, head: u32, count: u32);
 }
 
-impl<const BINS: usize, const CAP: u32, const BATCH: u32> Default
-    for ThreadCache<BINS, CAP, BATCH>
-{
+/// `N` bins: their heads and counts.
+pub struct Bins<const N: usize> {
+    heads: [u32; N],
+    counts: [u16; N],
+}
+
+impl<const N: usize> BinStorage for Bins<N> {
+    const BINS: usize = N;
+    const EMPTY: Self = Bins {
+        heads: [0; N],
+        counts: [0; N],
+    };
+    fn head(&self, bin: usize) -> u32 {
+        self.heads[bin]
+    }
+    fn count(&self, bin: usize) -> u32 {
+        self.counts[bin] as u32
+    }
+    fn set(&mut self, bin: usize, head: u32, count: u32) {
+        self.heads[bin] = head;
+        self.counts[bin] = count as u16;
+    }
+}
+
+/// One thread's cache: the bins `B` (effective sizes `8, 16, …, 8 × B::BINS`), each a LIFO list
+/// of at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
+pub struct ThreadCache<B: BinStorage, const CAP: u32, const BATCH: u32> {
+    bins: B,
+}
+
+impl<B: BinStorage, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP, BATCH> {
+impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> {
     /// The largest effective size cached.
-    pub const MAX_EFF: u32 = 8 * BINS as u32;
+    pub const MAX_EFF: u32 = 8 * B::BINS as u32;
     /// The most bytes a cache holds, headers included: what a thread that ends without
     /// [`ThreadCache::release`] leaves behind.
     pub const BOUND: u64 = {
         let mut bytes = 0u64;
         let mut bin = 0;
-        while bin < BINS {
+        while bin < B::BINS {
             bytes += (8 * (bin as u64 + 1) + HEADER as u64) * CAP as u64;
             bin += 1;
         }
@@ -136,21 +167,18 @@ impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP,
 
     /// An empty cache.
     pub const fn new() -> Self {
-        ThreadCache {
-            heads: [0; BINS],
-            counts: [0; BINS],
-        }
+        ThreadCache { bins: B::EMPTY }
     }
 
     /// The number of blocks in the bin of effective size `eff`.
     pub fn count(&self, eff: u32) -> u32 {
-        self.counts[(eff / 8 - 1) as usize]
+        self.bins.count((eff / 8 - 1) as usize)
     }
 
     /// The blocks of every bin, for a heap walk (the caller's own cache).
     pub fn blocks<W: Words>(&self, words: &W, mut each: impl FnMut(u32)) {
-        for &head in &self.heads {
-            let mut node = head;
+        for bin in 0..B::BINS {
+            let mut node = self.bins.head(bin);
             while node != 0 {
                 each(node);
                 // SAFETY: the cache's blocks are its thread's, the caller's.
@@ -161,17 +189,16 @@ impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP,
 
     fn push<W: Words>(&mut self, words: &W, bin: usize, header: u32) {
         // SAFETY: the block was claimed by this thread (or handed to its cache under the lock).
-        unsafe { words.set_link(header, self.heads[bin]) };
-        self.heads[bin] = header;
-        self.counts[bin] += 1;
+        unsafe { words.set_link(header, self.bins.head(bin)) };
+        self.bins.set(bin, header, self.bins.count(bin) + 1);
     }
 
     fn pop<W: Words>(&mut self, words: &W, bin: usize) -> u32 {
-        let head = self.heads[bin];
+        let head = self.bins.head(bin);
         if head != 0 {
             // SAFETY: a block of this cache: this thread's.
-            self.heads[bin] = unsafe { words.link(head) };
-            self.counts[bin] -= 1;
+            let next = unsafe { words.link(head) };
+            self.bins.set(bin, next, self.bins.count(bin) - 1);
         }
         head
     }
@@ -232,7 +259,7 @@ impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP,
             return Freed::Ignored;
         }
         let bin = (eff / 8 - 1) as usize;
-        if self.counts[bin] >= CAP {
+        if self.bins.count(bin) >= CAP {
             self.flush(words, shared, bin, CAP / 2 + 1);
         }
         self.push(words, bin, header);
@@ -257,7 +284,9 @@ impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP,
     /// Gives `n` blocks of `bin` (or all it has) back to the heap in one turn of the lock.
     fn flush<W: Words, S: Locked>(&mut self, words: &W, shared: &S, bin: usize, n: u32) {
         let mut out = [0u32; 64];
-        let n = (n as usize).min(out.len()).min(self.counts[bin] as usize);
+        let n = (n as usize)
+            .min(out.len())
+            .min(self.bins.count(bin) as usize);
         for slot in out[..n].iter_mut() {
             *slot = self.pop(words, bin);
         }
@@ -271,8 +300,8 @@ impl<const BINS: usize, const CAP: u32, const BATCH: u32> ThreadCache<BINS, CAP,
     /// **A thread that ends:** every cached block back to the heap (a turn of the lock per batch
     /// of up to 64).
     pub fn release<W: Words, S: Locked>(&mut self, words: &W, shared: &S) {
-        for bin in 0..BINS {
-            while self.counts[bin] != 0 {
+        for bin in 0..B::BINS {
+            while self.bins.count(bin) != 0 {
                 self.flush(words, shared, bin, 64);
             }
         }

@@ -60,6 +60,7 @@ mod cache;
 mod classes;
 mod classes_pow2;
 mod classes_quarter;
+// The per-thread cache hand-off over an abstract platform: model-checked by tests/loom.
 #[doc(hidden)]
 pub mod handoff;
 mod heap;

@@ -21,7 +21,7 @@
 //!   writes the new logical size into word 0 with a release store, after which the block is live
 //!   and claimable again.
 //! - **Batches under the lock.** A full bin gives half of its blocks back to the shared heap, an
-//!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::with`]); the
+//!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::lock`]); the
 //!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. Large blocks,
 //!   growth and everything else stay under the lock.
 //! - **A thread that ends** gives its whole cache back ([`ThreadCache::release`]). One that
@@ -83,8 +83,13 @@ pub trait CacheHeap {
 pub trait Locked {
     /// The heap.
     type Heap: CacheHeap;
-    /// Runs `f` with the lock held.
-    fn with<R>(&self, f: impl FnOnce(&mut Self::Heap) -> R) -> R;
+    /// The heap while the lock is held; dropping it frees the lock.
+    type Guard<'a>: core::ops::DerefMut<Target = Self::Heap>
+    where
+        Self: 'a;
+    /// Takes the lock. (A guard, not a closure: a closure's captured references would need a
+    /// stack frame, and the threaded module has no stack, every instance would share one.)
+    fn lock(&self) -> Self::Guard<'_>;
 }
 
 /// What [`ThreadCache::deallocate`] did.
@@ -126,15 +131,29 @@ impl<const N: usize> BinStorage for Bins<N> {
         heads: [0; N],
         counts: [0; N],
     };
+    // Unchecked: a bounds check's panic path would need a stack frame, and the threaded module
+    // has no stack (every instance would share one). Every caller derives `bin` from a size
+    // checked against `MAX_EFF` (`< BINS`), or loops below `BINS`.
+    #[inline(always)]
     fn head(&self, bin: usize) -> u32 {
-        self.heads[bin]
+        debug_assert!(bin < N);
+        // SAFETY: `bin < N` (above).
+        unsafe { *self.heads.get_unchecked(bin) }
     }
+    #[inline(always)]
     fn count(&self, bin: usize) -> u32 {
-        self.counts[bin] as u32
+        debug_assert!(bin < N);
+        // SAFETY: `bin < N` (above).
+        unsafe { *self.counts.get_unchecked(bin) as u32 }
     }
+    #[inline(always)]
     fn set(&mut self, bin: usize, head: u32, count: u32) {
-        self.heads[bin] = head;
-        self.counts[bin] = count as u16;
+        debug_assert!(bin < N);
+        // SAFETY: `bin < N` (above).
+        unsafe {
+            *self.heads.get_unchecked_mut(bin) = head;
+            *self.counts.get_unchecked_mut(bin) = count as u16;
+        }
     }
 }
 
@@ -187,12 +206,14 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
         }
     }
 
+    #[inline(always)]
     fn push<W: Words>(&mut self, words: &W, bin: usize, header: u32) {
         // SAFETY: the block was claimed by this thread (or handed to its cache under the lock).
         unsafe { words.set_link(header, self.bins.head(bin)) };
         self.bins.set(bin, header, self.bins.count(bin) + 1);
     }
 
+    #[inline(always)]
     fn pop<W: Words>(&mut self, words: &W, bin: usize) -> u32 {
         let head = self.bins.head(bin);
         if head != 0 {
@@ -206,32 +227,28 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
     /// **Allocation:** a block for `size` bytes from this thread's cache, refilled from the heap
     /// under the lock when its bin is empty; its header, 0 when `size` is not cached (0, or above
     /// [`Self::MAX_EFF`]) or the heap has nothing.
+    #[inline(always)]
     pub fn allocate<W: Words, S: Locked>(&mut self, words: &W, shared: &S, size: u32) -> u32 {
-        let eff = (size.wrapping_add(7) & !7).max(8);
-        if size == 0 || eff > Self::MAX_EFF {
+        // `below >= MAX_EFF` also refuses 0 (it wraps): the bin is then provably in range.
+        let below = size.wrapping_sub(1);
+        if below >= Self::MAX_EFF {
             return 0;
         }
-        let bin = (eff / 8 - 1) as usize;
+        let bin = (below >> 3) as usize;
+        let eff = (bin as u32 + 1) << 3;
         let mut header = self.pop(words, bin);
         if header == 0 {
-            // One turn of the lock for a batch.
-            let mut taken = [0u32; 64];
-            let want = (BATCH as usize).min(taken.len());
-            let n = shared.with(|heap| {
-                let mut n = 0;
-                while n < want {
-                    let b = heap.take_cached(eff);
-                    if b == 0 {
-                        break;
-                    }
-                    taken[n] = b;
-                    n += 1;
+            // One turn of the lock for a batch, pushed as it comes (no array: the threaded
+            // module has no stack).
+            let mut heap = shared.lock();
+            for _ in 0..BATCH {
+                let b = heap.take_cached(eff);
+                if b == 0 {
+                    break;
                 }
-                n
-            });
-            for &b in taken[..n].iter().rev() {
                 self.push(words, bin, b);
             }
+            drop(heap);
             header = self.pop(words, bin);
             if header == 0 {
                 return 0;
@@ -244,13 +261,16 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
 
     /// **Free, from any thread:** claims the block at `header` with one compare-and-swap of its
     /// word 0 and caches it; a full bin first gives half its blocks back under the lock.
+    #[inline(always)]
     pub fn deallocate<W: Words, S: Locked>(&mut self, words: &W, shared: &S, header: u32) -> Freed {
         if !words.readable(header) {
             return Freed::Ignored;
         }
         let word = words.size_word(header);
         let eff = word & !FLAGS;
-        if word & (FREE | LAST) != 0 || eff == 0 || eff > Self::MAX_EFF {
+        // As in `allocate`: an empty block wraps above `MAX_EFF`.
+        let below = eff.wrapping_sub(1);
+        if word & (FREE | LAST) != 0 || below >= Self::MAX_EFF {
             return Freed::Heap;
         }
         let logical = words.logical(header);
@@ -258,7 +278,7 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
         if logical == 0 || logical > eff || !words.claim(header, logical, CACHED) {
             return Freed::Ignored;
         }
-        let bin = (eff / 8 - 1) as usize;
+        let bin = (below >> 3) as usize;
         if self.bins.count(bin) >= CAP {
             self.flush(words, shared, bin, CAP / 2 + 1);
         }
@@ -268,13 +288,14 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
 
     /// The logical size of a live small block, from any thread: 0 for a cached one or anything
     /// that is not a live block; `None` for a block the heap must answer for (a large one).
+    #[inline(always)]
     pub fn size<W: Words>(words: &W, header: u32) -> Option<u32> {
         if !words.readable(header) {
             return Some(0);
         }
         let word = words.size_word(header);
         let eff = word & !FLAGS;
-        if word & (FREE | LAST) != 0 || eff == 0 || eff > Self::MAX_EFF {
+        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= Self::MAX_EFF {
             return None;
         }
         let logical = words.logical(header);
@@ -282,23 +303,21 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
     }
 
     /// Gives `n` blocks of `bin` (or all it has) back to the heap in one turn of the lock.
+    #[inline(always)]
     fn flush<W: Words, S: Locked>(&mut self, words: &W, shared: &S, bin: usize, n: u32) {
-        let mut out = [0u32; 64];
-        let n = (n as usize)
-            .min(out.len())
-            .min(self.bins.count(bin) as usize);
-        for slot in out[..n].iter_mut() {
-            *slot = self.pop(words, bin);
-        }
-        shared.with(|heap| {
-            for &b in &out[..n] {
-                heap.give_back(b);
+        let mut heap = shared.lock();
+        for _ in 0..n {
+            let b = self.pop(words, bin);
+            if b == 0 {
+                break;
             }
-        });
+            heap.give_back(b);
+        }
     }
 
     /// **A thread that ends:** every cached block back to the heap (a turn of the lock per batch
     /// of up to 64).
+    #[inline(always)]
     pub fn release<W: Words, S: Locked>(&mut self, words: &W, shared: &S) {
         for bin in 0..B::BINS {
             while self.bins.count(bin) != 0 {

@@ -170,9 +170,9 @@ struct Shared {
 // SAFETY: the heap is reached only under the lock (and loom checks the cell's accesses).
 unsafe impl Sync for Shared {}
 
-impl Locked for Shared {
-    type Heap = Heap;
-    fn with<R>(&self, f: impl FnOnce(&mut Heap) -> R) -> R {
+impl Shared {
+    /// Takes the lock: lock.rs's test and test-and-set, with loom's yield where lock.rs spins.
+    fn take(&self) {
         while self
             .lock
             .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
@@ -182,9 +182,51 @@ impl Locked for Shared {
                 thread::yield_now();
             }
         }
-        let r = self.heap.with_mut(|h| f(unsafe { &mut *h }));
-        self.lock.store(0, Ordering::Release);
-        r
+    }
+    /// Runs `f` on the heap under the lock (the checks' way in).
+    fn with<R>(&self, f: impl FnOnce(&mut Heap) -> R) -> R {
+        let mut held = self.lock();
+        f(&mut held)
+    }
+}
+
+/// The heap while the lock is held: loom's access to the cell ends before the lock is freed.
+struct Held<'a> {
+    shared: &'a Shared,
+    heap: Option<loom::cell::MutPtr<Heap>>,
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Heap;
+    fn deref(&self) -> &Heap {
+        // SAFETY: the lock is held while `Held` lives.
+        unsafe { self.heap.as_ref().unwrap().deref() }
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Heap {
+        // SAFETY: as above.
+        unsafe { self.heap.as_ref().unwrap().deref() }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.heap = None;
+        self.shared.lock.store(0, Ordering::Release);
+    }
+}
+
+impl Locked for Shared {
+    type Heap = Heap;
+    type Guard<'a> = Held<'a>;
+    fn lock(&self) -> Held<'_> {
+        self.take();
+        Held {
+            shared: self,
+            heap: Some(self.heap.get_mut()),
+        }
     }
 }
 

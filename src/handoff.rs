@@ -240,8 +240,14 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
         if header == 0 {
             // One turn of the lock for a batch, pushed as it comes (no array: the threaded
             // module has no stack).
+            // The first block taken is returned (the lowest address, as the heap alone would
+            // give), the rest cached.
             let mut heap = shared.lock();
-            for _ in 0..BATCH {
+            header = heap.take_cached(eff);
+            if header == 0 {
+                return 0;
+            }
+            for _ in 1..BATCH {
                 let b = heap.take_cached(eff);
                 if b == 0 {
                     break;
@@ -249,10 +255,6 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
                 self.push(words, bin, b);
             }
             drop(heap);
-            header = self.pop(words, bin);
-            if header == 0 {
-                return 0;
-            }
         }
         // The block is this thread's alone (word 0 CACHED, out of every list): live from here.
         words.publish(header, size);

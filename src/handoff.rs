@@ -7,7 +7,9 @@
 //!
 //! # The protocol
 //! - **A thread owns a cache** ([`ThreadCache`]): bins of freed small blocks by effective size,
-//!   LIFO, bounded (`CAP` blocks a bin), their storage a [`BinStorage`]. Nobody else reads or writes it, so its pushes and pops
+//!   LIFO, bounded (`CAP` blocks a bin), their storage cache.rs's [`Bins`], the heap's own
+//!   cache unit (issue 21), and its rule: a block whose left neighbour is free is not cached but
+//!   goes to the heap (under the lock) to merge. Nobody else reads or writes it, so its pushes and pops
 //!   are plain loads and stores. Blocks are not owned by the thread that allocated them (glibc's
 //!   tcache, not mimalloc's owner lists): a block freed by another thread goes into *that*
 //!   thread's cache, and the two never meet on a cache line for it.
@@ -33,9 +35,12 @@
 //! writes only word 0 (by the swap, or as the block's owner) and the payload of its own blocks.
 
 /// Word 0 of a cached block's header: above every effective size, so no check takes it for a
-/// live block (the same value as cache.rs's single-threaded cache).
-pub const CACHED: u32 = u32::MAX;
-use crate::block::{FLAGS, HEADER, LAST};
+/// live block (cache.rs's, the same for the heap's cache and a thread's).
+pub const CACHED: u32 = crate::cache::CACHED;
+/// The bins of a thread's cache are the heap's cache unit (cache.rs): the same storage.
+pub use crate::cache::{Bins, CacheBins};
+
+use crate::block::{FLAGS, HEADER, LAST, PREV_FREE};
 /// Word 1's flag of a free block (block.rs), for a model's heap.
 pub const FREE: u32 = crate::block::FREE;
 
@@ -102,74 +107,23 @@ pub enum Freed {
     /// Not for a cache (a large block, a free one, a region's end): the heap decides, under the
     /// lock.
     Heap,
-}
-
-/// The storage of a cache's bins: the head and count of each (the shape of the single-threaded
-/// cache's `CacheBins` in cache.rs, issue 21, so that one set of bins serves both).
-pub trait BinStorage {
-    /// Bins: effective sizes `8..=8 * BINS`.
-    const BINS: usize;
-    /// No block cached.
-    const EMPTY: Self;
-    /// The head of `bin` (0 if empty).
-    fn head(&self, bin: usize) -> u32;
-    /// The number of blocks in `bin`.
-    fn count(&self, bin: usize) -> u32;
-    /// Sets the head and count of `bin`.
-    fn set(&mut self, bin: usize, head: u32, count: u32);
-}
-
-/// `N` bins: their heads and counts.
-pub struct Bins<const N: usize> {
-    heads: [u32; N],
-    counts: [u16; N],
-}
-
-impl<const N: usize> BinStorage for Bins<N> {
-    const BINS: usize = N;
-    const EMPTY: Self = Bins {
-        heads: [0; N],
-        counts: [0; N],
-    };
-    // Unchecked: a bounds check's panic path would need a stack frame, and the threaded module
-    // has no stack (every instance would share one). Every caller derives `bin` from a size
-    // checked against `MAX_EFF` (`< BINS`), or loops below `BINS`.
-    #[inline(always)]
-    fn head(&self, bin: usize) -> u32 {
-        debug_assert!(bin < N);
-        // SAFETY: `bin < N` (above).
-        unsafe { *self.heads.get_unchecked(bin) }
-    }
-    #[inline(always)]
-    fn count(&self, bin: usize) -> u32 {
-        debug_assert!(bin < N);
-        // SAFETY: `bin < N` (above).
-        unsafe { *self.counts.get_unchecked(bin) as u32 }
-    }
-    #[inline(always)]
-    fn set(&mut self, bin: usize, head: u32, count: u32) {
-        debug_assert!(bin < N);
-        // SAFETY: `bin < N` (above).
-        unsafe {
-            *self.heads.get_unchecked_mut(bin) = head;
-            *self.counts.get_unchecked_mut(bin) = count as u16;
-        }
-    }
+    /// Claimed, and given to the heap at once to merge with its free left neighbour.
+    Merged,
 }
 
 /// One thread's cache: the bins `B` (effective sizes `8, 16, …, 8 × B::BINS`), each a LIFO list
 /// of at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
-pub struct ThreadCache<B: BinStorage, const CAP: u32, const BATCH: u32> {
+pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32> {
     bins: B,
 }
 
-impl<B: BinStorage, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
+impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> {
+impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> {
     /// The largest effective size cached.
     pub const MAX_EFF: u32 = 8 * B::BINS as u32;
     /// The most bytes a cache holds, headers included: what a thread that ends without
@@ -189,11 +143,6 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
         ThreadCache { bins: B::EMPTY }
     }
 
-    /// The number of blocks in the bin of effective size `eff`.
-    pub fn count(&self, eff: u32) -> u32 {
-        self.bins.count((eff / 8 - 1) as usize)
-    }
-
     /// The blocks of every bin, for a heap walk (the caller's own cache).
     pub fn blocks<W: Words>(&self, words: &W, mut each: impl FnMut(u32)) {
         for bin in 0..B::BINS {
@@ -211,6 +160,7 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
         // SAFETY: the block was claimed by this thread (or handed to its cache under the lock).
         unsafe { words.set_link(header, self.bins.head(bin)) };
         self.bins.set(bin, header, self.bins.count(bin) + 1);
+        self.bins.mark(true);
     }
 
     #[inline(always)]
@@ -279,6 +229,13 @@ impl<B: BinStorage, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH>
         // `CACHED` (cached already) is above every `eff`; 0 is never a live block's size.
         if logical == 0 || logical > eff || !words.claim(header, logical, CACHED) {
             return Freed::Ignored;
+        }
+        // cache.rs's rule: a block whose left neighbour is free goes to the heap and merges
+        // (caching it would keep that free memory in pieces) — claimed first, like any other,
+        // so that a free racing this one still has one winner.
+        if word & PREV_FREE != 0 {
+            shared.lock().give_back(header);
+            return Freed::Merged;
         }
         let bin = (below >> 3) as usize;
         if self.bins.count(bin) >= CAP {

@@ -50,6 +50,16 @@
 // checks its links there); on the host `WallE` and `LinearMemory` do not exist.
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![no_std]
+#![cfg_attr(
+    all(
+        target_arch = "wasm32",
+        target_feature = "atomics",
+        wall_e_module,
+        not(feature = "checked"),
+        not(feature = "trace")
+    ),
+    feature(asm_experimental_arch)
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

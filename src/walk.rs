@@ -458,7 +458,17 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 "cache corrupt",
             )?;
         }
-        check(binned == cached, 0, "cache corrupt")
+        // In the threaded module the threads' own caches (handoff.rs) hold cached blocks too,
+        // which this walk cannot reach: there, at least the heap's are all found.
+        if cfg!(all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            wall_e_module
+        )) {
+            check(binned <= cached, 0, "cache corrupt")
+        } else {
+            check(binned == cached, 0, "cache corrupt")
+        }
     }
 
     /// Checks what can be checked of a block in cache bin `bin` without walking the heap: in

@@ -402,14 +402,17 @@ mod per_thread {
     type ModuleHeapType = crate::heap::Heap<crate::wasm::LinearMemory<true>, crate::policy::Chosen>;
 
     /// The heap with the lock held.
-    pub(super) struct Held<'a>(&'a super::ModuleHeap, crate::lock::Guard<'a>);
+    pub(super) struct Held<'a> {
+        heap: &'a super::ModuleHeap,
+        _locked: crate::lock::Guard<'a>,
+    }
 
     impl core::ops::Deref for Held<'_> {
         type Target = ModuleHeapType;
         #[inline(always)]
         fn deref(&self) -> &ModuleHeapType {
             // SAFETY: the lock is held (field 1) as long as this exists.
-            unsafe { self.0.heap() }
+            unsafe { self.heap.heap() }
         }
     }
 
@@ -417,7 +420,7 @@ mod per_thread {
         #[inline(always)]
         fn deref_mut(&mut self) -> &mut ModuleHeapType {
             // SAFETY: as above.
-            unsafe { self.0.heap() }
+            unsafe { self.heap.heap() }
         }
     }
 
@@ -426,7 +429,10 @@ mod per_thread {
         type Guard<'a> = Held<'a>;
         #[inline(always)]
         fn lock(&self) -> Held<'_> {
-            Held(self, self.lock.lock())
+            Held {
+                heap: self,
+                _locked: self.lock.lock(),
+            }
         }
     }
 }

@@ -861,7 +861,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// A block of effective size exactly `eff` for a thread's cache (handoff.rs, the threaded
     /// module), its word 0 set to `CACHED`: its header, or 0 (none, or the heap had only a
     /// slightly larger one: the thread's request then takes the lock).
-    #[cfg_attr(not(all(target_arch = "wasm32", wall_e_module)), allow(dead_code))]
+    #[cfg_attr(
+        not(all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            wall_e_module,
+            not(feature = "checked"),
+            not(feature = "trace")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn take_for_cache(&mut self, eff: u32) -> u32 {
         let p = self.allocate(eff);
         if p == 0 {
@@ -882,7 +891,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
     ///
     /// # Safety
     /// `header` is a used block of this heap whose word 0 its caller claimed as `CACHED`.
-    #[cfg_attr(not(all(target_arch = "wasm32", wall_e_module)), allow(dead_code))]
+    #[cfg_attr(
+        not(all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            wall_e_module,
+            not(feature = "checked"),
+            not(feature = "trace")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) unsafe fn give_back_claimed(&mut self, header: u32) {
         let word = self.size_word(header);
         debug_assert!(word & (FREE | LAST) == 0 && self.logical(header) == crate::cache::CACHED);

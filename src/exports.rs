@@ -375,7 +375,13 @@ mod per_thread {
                 .is_ok()
         }
         fn publish(&self, header: u32, logical: u32) {
-            word(header).store(logical, Ordering::Release)
+            // A plain store (wasm's atomic store is sequentially consistent: an `xchg` on x86,
+            // ~10 ns a call): only the block's owner writes it here, and a thread that frees the
+            // block got its pointer through a channel of its own that orders this store before
+            // its read; a racing stale free reads either value, both of which it handles.
+            // Volatile, so that the compiler keeps it as one aligned 4-byte store.
+            // SAFETY: `header` is the caller's block, inside the memory.
+            unsafe { core::ptr::write_volatile(header as usize as *mut u32, logical) }
         }
         unsafe fn link(&self, header: u32) -> u32 {
             // SAFETY: the caller owns the block.

@@ -47,8 +47,10 @@ pub const FREE: u32 = crate::block::FREE;
 /// The header words of the blocks of a shared memory, as the protocol reads and writes them.
 ///
 /// # Safety
-/// An implementation makes [`Words::logical`], [`Words::claim`] and [`Words::publish`] atomic on
-/// word 0 (acquire, acquire-release and release), [`Words::size_word`] an atomic read of word 1,
+/// An implementation makes [`Words::logical`] and [`Words::claim`] atomic on word 0 (acquire and
+/// acquire-release), [`Words::publish`] a single store of the aligned word (relaxed: only the
+/// owner writes it, and another thread learns the pointer through a channel that orders it),
+/// [`Words::size_word`] an atomic read of word 1,
 /// and [`Words::link`]/[`Words::set_link`] plain accesses to the first payload word.
 pub unsafe trait Words {
     /// Whether `header` may be read at all (inside the heap's memory): a pointer from a caller is

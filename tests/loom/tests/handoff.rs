@@ -82,10 +82,12 @@ unsafe impl Words for Atomic {
             .is_ok()
     }
     fn publish(&self, header: u32, logical: u32) {
+        // Relaxed, as the module's plain store: the owner's write, ordered for another thread
+        // only by the channel that hands it the pointer.
         self.0
             .block(header)
             .logical
-            .store(logical, Ordering::Release)
+            .store(logical, Ordering::Relaxed)
     }
     unsafe fn link(&self, header: u32) -> u32 {
         self.0.block(header).link.with(|p| unsafe { *p })

@@ -2,8 +2,10 @@
 //! instances of it, one per thread, over one `wasmtime::SharedMemory`, share one heap.
 //!
 //! - Its interface: it imports exactly a shared `env.memory` and exports exactly `allocate`,
-//!   `deallocate`, `reallocate` and `size`; it has no global at all (so no `__stack_pointer`:
-//!   no shadow stack that two instances could share) and no data segment.
+//!   `deallocate`, `reallocate`, `size` and (with per-thread caches) `release_thread_cache`; it
+//!   has no data segment, and without caches no global at all (so no `__stack_pointer`: no
+//!   shadow stack that two instances could share; with caches, the instance's cache slot is a
+//!   global, and no function keeps a frame: docs/threads.md).
 //! - A later instantiation over a memory in use re-initialises nothing.
 //! - Stress: every thread runs random allocate/deallocate/reallocate/size at once (1M operations
 //!   per thread by default, `WALL_E_THREAD_OPS` to change), each block filled with a pattern
@@ -13,7 +15,11 @@
 //!   thread runs now and then while the others work, and once at the end.
 //! - Out of memory under contention: a memory capped at a few MiB, every thread allocating until
 //!   it gets 0, all freeing, then allocating again: the same capacity, nothing lost, and no
-//!   deadlock (every run has a deadline).
+//!   deadlock (every run has a deadline); once more with every block freed by another thread.
+//! - For the per-thread caches: a free storm (every block freed by another thread), a double
+//!   free from two threads at once (no block handed out twice), and threads that end with live
+//!   blocks the next one frees, half of them without handing their cache back (the heap's growth
+//!   bounded by the abandoned caches).
 //!
 //! `pkg/wall-e.threads.wasm` must be built first (`node scripts/build.mjs --threads`, or
 //! `make build`).

@@ -33,7 +33,7 @@ pub(crate) const CACHED: u32 = u32::MAX;
 /// Payload word 0 of a cached block: the next block of its bin (0: none).
 const CACHE_LINK: u32 = HEADER;
 
-/// The storage of a cache: [`Bins`], or [`NoCache`].
+/// The storage of a cache: [`Bins`], or `NoCache` (none).
 pub trait CacheBins {
     /// Bins: effective sizes `8..=8 * BINS` are cached.
     const BINS: usize;

@@ -178,9 +178,11 @@ test-threads:
 	cargo test --test threads --test threads_example
 	cd pkg && node --test test/threads.test.js test/threads-browser.test.js
 
-# The threaded module's cost in V8 (bench/threads.mjs): uncontended against the single-threaded
-# module, and two workers on one heap. Not part of `make test`: it prints figures.
-# Also against talc behind its lock and std's dlmalloc with atomics (bench/threads-peers), in the same run.
+# The threaded module in V8 (bench/threads.mjs, a few minutes): uncontended against the
+# single-threaded module, then the same total work on 1, 2 and 4 workers on one heap (churn,
+# mixed sizes, LIFO, producer/consumer) with the heap's growth, against talc behind its lock and
+# std's dlmalloc with atomics (bench/threads-peers) and a ceiling with nothing shared, in the same
+# run; tables to stdout and bench/RESULTS.md ("Threads"). Not part of `make test`.
 .PHONY: bench-threads
 bench-threads: build
 	[ -d bench/node_modules ] || npm ci --prefix bench --no-audit --no-fund

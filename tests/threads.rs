@@ -162,8 +162,8 @@ struct Wall {
     validate_fn: Option<TypedFunc<(), u32>>,
     stat_fn: Option<TypedFunc<u32, u32>>,
     flush_cache_fn: Option<TypedFunc<(), ()>>,
-    /// `release_thread_cache`, where the build has per-thread caches (none today: then a thread
-    /// holds nothing of its own and there is nothing to hand back).
+    /// `release_thread_cache`, where the build has per-thread caches (without: a thread holds
+    /// nothing of its own and there is nothing to hand back).
     release_fn: Option<TypedFunc<(), ()>>,
 }
 

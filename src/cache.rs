@@ -178,7 +178,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// The largest effective size the cache holds.
-    const CACHED_MAX: u32 = (<P::Cache as CacheBins>::BINS as u32) << 3;
+    pub(crate) const CACHED_MAX: u32 = (<P::Cache as CacheBins>::BINS as u32) << 3;
 
     /// **The fast allocation:** the head of the bin of `size` rounded up (a block of exactly
     /// that effective size: I5 holds), its logical size written; 0 when `size` is 0, larger
@@ -238,6 +238,36 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if word & PREV_FREE != 0 && header + HEADER + eff != self.top {
             return false;
         }
+        // SAFETY: the caller's promise, and the checks above.
+        unsafe { self.cache_push_unchecked(header, eff, bin, count) };
+        true
+    }
+
+    /// [`Heap::cache_push`] for a block `deallocate_sized` checked: its size word is `eff`
+    /// (no flag but `PREV_FREE`, and that only just below the top), and `eff` has a bin.
+    ///
+    /// # Safety
+    /// `header` is a used block of this heap of effective size `eff`, `8 <= eff <= CACHED_MAX`.
+    #[inline(always)]
+    pub(crate) unsafe fn cache_push_fast(&mut self, header: u32, eff: u32) -> bool {
+        debug_assert!(eff >= 8 && eff <= Self::CACHED_MAX);
+        let bin = bin_of(eff);
+        let count = self.cache.count(bin);
+        if count >= P::CACHE_CAP {
+            return false;
+        }
+        // SAFETY: the caller's promise.
+        unsafe { self.cache_push_unchecked(header, eff, bin, count) };
+        true
+    }
+
+    /// Pushes the used block at `header` onto `bin`, which holds `count` blocks.
+    ///
+    /// # Safety
+    /// `header` is a used block of this heap of effective size `eff`, whose bin is `bin`, and
+    /// `count < CACHE_CAP`; caching it keeps I8 (see `cache_push`).
+    #[inline(always)]
+    unsafe fn cache_push_unchecked(&mut self, header: u32, eff: u32, bin: usize, count: u32) {
         let head = self.cache.head(bin);
         // SAFETY: the caller's promise: the header and the payload's first word are the block's.
         unsafe {
@@ -249,7 +279,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         self.cache.set(bin, header, count + 1);
         self.cache.mark(true);
-        true
     }
 
     /// Gives every cached block back to the heap, where it merges with its free neighbours (or

@@ -269,6 +269,54 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
     }
 
+    /// Frees the block at `p`, which the caller says holds `size` bytes (the size it was
+    /// allocated or last resized with: `WallE`'s `Layout`). With that size known, a small
+    /// block goes to the cache after a pointer check of two comparisons, inlined into the
+    /// caller; anything else (no cache, a large size, a size the header does not confirm, a
+    /// block after a free one) takes [`Heap::deallocate`]'s path, out of line. A wrong size or
+    /// a bad pointer is therefore ignored exactly as there.
+    ///
+    /// The check: one comparison finds `p` 8-aligned with the whole block `[p - 8, p + eff)`
+    /// inside the heap (`first + 8 <= p <= top - eff`), a second that the header holds `size`
+    /// and exactly `eff` with no flag (used, not an end marker, its left neighbour not free),
+    /// which is what [`Heap::used_block`]'s six comparisons and `cache_push`'s checks of the
+    /// flags find for such a block. (32-byte alloc+free in a Rust loop: see docs/small-blocks.md.)
+    #[inline(always)]
+    pub fn deallocate_sized(&mut self, p: u32, size: u32) {
+        if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
+            let eff = (size + P::TAIL + 7) & !7;
+            let from = self.first + HEADER;
+            // The room for a block of `eff` bytes: negative (no such block) while the heap is
+            // empty or smaller. In i64, so that the heap may span the whole 4 GiB.
+            let room = self.top as i64 - from as i64 - eff as i64;
+            // Rotated, an offset that is not a multiple of 8 (or below `from`, wrapped) is at
+            // least 2^29, above any `room >> 3`.
+            let off = p.wrapping_sub(from).rotate_right(3);
+            if off as i64 <= room >> 3 {
+                let header = p - HEADER;
+                let word = self.size_word(header);
+                // (A block just below the top is cached even after a free block, as in
+                // `cache_push`: the 16-aligned 32-byte pair has the gap before it free.)
+                let cacheable =
+                    word == eff || (word == eff | PREV_FREE && p + eff == self.top);
+                if cacheable && self.logical(header) == size {
+                    // SAFETY: `header` is a used block of `eff` bytes inside the heap whose
+                    // left neighbour is not free, or which ends at the top (checked above).
+                    if unsafe { self.cache_push_fast(header, eff) } {
+                        return;
+                    }
+                }
+            }
+        }
+        self.deallocate_slow(p);
+    }
+
+    /// [`Heap::deallocate`] behind [`Heap::deallocate_sized`], out of line.
+    #[inline(never)]
+    fn deallocate_slow(&mut self, p: u32) {
+        self.deallocate(p)
+    }
+
     /// Frees the used block at `header`: into the cache if it takes it, else to the heap.
     ///
     /// # Safety

@@ -189,11 +189,14 @@ unsafe impl GlobalAlloc for WallE {
         to_ptr(heap.allocate_zeroed(layout.size() as u32, layout.align() as u32))
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         #[cfg(target_feature = "atomics")]
         let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
-        unsafe { self.heap() }.deallocate(ptr.expose_provenance() as u32)
+        let heap = unsafe { self.heap() };
+        // The size from the `Layout`: a small block's free is a push after two comparisons
+        // (`deallocate_sized`); the header still decides, so a wrong layout is harmless.
+        heap.deallocate_sized(ptr.expose_provenance() as u32, layout.size() as u32)
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

@@ -206,6 +206,36 @@ impl<S: Source, P: Policy> Heap<S, P> {
         head + HEADER
     }
 
+    /// When the bin of `size` is empty: the head of the first non-empty bin above it whose
+    /// blocks are within 125% of the request (I5, without a split), its logical size written;
+    /// else 0.
+    #[inline(always)]
+    pub(crate) fn cache_pop_near(&mut self, size: u32) -> u32 {
+        let bins = <P::Cache as CacheBins>::BINS;
+        let Some(need) = crate::block::effective(size, P::TAIL) else {
+            return 0;
+        };
+        if bins == 0 || need > Self::CACHED_MAX {
+            return 0;
+        }
+        // The largest block within 125% of `need`, as a bin.
+        let last = bin_of(((need + need / 4) & !7).min(Self::CACHED_MAX));
+        let mut bin = bin_of(need) + 1;
+        while bin <= last {
+            let head = self.cache.head(bin);
+            if head != 0 {
+                let next = self.read(head + CACHE_LINK);
+                let count = self.cache.count(bin);
+                self.cache.set(bin, next, count.wrapping_sub(1));
+                // SAFETY: `head` is a cached block of this heap (I8): a used block to the heap.
+                unsafe { self.set_logical(head, size) };
+                return head + HEADER;
+            }
+            bin += 1;
+        }
+        0
+    }
+
     /// **The fast free:** caches the used block at `header` (size word `word`) when its size
     /// has a bin and the bin is not full; false otherwise (the heap takes it).
     ///
@@ -268,6 +298,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// `count < CACHE_CAP`; caching it keeps I8 (see `cache_push`).
     #[inline(always)]
     unsafe fn cache_push_unchecked(&mut self, header: u32, eff: u32, bin: usize, count: u32) {
+        let _ = eff; // (the checked build's poisoning)
         let head = self.cache.head(bin);
         // SAFETY: the caller's promise: the header and the payload's first word are the block's.
         unsafe {

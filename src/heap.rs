@@ -184,6 +184,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// [`Heap::allocate`] behind the cache, out of line.
     #[inline(never)]
     fn allocate_slow(&mut self, size: u32) -> u32 {
+        let p = self.cache_pop_near(size);
+        if p != 0 {
+            return p;
+        }
         self.allocate_uncached(size)
     }
 
@@ -295,20 +299,42 @@ impl<S: Source, P: Policy> Heap<S, P> {
             if off as i64 <= room >> 3 {
                 let header = p - HEADER;
                 let word = self.size_word(header);
-                // (A block just below the top is cached even after a free block, as in
-                // `cache_push`: the 16-aligned 32-byte pair has the gap before it free.)
-                let cacheable =
-                    word == eff || (word == eff | PREV_FREE && p + eff == self.top);
-                if cacheable && self.logical(header) == size {
-                    // SAFETY: `header` is a used block of `eff` bytes inside the heap whose
-                    // left neighbour is not free, or which ends at the top (checked above).
-                    if unsafe { self.cache_push_fast(header, eff) } {
+                let cached = if word == eff {
+                    eff
+                } else {
+                    self.cacheable_slack(p, eff, word)
+                };
+                if cached != 0 && self.logical(header) == size {
+                    // SAFETY: `header` is a used block of `cached` bytes inside the heap whose
+                    // left neighbour is not free, or which ends at the top (checked above and
+                    // in `cacheable_slack`).
+                    if unsafe { self.cache_push_fast(header, cached) } {
                         return;
                     }
                 }
             }
         }
         self.deallocate_slow(p);
+    }
+
+    /// For [`Heap::deallocate_sized`]: the effective size to cache the block at `p` under
+    /// (`eff` rounded from the caller's size, `word` its size word, `[p - 8, p + eff)` inside
+    /// the heap), when the word is not `eff` exactly; 0 when the heap's path must take it.
+    /// A block with slack (I5: split leftovers of 8 bytes, a block from a bin above,
+    /// `cache_pop_near`) whose whole `word` bytes lie in the heap and have a bin; a block just
+    /// below the top after a free block, as in `cache_push` (the 16-aligned 32-byte pair has
+    /// the gap before it free).
+    #[inline(always)]
+    fn cacheable_slack(&self, p: u32, eff: u32, word: u32) -> u32 {
+        if word & FLAGS == 0 {
+            // (`p < top`: checked by the caller.)
+            if word > eff && word <= Self::CACHED_MAX && self.top - p >= word {
+                return word;
+            }
+        } else if word == eff | PREV_FREE && p + eff == self.top {
+            return eff;
+        }
+        0
     }
 
     /// [`Heap::deallocate`] behind [`Heap::deallocate_sized`], out of line.

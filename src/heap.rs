@@ -50,8 +50,11 @@
 //!
 //! # Paths
 //! Under a policy with a cache, a small request first takes the head of its bin and a small
-//! block freed goes onto its bin (cache.rs), inlined into the caller; the rest of this is the
-//! slow path behind it. Before the heap grows memory it gives back the cached blocks that may
+//! block freed goes onto its bin (cache.rs), inlined into the caller; a request whose bin is
+//! empty then looks at the bins within 125% above; the rest of this is the slow path behind
+//! it. [`Heap::deallocate_sized`] (`WallE`'s free, with the `Layout`'s size) checks a small
+//! block by its header and that size in two comparisons and caches it, anything else taking
+//! [`Heap::deallocate`]'s path. Before the heap grows memory it gives back the cached blocks that may
 //! merge, or fit the request (released as below), and looks for a fit again.
 //!
 //! A request is served by [`Heap::take`]: the head of its own class if it [`fits`], a closer

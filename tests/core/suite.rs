@@ -570,7 +570,7 @@ fn a_cached_block_is_freed_memory_and_comes_back_first() {
     assert_eq!(h.size(a), 33);
     h.deallocate(a);
     assert_ne!(h.allocate(48), a, "a block of another size never comes from its bin");
-    assert_ne!(h.allocate(32), a, "nor a smaller one (the bins are exact: I5)");
+    assert_ne!(h.allocate(24), a, "nor a smaller one beyond 125% (I5)");
     assert!(holds(&h, b, 40, 2));
     valid(&h);
 }
@@ -804,4 +804,69 @@ fn isolated_cached_blocks_too_small_stay_cached_when_memory_grows() {
     assert!(holes.contains(&p), "a cached hole serves it");
     assert_eq!(h.source().pages(), pages, "without growing");
     assert_eq!(valid(&h).cached_blocks, 99);
+}
+
+/// A request whose bin is empty takes a cached block from a bin above only within 125% of
+/// its rounded size (I5), and the block keeps its effective size (its slack): freed again, it
+/// goes back to its own bin.
+#[test]
+fn a_request_takes_a_cached_block_within_125_percent() {
+    if P::CACHE_CAP == 0 {
+        return;
+    }
+    let mut h = heap(1, 4);
+    let a = h.allocate(40);
+    let _guard = h.allocate(8);
+    h.deallocate(a);
+    assert_ne!(h.allocate(24), a, "40 bytes for 24: above 125%");
+    valid(&h);
+    assert_eq!(h.allocate(32), a, "40 bytes for 32: within 125%");
+    assert_eq!((h.size(a), effective(&h, a)), (32, 40));
+    h.deallocate_sized(a, 32);
+    let s = valid(&h);
+    assert_eq!((s.cached_blocks, s.cached_bytes), (1, 40), "cached with its slack");
+    assert_eq!(h.allocate(40), a, "back in its own bin");
+    valid(&h);
+}
+
+/// `deallocate_sized` (`WallE`'s free with its `Layout`): a block of the size given is cached
+/// as by `deallocate`; a wrong size frees the block all the same (the header decides); a bad
+/// pointer is ignored whatever the size, and a freed or cached block's own header words do not
+/// make it a block again.
+#[test]
+fn deallocate_sized_frees_by_the_header_and_ignores_bad_pointers() {
+    let mut h = heap(1, 4);
+    let a = h.allocate(24);
+    let b = h.allocate(100);
+    let c = h.allocate(2000);
+    let _guard = h.allocate(8);
+    h.deallocate_sized(a, 24);
+    h.deallocate_sized(b, 64); // wrong: still freed
+    h.deallocate_sized(c, 2000); // above the cache: the heap's path
+    for p in [a, b, c] {
+        assert_eq!(h.size(p), 0, "{p:#x} freed");
+    }
+    let s = valid(&h);
+    if P::CACHE_CAP != 0 {
+        assert_eq!((s.cached_blocks, s.cached_bytes), (2, 24 + 104));
+    }
+    let digest = h.shape_digest();
+    for p in [a, b, c] {
+        for size in [0, 1, 8, 24, 100, 104, 2000, u32::MAX] {
+            h.deallocate_sized(p, size); // double free
+        }
+    }
+    assert_eq!(h.shape_digest(), digest, "double frees ignored");
+    let d = h.allocate(16);
+    let digest_d = h.shape_digest();
+    for p in [d + 1, d + 4, d + 8, d - 8, 0, 8, 1024, 1 << 20, u32::MAX - 7] {
+        for size in [1, 8, 16, 24] {
+            h.deallocate_sized(p, size);
+        }
+    }
+    assert_eq!(h.shape_digest(), digest_d, "bad pointers ignored");
+    assert_eq!(h.size(d), 16);
+    h.deallocate_sized(d, 16);
+    assert_eq!(h.size(d), 0);
+    valid(&h);
 }

@@ -146,6 +146,11 @@ pub trait Target {
     fn reallocate_aligned(&mut self, _p: u32, _size: u32, _align: u32) -> Option<u32> {
         None
     }
+    /// `deallocate` with the size the caller believes the block has (`WallE`'s `Layout`):
+    /// `None` where the target has no such call.
+    fn deallocate_sized(&mut self, _p: u32, _size: u32) -> Option<()> {
+        None
+    }
 
     /// The memory's size in bytes.
     fn memory_bytes(&self) -> u64;
@@ -228,6 +233,10 @@ impl<P: wall_e::Policy> Target for wall_e::Heap<wall_e::HostMemory, P> {
     }
     fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> Option<u32> {
         Some(wall_e::Heap::reallocate_aligned(self, p, size, align))
+    }
+    fn deallocate_sized(&mut self, p: u32, size: u32) -> Option<()> {
+        wall_e::Heap::deallocate_sized(self, p, size);
+        Some(())
     }
     fn memory_bytes(&self) -> u64 {
         self.source().pages() as u64 * wall_e::PAGE as u64
@@ -684,7 +693,16 @@ impl<T: Target> Shadow<T> {
         self.ops += 1;
         let b = self.remove(p);
         self.check_contents(&b, 0, b.size, "before deallocate");
-        self.target.deallocate(p);
+        // Every other free with the block's size (as `WallE` frees with its `Layout`), every
+        // fourth of those with a wrong one (the header decides: the block is freed all the same).
+        let sized = match self.ops % 8 {
+            0 | 2 | 4 => self.target.deallocate_sized(p, b.size),
+            6 => self.target.deallocate_sized(p, b.size.wrapping_add(8)),
+            _ => None,
+        };
+        if sized.is_none() {
+            self.target.deallocate(p);
+        }
         if self.target.ignores_bad_pointers() {
             let size = self.target.size(p);
             if size != 0 {
@@ -819,7 +837,7 @@ impl<T: Target> Shadow<T> {
         ok.then(|| (self.target.read_u32(p - 8), self.target.read_u32(p - 4)))
     }
 
-    /// `size`, `reallocate` (to `size`) and `deallocate` of a pointer the contract covers (see
+    /// `size`, `reallocate` (to `size`), `deallocate` and `deallocate_sized` of a pointer the contract covers (see
     /// [`Shadow::covered`]; others are skipped, as is `reallocate(0, _)`, an allocation): each
     /// must be ignored, the heap left as it was: its fields and list heads
     /// ([`Target::shape_digest`]) and the 8 bytes before `p`, where a used block's header would
@@ -844,6 +862,13 @@ impl<T: Target> Shadow<T> {
                 );
             }
         }
+        // With a size too: the header's own (a block freed, or a fake header the check must
+        // refuse), the caller's, and the smallest.
+        if let Some((logical, _)) = self.header_words(p) {
+            self.target.deallocate_sized(p, logical);
+        }
+        self.target.deallocate_sized(p, size);
+        self.target.deallocate_sized(p, 8);
         self.target.deallocate(p);
         if (self.target.shape_digest(), self.header_words(p)) != before {
             fail!(self, "bad pointer {p:#x} ({what:?}) changed the heap");

@@ -174,22 +174,32 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// rest is a call.
     #[inline(always)]
     pub fn allocate(&mut self, size: u32) -> u32 {
+        self.allocate_from(size, true)
+    }
+
+    /// [`Heap::allocate`]; `near`: a miss may take a cached block within 125% from a bin
+    /// above (not for a request that already holds a reallocation's headroom: the two slacks
+    /// together would break I5).
+    #[inline(always)]
+    fn allocate_from(&mut self, size: u32, near: bool) -> u32 {
         if Self::caches() {
             let p = self.cache_pop(size, 8);
             if p != 0 {
                 return p;
             }
-            return self.allocate_slow(size);
+            return self.allocate_slow(size, near);
         }
         self.allocate_uncached(size)
     }
 
     /// [`Heap::allocate`] behind the cache, out of line.
     #[inline(never)]
-    fn allocate_slow(&mut self, size: u32) -> u32 {
-        let p = self.cache_pop_near(size);
-        if p != 0 {
-            return p;
+    fn allocate_slow(&mut self, size: u32, near: bool) -> u32 {
+        if near {
+            let p = self.cache_pop_near(size);
+            if p != 0 {
+                return p;
+            }
         }
         self.allocate_uncached(size)
     }
@@ -222,6 +232,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// Allocates `size` bytes aligned to `align` (a power of two); 0 on failure.
     #[inline(always)]
     pub fn allocate_aligned(&mut self, size: u32, align: u32) -> u32 {
+        self.allocate_aligned_from(size, align, true)
+    }
+
+    /// [`Heap::allocate_aligned`]; `near` as in [`Heap::allocate_from`].
+    #[inline(always)]
+    fn allocate_aligned_from(&mut self, size: u32, align: u32, near: bool) -> u32 {
         if Self::caches() && align == 16 {
             // 16 is common in Rust (`u128`, SIMD): a cached block whose payload happens to be
             // 16-aligned (as every block placed for such a request is) serves it.
@@ -231,7 +247,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
         }
         if align <= 8 {
-            self.allocate(size)
+            self.allocate_from(size, near)
         } else {
             self.allocate_over_aligned(size, align)
         }
@@ -240,8 +256,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// [`Heap::allocate_aligned`] for a block that moves (`reallocate`): one copy of the
     /// inlined paths, out of line (a copy per call site cost the module 162 bytes).
     #[inline(never)]
-    fn allocate_moved(&mut self, size: u32, align: u32) -> u32 {
-        self.allocate_aligned(size, align)
+    fn allocate_moved(&mut self, size: u32, align: u32, near: bool) -> u32 {
+        self.allocate_aligned_from(size, align, near)
     }
 
     /// Like [`Heap::allocate_aligned`], with the payload zeroed. Memory fresh from the source is
@@ -433,9 +449,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             } else {
                 0
             };
-            let mut q = self.allocate_moved(size.saturating_add(headroom), align);
+            let mut q = self.allocate_moved(size.saturating_add(headroom), align, headroom == 0);
             if q == 0 && headroom != 0 {
-                q = self.allocate_moved(size, align);
+                q = self.allocate_moved(size, align, true);
             }
             if q != 0 {
                 // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).

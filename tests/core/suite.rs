@@ -870,3 +870,20 @@ fn deallocate_sized_frees_by_the_header_and_ignores_bad_pointers() {
     assert_eq!(h.size(d), 0);
     valid(&h);
 }
+
+/// A reallocation that moves with headroom never takes a cached block from a bin above: the
+/// two slacks together would break the 125% rule (found by the shadow model).
+#[test]
+fn headroom_and_a_cached_block_from_above_never_add_up() {
+    let mut h = heap(1, 4);
+    let a = h.allocate(760);
+    let _g1 = h.allocate(8);
+    let b = h.allocate(420);
+    let _g2 = h.allocate(8);
+    h.deallocate(a);
+    let q = h.reallocate(b, 511);
+    assert_ne!(q, 0);
+    let eff = effective(&h, q);
+    assert!(eff <= 640, "{eff} bytes for 511");
+    valid(&h);
+}

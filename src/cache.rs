@@ -202,12 +202,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if head == 0 || (align > 8 && (head + HEADER) & (align - 1) != 0) {
             return 0;
         }
-        let next = self.read(head + CACHE_LINK);
-        let count = self.cache.count(bin);
-        self.cache.set(bin, next, count.wrapping_sub(1));
-        // SAFETY: `head` is a cached block of this heap (I8): a used block to the heap.
-        unsafe { self.set_logical(head, size) };
-        head + HEADER
+        // SAFETY: `head` heads `bin`, of the request's rounded size.
+        unsafe { self.take_cached(bin, head, size) }
     }
 
     /// When the bin of `size` is empty: the head of the first non-empty bin above it whose
@@ -219,28 +215,37 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub(crate) fn cache_pop_near(&mut self, size: u32) -> u32 {
         let bins = <P::Cache as CacheBins>::BINS;
-        let Some(need) = crate::block::effective(size, P::TAIL) else {
-            return 0;
-        };
-        if bins == 0 || need > Self::CACHED_MAX {
+        // As in `cache_pop`: the request's own bin.
+        let below = size.wrapping_sub(1);
+        if bins == 0 || below >= Self::CACHED_MAX {
             return 0;
         }
-        // The largest block within 125% of `need`, as a bin.
-        let last = bin_of(((need + need / 4) & !7).min(Self::CACHED_MAX));
-        let mut bin = bin_of(need) + 1;
-        while bin <= last {
+        let own = (below >> 3) as usize;
+        // The last bin within 125% of the rounded request (`own + 1` words of 8 bytes).
+        let last = (own + 1 + (own + 1) / 4 - 1).min(bins - 1);
+        for bin in own + 1..=last {
             let head = self.cache.head(bin);
             if head != 0 {
-                let next = self.read(head + CACHE_LINK);
-                let count = self.cache.count(bin);
-                self.cache.set(bin, next, count.wrapping_sub(1));
-                // SAFETY: `head` is a cached block of this heap (I8): a used block to the heap.
-                unsafe { self.set_logical(head, size) };
-                return head + HEADER;
+                // SAFETY: `head` heads `bin` (I8).
+                return unsafe { self.take_cached(bin, head, size) };
             }
-            bin += 1;
         }
         0
+    }
+
+    /// Takes `head`, the head of `bin`, out of the cache for a request of `size` bytes: its
+    /// logical size written, its payload returned.
+    ///
+    /// # Safety
+    /// `head` is the head of `bin`, and its effective size holds `size` within 125%.
+    #[inline(always)]
+    unsafe fn take_cached(&mut self, bin: usize, head: u32, size: u32) -> u32 {
+        let next = self.read(head + CACHE_LINK);
+        let count = self.cache.count(bin);
+        self.cache.set(bin, next, count.wrapping_sub(1));
+        // SAFETY: `head` is a cached block of this heap (I8): a used block to the heap.
+        unsafe { self.set_logical(head, size) };
+        head + HEADER
     }
 
     /// **The fast free:** caches the used block at `header` (size word `word`) when its size

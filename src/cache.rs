@@ -36,6 +36,12 @@ use crate::source::Source;
 pub(crate) const CACHED: u32 = u32::MAX;
 /// Payload word 0 of a cached block: the next block of its bin (0: none).
 const CACHE_LINK: u32 = HEADER;
+/// At most this many bins above a request's own are looked at (`cache_pop_near`): each bin
+/// looked at costs a miss ~25 wasm instructions. On the raw benchmark's scaling rows (misfit
+/// requests, every bin above empty): 275 / 360 / 463 instructions a call without the look,
+/// 314 / 399 / 502 with one bin, 372 / 457 / 560 with 4, 402 / 487 / 589 with all within 125%;
+/// the Rust-level churn (16-1,024 B) is the same with 4 as with all, within the noise.
+const NEAR_BINS: usize = 4;
 
 /// The storage of a cache: [`Bins`], or `NoCache` (none).
 pub trait CacheBins {
@@ -206,9 +212,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.take_cached(bin, head, size) }
     }
 
-    /// When the bin of `size` is empty: the head of the first non-empty bin above it whose
-    /// blocks are within 125% of the request (I5, without a split), its logical size written;
-    /// else 0. Called before the heap's search (`allocate_slow`): in steady churn most misses
+    /// When the bin of `size` is empty: the head of the first non-empty bin among the
+    /// `NEAR_BINS` above it whose blocks are within 125% of the request (I5, without a split),
+    /// its logical size written; else 0. Called before the heap's search (`allocate_slow`): in steady churn most misses
     /// found the top without room and gave a cached block back to the heap to split it
     /// (Rust-level churn of 16-1,024 B: see docs/small-blocks.md; natively, 407 -> 257
     /// instructions a step together with the sized free of blocks with slack).
@@ -221,8 +227,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return 0;
         }
         let own = (below >> 3) as usize;
-        // The last bin within 125% of the rounded request (`own + 1` words of 8 bytes).
-        let last = (own + 1 + (own + 1) / 4 - 1).min(bins - 1);
+        // The last bin within 125% of the rounded request (`own + 1` words of 8 bytes), and
+        // within `NEAR_BINS`.
+        let last = (own + 1 + (own + 1) / 4 - 1)
+            .min(own + NEAR_BINS)
+            .min(bins - 1);
         for bin in own + 1..=last {
             let head = self.cache.head(bin);
             if head != 0 {

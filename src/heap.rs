@@ -835,8 +835,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// **Merging:** makes the block at `start` free, `word` its size word (effective size, and
     /// `PREV_FREE` if the block before is free): merges it with a free left neighbour and a
-    /// free right one, or gives it back to the bump pointer when it ends at `top` (I2). (The
-    /// commonest case of stack-like use, inlined; the merging out of line.)
+    /// free right one, or gives it back to the bump pointer when it ends at `top` (I2). Under
+    /// `INLINE_FAST_PATHS` the commonest case of stack-like use is inlined and the merging is
+    /// out of line; otherwise all of it is one function (three call sites in the size-tuned
+    /// module: the `FREE` store inlined at each cost it 30 bytes).
     ///
     /// # Safety
     /// `[start, start + 8 + eff)` is this heap's: a used block, or the tail of one being split
@@ -844,18 +846,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub(crate) unsafe fn release(&mut self, start: u32, word: u32) {
         debug_assert!(word & (FREE | LAST) == 0 && self.spans(start, HEADER + (word & !FLAGS)));
+        if !P::INLINE_FAST_PATHS {
+            // SAFETY: the caller's promise.
+            unsafe { self.merge(start, word) };
+            return;
+        }
         let next = start + HEADER + (word & !FLAGS);
-        // SAFETY: the caller's promise. Marked free first: when the block merges into the one
-        // before or goes back to the bump pointer, this header stays behind, and a second
-        // `deallocate` of the same pointer must see it free and be ignored (also once `top` has
-        // moved past it again).
+        // SAFETY: the caller's promise. See `merge` for why the `FREE` flag comes first.
         unsafe { self.set_size_word(start, word | FREE) };
-        if P::INLINE_FAST_PATHS && word & PREV_FREE == 0 && next == self.top {
+        if word & PREV_FREE == 0 && next == self.top {
             self.top = start;
             return;
         }
         // SAFETY: the caller's promise.
-        unsafe { self.merge(start, word, next) };
+        unsafe { self.merge(start, word) };
     }
 
     /// A block of effective size exactly `eff` for a thread's cache (handoff.rs, the threaded
@@ -908,62 +912,70 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.release(header, word) }
     }
 
-    /// [`Heap::release`] past its first case (under `INLINE_FAST_PATHS`; otherwise all of it
-    /// but the `FREE` flag): the merges.
+    /// [`Heap::release`] past its first case (under `INLINE_FAST_PATHS`; otherwise all of it):
+    /// the merges. One path for both policies: the left neighbour first, then `top` or the
+    /// right neighbour; under `KEEP_LIST_PLACE` the merged block takes the list place of a
+    /// free neighbour (the left one if both), otherwise every free neighbour is unlinked and
+    /// the merged block pushed anew.
     ///
     /// # Safety
-    /// As `release`; `next` is the block's end.
-    unsafe fn merge(&mut self, start: u32, word: u32, next: u32) {
-        // The merged block: from `head`, `total` bytes of payload.
+    /// As `release`.
+    unsafe fn merge(&mut self, start: u32, word: u32) {
+        let next = start + HEADER + (word & !FLAGS);
+        // The merged block: from `head`, `total` bytes of payload; `kept` (of `kept_eff`
+        // bytes) the free neighbour whose list place it takes, 0 if none.
         let mut head = start;
         let mut total = word & !FLAGS;
+        let mut kept = 0;
+        let mut kept_eff = 0;
         // SAFETY: the caller's promise for the block; its neighbours are this heap's blocks
         // (I1), the one before found through its footer when PREV_FREE says it is free (I3).
-        // Under `KEEP_LIST_PLACE` the merged block takes the list place of a free neighbour;
-        // otherwise every free neighbour is unlinked and the merged block pushed anew.
         unsafe {
+            if !P::INLINE_FAST_PATHS {
+                // Marked free first: when the block merges into the one before or goes back to
+                // the bump pointer, this header stays behind, and a second `deallocate` of the
+                // same pointer must see it free and be ignored (also once `top` has moved past
+                // it again). (Under `INLINE_FAST_PATHS`, `release` did it.)
+                self.set_size_word(start, word | FREE);
+            }
             if word & PREV_FREE != 0 {
                 let prev_eff = self.footer_before(start) & !FLAGS;
-                let prev = start - HEADER - prev_eff;
+                head = start - HEADER - prev_eff;
                 total += HEADER + prev_eff;
-                if next == self.top {
-                    self.unlink(prev, prev_eff);
-                    self.top = prev;
-                    return;
-                }
-                let next_word = self.size_word(next);
-                if next_word & FREE != 0 {
-                    let next_eff = next_word & !FLAGS;
-                    self.unlink(next, next_eff);
-                    total += HEADER + next_eff;
-                } else {
-                    self.set_size_word(next, next_word | PREV_FREE);
-                }
                 if P::KEEP_LIST_PLACE {
-                    self.resize_free(prev, prev_eff, prev, total);
-                    return;
-                }
-                self.unlink(prev, prev_eff);
-                head = prev;
-            } else {
-                if !P::INLINE_FAST_PATHS && next == self.top {
-                    // (Under `INLINE_FAST_PATHS`, `release` took this case.)
-                    self.top = start;
-                    return;
-                }
-                let next_word = self.size_word(next);
-                if next_word & FREE != 0 {
-                    let next_eff = next_word & !FLAGS;
-                    total += HEADER + next_eff;
-                    if P::KEEP_LIST_PLACE {
-                        // The free neighbour grows down to `start`.
-                        self.resize_free(next, next_eff, start, total);
-                        return;
-                    }
-                    self.unlink(next, next_eff);
+                    kept = head;
+                    kept_eff = prev_eff;
                 } else {
-                    self.set_size_word(next, next_word | PREV_FREE);
+                    self.unlink(head, prev_eff);
                 }
+            }
+            // (Under `INLINE_FAST_PATHS`, `release` took this case for a block with no free
+            // left neighbour.)
+            if (!P::INLINE_FAST_PATHS || head != start) && next == self.top {
+                if P::KEEP_LIST_PLACE && kept != 0 {
+                    self.unlink(kept, kept_eff);
+                }
+                self.top = head;
+                return;
+            }
+            let next_word = self.size_word(next);
+            if next_word & FREE != 0 {
+                let next_eff = next_word & !FLAGS;
+                total += HEADER + next_eff;
+                if P::KEEP_LIST_PLACE && kept == 0 {
+                    kept = next;
+                    kept_eff = next_eff;
+                } else {
+                    self.unlink(next, next_eff);
+                }
+            } else {
+                self.set_size_word(next, next_word | PREV_FREE);
+            }
+            if P::KEEP_LIST_PLACE && kept != 0 {
+                // The free neighbour grows to the merged block (down to `start`, for the right
+                // one).
+                self.resize_free(kept, kept_eff, head, total);
+                return;
             }
             self.make_free(head, total);
         }

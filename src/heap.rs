@@ -1146,6 +1146,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// but for a possible new empty region.
     #[inline(always)]
     fn ensure(&mut self, bytes: u32) -> bool {
+        if !P::INLINE_FAST_PATHS {
+            // `grow` checks the room first: the check inlined at each call site cost the
+            // size-tuned module bytes and saved it nothing.
+            return self.grow(bytes);
+        }
         // `top <= limit` always, and both are 0 before the first region.
         bytes <= self.limit - self.top || self.grow(bytes)
     }

@@ -338,7 +338,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             if let Some(word) = unsafe { self.resize_in_place(header, need) } {
                 // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
                 unsafe {
-                    self.trim(header, word & PREV_FREE, word & !FLAGS, need);
+                    self.trim(header, word, need);
                     self.set_logical(header, size);
                 }
                 return p;
@@ -387,7 +387,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (Inlined, so the `Option` never goes through memory.)
     #[inline(always)]
     pub(crate) fn used_block(&self, p: u32) -> Option<u32> {
-        if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
+        // (`p > first` is `p >= first + 8` for an 8-aligned `p`: 3 bytes less.)
+        if p & 7 != 0 || p <= self.first || p >= self.top {
             return None;
         }
         let header = p - HEADER;
@@ -617,7 +618,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // The plain way, with the least code: unlinked, then split by the one `trim`
                 // (its left neighbour is used: I2).
                 self.unlink_from(found, class);
-                self.trim(found, 0, eff, need);
+                self.trim(found, eff, need);
                 return found;
             }
             if eff - need < MIN_FREE_BLOCK {
@@ -714,10 +715,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
             unsafe {
                 self.unlink(found, eff);
                 if gap == 0 {
-                    self.trim(found, 0, eff, need);
+                    self.trim(found, eff, need);
                 } else {
                     self.make_free(found, gap - HEADER);
-                    self.trim(found + gap, PREV_FREE, eff - gap, need);
+                    self.trim(found + gap, (eff - gap) | PREV_FREE, need);
                 }
             }
             found + gap
@@ -797,14 +798,18 @@ impl<S: Source, P: Policy> Heap<S, P> {
         Some(word + HEADER + next_eff)
     }
 
-    /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
-    /// payload, then splits off everything beyond `need` as a free block when that is at least a
-    /// minimal block (I5).
+    /// Gives the used block at `header` the size word `word` (`total` bytes of payload, and
+    /// its own `PREV_FREE`), then splits off everything beyond `need` as a free block when that
+    /// is at least a minimal block (I5). (One word, not two arguments: in the size-tuned module
+    /// the callers pass the size word they hold, 11 bytes less.)
     ///
     /// # Safety
     /// `[header, header + 8 + total)` is this heap's, to be a used block; the bytes after it are
-    /// a used block, a marker or `top`.
-    unsafe fn trim(&mut self, header: u32, prev_flag: u32, total: u32, need: u32) {
+    /// a used block, a marker or `top`; `word` has no flag but `PREV_FREE`.
+    unsafe fn trim(&mut self, header: u32, word: u32, need: u32) {
+        debug_assert!(word & (FREE | LAST) == 0);
+        let prev_flag = word & PREV_FREE;
+        let total = word & !FLAGS;
         debug_assert!(total >= need && self.spans(header, HEADER + total));
         // SAFETY: the caller's promise; the tail lies inside the block.
         unsafe {
@@ -812,7 +817,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.set_size_word(header, need | prev_flag);
                 self.release(header + HEADER + need, total - need - HEADER);
             } else {
-                self.set_size_word(header, total | prev_flag);
+                self.set_size_word(header, word);
                 self.clear_prev_free(header, total);
             }
         }

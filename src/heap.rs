@@ -1041,11 +1041,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// `header` is (becoming) a free block of this heap of `class`, in no list.
     unsafe fn link(&mut self, header: u32, class: usize) {
         let next = self.lists.head(class);
-        // SAFETY: `header` and the old head are free blocks of this heap. Without a branch:
-        // when the list was empty, the back link written is this block's own, then cleared.
+        // SAFETY: `header` and the old head are free blocks of this heap. Without a branch
+        // (under `BRANCHLESS_LINKS`): when the list was empty, the back link written is this
+        // block's own, then cleared.
         unsafe {
             self.set_next_link(header, next);
-            self.set_prev_link(select(next != 0, next, header), header);
+            if P::BRANCHLESS_LINKS {
+                self.set_prev_link(select(next != 0, next, header), header);
+            } else if next != 0 {
+                self.set_prev_link(next, header);
+            }
             self.set_prev_link(header, 0);
         }
         self.lists.push_head(class, header);
@@ -1088,6 +1093,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let prev = self.prev_link(header);
         let is_head = prev == 0;
         debug_assert!(is_head == (self.lists.head(class) == header));
+        if !P::BRANCHLESS_LINKS {
+            // SAFETY: `prev` and `next` are listed blocks.
+            unsafe {
+                if next != 0 {
+                    self.set_prev_link(next, prev);
+                }
+                if is_head {
+                    self.lists.set_head(class, next);
+                } else {
+                    self.set_next_link(prev, next);
+                }
+            }
+            return;
+        }
         // SAFETY: `prev` and `next` are listed blocks, or else `header` itself. Without
         // branches: where a neighbour is missing, the link written is the block's own,
         // rewritten with the value it already holds.

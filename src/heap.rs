@@ -315,64 +315,72 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         // The old block's header if there is one (`old != 0`).
         let header = p.wrapping_sub(HEADER);
-        if size == 0 {
+        if size == 0 && !P::ONE_ENTRY {
             if old != 0 {
                 // SAFETY: `size` found a used block at `header`.
                 unsafe { self.free_used(header) };
             }
             return 0;
         }
-        let Some(need) = effective(size, P::TAIL) else {
-            return 0;
-        };
-        if old != 0 {
-            let eff = self.eff(header);
-            if P::HEADROOM && need <= eff && eff - need <= need / 4 {
-                // A slack within 125% stays (I5): a string growing into its headroom does no
-                // list work.
-                // SAFETY: `header` is a used block (checked above).
-                unsafe { self.set_logical(header, size) };
-                return p;
-            }
-            // SAFETY: `header` is a used block (checked above).
-            if let Some(word) = unsafe { self.resize_in_place(header, need) } {
-                // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
-                unsafe {
-                    self.trim(header, word, need);
-                    self.set_logical(header, size);
-                }
-                return p;
-            }
-        }
-        // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
-        // from `take` here; else from `allocate_aligned`, where a block that grows by a little
-        // gets headroom for the next little growths (strings built piecemeal; not vectors that
-        // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
-        let q = if P::ONE_ENTRY && align <= 8 {
-            self.take_for(need, size)
+        // Under `ONE_ENTRY` a free is a move to nothing: the old block is released at the end,
+        // as after a move (one release in the size-tuned module, not two: 17 bytes).
+        let q = if size == 0 {
+            0
         } else {
-            let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
-                ((size / 4) & !7).saturating_sub(8)
-            } else {
-                0
+            let Some(need) = effective(size, P::TAIL) else {
+                return 0;
             };
-            let mut q = self.allocate_moved(size.saturating_add(headroom), align);
-            if q == 0 && headroom != 0 {
-                q = self.allocate_moved(size, align);
+            if old != 0 {
+                let eff = self.eff(header);
+                if P::HEADROOM && need <= eff && eff - need <= need / 4 {
+                    // A slack within 125% stays (I5): a string growing into its headroom does no
+                    // list work.
+                    // SAFETY: `header` is a used block (checked above).
+                    unsafe { self.set_logical(header, size) };
+                    return p;
+                }
+                // SAFETY: `header` is a used block (checked above).
+                if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                    // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
+                    unsafe {
+                        self.trim(header, word, need);
+                        self.set_logical(header, size);
+                    }
+                    return p;
+                }
             }
-            if q != 0 {
-                // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
-                unsafe { self.set_logical(q - HEADER, size) };
+            // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
+            // from `take` here; else from `allocate_aligned`, where a block that grows by a little
+            // gets headroom for the next little growths (strings built piecemeal; not vectors that
+            // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
+            let q = if P::ONE_ENTRY && align <= 8 {
+                self.take_for(need, size)
+            } else {
+                let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
+                    ((size / 4) & !7).saturating_sub(8)
+                } else {
+                    0
+                };
+                let mut q = self.allocate_moved(size.saturating_add(headroom), align);
+                if q == 0 && headroom != 0 {
+                    q = self.allocate_moved(size, align);
+                }
+                if q != 0 {
+                    // SAFETY: `q` is the used block just placed (with headroom: its size is
+                    // `size`).
+                    unsafe { self.set_logical(q - HEADER, size) };
+                }
+                q
+            };
+            if q == 0 {
+                return 0;
             }
             q
         };
-        if q == 0 {
-            return 0;
-        }
         if old != 0 {
             let keep = old.min(size);
             // SAFETY: `q` is a new used block, distinct from the old one, which is still used;
-            // both hold at least `keep` bytes.
+            // both hold at least `keep` bytes (none when freeing).
             unsafe {
                 core::ptr::copy_nonoverlapping(self.at(p, keep), self.at(q, keep), keep as usize);
                 self.release(header, self.size_word(header));

@@ -818,13 +818,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// a used block, a marker or `top`; `word` has no flag but `PREV_FREE`.
     unsafe fn trim(&mut self, header: u32, word: u32, need: u32) {
         debug_assert!(word & (FREE | LAST) == 0);
-        let prev_flag = word & PREV_FREE;
         let total = word & !FLAGS;
         debug_assert!(total >= need && self.spans(header, HEADER + total));
         // SAFETY: the caller's promise; the tail lies inside the block.
         unsafe {
             if total - need >= MIN_FREE_BLOCK {
-                self.set_size_word(header, need | prev_flag);
+                // `need | prev_flag`, as `word` less the surplus (3 bytes less).
+                self.set_size_word(header, word - (total - need));
                 self.release(header + HEADER + need, total - need - HEADER);
             } else {
                 self.set_size_word(header, word);

@@ -408,64 +408,73 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         // The old block's header if there is one (`old != 0`).
         let header = p.wrapping_sub(HEADER);
-        if size == 0 {
+        if size == 0 && !P::ONE_ENTRY {
             if old != 0 {
                 // SAFETY: `size` found a used block at `header`.
                 unsafe { self.free_used(header) };
             }
             return 0;
         }
-        let Some(need) = effective(size, P::TAIL) else {
-            return 0;
-        };
-        if old != 0 {
-            let eff = self.eff(header);
-            if P::HEADROOM && need <= eff && eff - need <= need / 4 {
-                // A slack within 125% stays (I5): a string growing into its headroom does no
-                // list work.
-                // SAFETY: `header` is a used block (checked above).
-                unsafe { self.set_logical(header, size) };
-                return p;
-            }
-            // SAFETY: `header` is a used block (checked above).
-            if let Some(word) = unsafe { self.resize_in_place(header, need) } {
-                // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
-                unsafe {
-                    self.trim(header, word & PREV_FREE, word & !FLAGS, need);
-                    self.set_logical(header, size);
-                }
-                return p;
-            }
-        }
-        // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
-        // from `take` here; else from `allocate_aligned`, where a block that grows by a little
-        // gets headroom for the next little growths (strings built piecemeal; not vectors that
-        // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
-        let q = if P::ONE_ENTRY && align <= 8 {
-            self.take_for(need, size)
+        // Under `ONE_ENTRY` a free is a move to nothing: the old block is released at the end,
+        // as after a move (one release in the size-tuned module, not two: 17 bytes).
+        let q = if size == 0 {
+            0
         } else {
-            let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
-                ((size / 4) & !7).saturating_sub(8)
-            } else {
-                0
+            let Some(need) = effective(size, P::TAIL) else {
+                return 0;
             };
-            let mut q = self.allocate_moved(size.saturating_add(headroom), align, headroom == 0);
-            if q == 0 && headroom != 0 {
-                q = self.allocate_moved(size, align, true);
+            if old != 0 {
+                let eff = self.eff(header);
+                if P::HEADROOM && need <= eff && eff - need <= need / 4 {
+                    // A slack within 125% stays (I5): a string growing into its headroom does no
+                    // list work.
+                    // SAFETY: `header` is a used block (checked above).
+                    unsafe { self.set_logical(header, size) };
+                    return p;
+                }
+                // SAFETY: `header` is a used block (checked above).
+                if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                    // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
+                    unsafe {
+                        self.trim(header, word, need);
+                        self.set_logical(header, size);
+                    }
+                    return p;
+                }
             }
-            if q != 0 {
-                // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
-                unsafe { self.set_logical(q - HEADER, size) };
+            // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
+            // from `take` here; else from `allocate_aligned`, where a block that grows by a little
+            // gets headroom for the next little growths (strings built piecemeal; not vectors that
+            // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
+            let q = if P::ONE_ENTRY && align <= 8 {
+                self.take_for(need, size)
+            } else {
+                let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
+                    ((size / 4) & !7).saturating_sub(8)
+                } else {
+                    0
+                };
+                let mut q =
+                    self.allocate_moved(size.saturating_add(headroom), align, headroom == 0);
+                if q == 0 && headroom != 0 {
+                    q = self.allocate_moved(size, align, true);
+                }
+                if q != 0 {
+                    // SAFETY: `q` is the used block just placed (with headroom: its size is
+                    // `size`).
+                    unsafe { self.set_logical(q - HEADER, size) };
+                }
+                q
+            };
+            if q == 0 {
+                return 0;
             }
             q
         };
-        if q == 0 {
-            return 0;
-        }
         if old != 0 {
             let keep = old.min(size);
             // SAFETY: `q` is a new used block, distinct from the old one, which is still used;
-            // both hold at least `keep` bytes.
+            // both hold at least `keep` bytes (none when freeing).
             unsafe {
                 core::ptr::copy_nonoverlapping(self.at(p, keep), self.at(q, keep), keep as usize);
                 self.release(header, self.size_word(header));
@@ -480,7 +489,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (Inlined, so the `Option` never goes through memory.)
     #[inline(always)]
     pub(crate) fn used_block(&self, p: u32) -> Option<u32> {
-        if p & 7 != 0 || p < self.first + HEADER || p >= self.top {
+        // (`p > first` is `p >= first + 8` for an 8-aligned `p`: 3 bytes less.)
+        if p & 7 != 0 || p <= self.first || p >= self.top {
             return None;
         }
         let header = p - HEADER;
@@ -708,9 +718,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe {
             if !P::KEEP_LIST_PLACE && !P::SPARE {
                 // The plain way, with the least code: unlinked, then split by the one `trim`
-                // (its left neighbour is used: I2).
-                self.unlink_from(found, class);
-                self.trim(found, 0, eff, need);
+                // (its left neighbour is used: I2). (Through `unlink`, which finds the class
+                // again: `unlink_from` then has one caller, 17 bytes less in the size-tuned
+                // module.)
+                self.unlink(found, eff);
+                self.trim(found, eff, need);
                 return found;
             }
             if eff - need < MIN_FREE_BLOCK {
@@ -807,10 +819,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
             unsafe {
                 self.unlink(found, eff);
                 if gap == 0 {
-                    self.trim(found, 0, eff, need);
+                    self.trim(found, eff, need);
                 } else {
                     self.make_free(found, gap - HEADER);
-                    self.trim(found + gap, PREV_FREE, eff - gap, need);
+                    self.trim(found + gap, (eff - gap) | PREV_FREE, need);
                 }
             }
             found + gap
@@ -890,22 +902,26 @@ impl<S: Source, P: Policy> Heap<S, P> {
         Some(word + HEADER + next_eff)
     }
 
-    /// Gives the used block at `header` (whose own flags are `prev_flag`) `total` bytes of
-    /// payload, then splits off everything beyond `need` as a free block when that is at least a
-    /// minimal block (I5).
+    /// Gives the used block at `header` the size word `word` (`total` bytes of payload, and
+    /// its own `PREV_FREE`), then splits off everything beyond `need` as a free block when that
+    /// is at least a minimal block (I5). (One word, not two arguments: in the size-tuned module
+    /// the callers pass the size word they hold, 11 bytes less.)
     ///
     /// # Safety
     /// `[header, header + 8 + total)` is this heap's, to be a used block; the bytes after it are
-    /// a used block, a marker or `top`.
-    unsafe fn trim(&mut self, header: u32, prev_flag: u32, total: u32, need: u32) {
+    /// a used block, a marker or `top`; `word` has no flag but `PREV_FREE`.
+    unsafe fn trim(&mut self, header: u32, word: u32, need: u32) {
+        debug_assert!(word & (FREE | LAST) == 0);
+        let total = word & !FLAGS;
         debug_assert!(total >= need && self.spans(header, HEADER + total));
         // SAFETY: the caller's promise; the tail lies inside the block.
         unsafe {
             if total - need >= MIN_FREE_BLOCK {
-                self.set_size_word(header, need | prev_flag);
+                // `need | prev_flag`, as `word` less the surplus (3 bytes less).
+                self.set_size_word(header, word - (total - need));
                 self.release(header + HEADER + need, total - need - HEADER);
             } else {
-                self.set_size_word(header, total | prev_flag);
+                self.set_size_word(header, word);
                 self.clear_prev_free(header, total);
             }
         }
@@ -928,8 +944,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// **Merging:** makes the block at `start` free, `word` its size word (effective size, and
     /// `PREV_FREE` if the block before is free): merges it with a free left neighbour and a
-    /// free right one, or gives it back to the bump pointer when it ends at `top` (I2). (The
-    /// commonest case of stack-like use, inlined; the merging out of line.)
+    /// free right one, or gives it back to the bump pointer when it ends at `top` (I2). Under
+    /// `INLINE_FAST_PATHS` the commonest case of stack-like use is inlined and the merging is
+    /// out of line; otherwise all of it is one function (three call sites in the size-tuned
+    /// module: the `FREE` store inlined at each cost it 30 bytes).
     ///
     /// # Safety
     /// `[start, start + 8 + eff)` is this heap's: a used block, or the tail of one being split
@@ -937,18 +955,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub(crate) unsafe fn release(&mut self, start: u32, word: u32) {
         debug_assert!(word & (FREE | LAST) == 0 && self.spans(start, HEADER + (word & !FLAGS)));
+        if !P::INLINE_FAST_PATHS {
+            // SAFETY: the caller's promise.
+            unsafe { self.merge(start, word) };
+            return;
+        }
         let next = start + HEADER + (word & !FLAGS);
-        // SAFETY: the caller's promise. Marked free first: when the block merges into the one
-        // before or goes back to the bump pointer, this header stays behind, and a second
-        // `deallocate` of the same pointer must see it free and be ignored (also once `top` has
-        // moved past it again).
+        // SAFETY: the caller's promise. See `merge` for why the `FREE` flag comes first.
         unsafe { self.set_size_word(start, word | FREE) };
-        if P::INLINE_FAST_PATHS && word & PREV_FREE == 0 && next == self.top {
+        if word & PREV_FREE == 0 && next == self.top {
             self.top = start;
             return;
         }
         // SAFETY: the caller's promise.
-        unsafe { self.merge(start, word, next) };
+        unsafe { self.merge(start, word) };
     }
 
     /// A block of effective size exactly `eff` for a thread's cache (handoff.rs, the threaded
@@ -1001,62 +1021,70 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.release(header, word) }
     }
 
-    /// [`Heap::release`] past its first case (under `INLINE_FAST_PATHS`; otherwise all of it
-    /// but the `FREE` flag): the merges.
+    /// [`Heap::release`] past its first case (under `INLINE_FAST_PATHS`; otherwise all of it):
+    /// the merges. One path for both policies: the left neighbour first, then `top` or the
+    /// right neighbour; under `KEEP_LIST_PLACE` the merged block takes the list place of a
+    /// free neighbour (the left one if both), otherwise every free neighbour is unlinked and
+    /// the merged block pushed anew.
     ///
     /// # Safety
-    /// As `release`; `next` is the block's end.
-    unsafe fn merge(&mut self, start: u32, word: u32, next: u32) {
-        // The merged block: from `head`, `total` bytes of payload.
+    /// As `release`.
+    unsafe fn merge(&mut self, start: u32, word: u32) {
+        let next = start + HEADER + (word & !FLAGS);
+        // The merged block: from `head`, `total` bytes of payload; `kept` (of `kept_eff`
+        // bytes) the free neighbour whose list place it takes, 0 if none.
         let mut head = start;
         let mut total = word & !FLAGS;
+        let mut kept = 0;
+        let mut kept_eff = 0;
         // SAFETY: the caller's promise for the block; its neighbours are this heap's blocks
         // (I1), the one before found through its footer when PREV_FREE says it is free (I3).
-        // Under `KEEP_LIST_PLACE` the merged block takes the list place of a free neighbour;
-        // otherwise every free neighbour is unlinked and the merged block pushed anew.
         unsafe {
+            if !P::INLINE_FAST_PATHS {
+                // Marked free first: when the block merges into the one before or goes back to
+                // the bump pointer, this header stays behind, and a second `deallocate` of the
+                // same pointer must see it free and be ignored (also once `top` has moved past
+                // it again). (Under `INLINE_FAST_PATHS`, `release` did it.)
+                self.set_size_word(start, word | FREE);
+            }
             if word & PREV_FREE != 0 {
                 let prev_eff = self.footer_before(start) & !FLAGS;
-                let prev = start - HEADER - prev_eff;
+                head = start - HEADER - prev_eff;
                 total += HEADER + prev_eff;
-                if next == self.top {
-                    self.unlink(prev, prev_eff);
-                    self.top = prev;
-                    return;
-                }
-                let next_word = self.size_word(next);
-                if next_word & FREE != 0 {
-                    let next_eff = next_word & !FLAGS;
-                    self.unlink(next, next_eff);
-                    total += HEADER + next_eff;
-                } else {
-                    self.set_size_word(next, next_word | PREV_FREE);
-                }
                 if P::KEEP_LIST_PLACE {
-                    self.resize_free(prev, prev_eff, prev, total);
-                    return;
-                }
-                self.unlink(prev, prev_eff);
-                head = prev;
-            } else {
-                if !P::INLINE_FAST_PATHS && next == self.top {
-                    // (Under `INLINE_FAST_PATHS`, `release` took this case.)
-                    self.top = start;
-                    return;
-                }
-                let next_word = self.size_word(next);
-                if next_word & FREE != 0 {
-                    let next_eff = next_word & !FLAGS;
-                    total += HEADER + next_eff;
-                    if P::KEEP_LIST_PLACE {
-                        // The free neighbour grows down to `start`.
-                        self.resize_free(next, next_eff, start, total);
-                        return;
-                    }
-                    self.unlink(next, next_eff);
+                    kept = head;
+                    kept_eff = prev_eff;
                 } else {
-                    self.set_size_word(next, next_word | PREV_FREE);
+                    self.unlink(head, prev_eff);
                 }
+            }
+            // (Under `INLINE_FAST_PATHS`, `release` took this case for a block with no free
+            // left neighbour.)
+            if (!P::INLINE_FAST_PATHS || head != start) && next == self.top {
+                if P::KEEP_LIST_PLACE && kept != 0 {
+                    self.unlink(kept, kept_eff);
+                }
+                self.top = head;
+                return;
+            }
+            let next_word = self.size_word(next);
+            if next_word & FREE != 0 {
+                let next_eff = next_word & !FLAGS;
+                total += HEADER + next_eff;
+                if P::KEEP_LIST_PLACE && kept == 0 {
+                    kept = next;
+                    kept_eff = next_eff;
+                } else {
+                    self.unlink(next, next_eff);
+                }
+            } else {
+                self.set_size_word(next, next_word | PREV_FREE);
+            }
+            if P::KEEP_LIST_PLACE && kept != 0 {
+                // The free neighbour grows to the merged block (down to `start`, for the right
+                // one).
+                self.resize_free(kept, kept_eff, head, total);
+                return;
             }
             self.make_free(head, total);
         }
@@ -1117,11 +1145,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// `header` is (becoming) a free block of this heap of `class`, in no list.
     unsafe fn link(&mut self, header: u32, class: usize) {
         let next = self.lists.head(class);
-        // SAFETY: `header` and the old head are free blocks of this heap. Without a branch:
-        // when the list was empty, the back link written is this block's own, then cleared.
+        // SAFETY: `header` and the old head are free blocks of this heap. Without a branch
+        // (under `BRANCHLESS_LINKS`): when the list was empty, the back link written is this
+        // block's own, then cleared.
         unsafe {
             self.set_next_link(header, next);
-            self.set_prev_link(select(next != 0, next, header), header);
+            if P::BRANCHLESS_LINKS {
+                self.set_prev_link(select(next != 0, next, header), header);
+            } else if next != 0 {
+                self.set_prev_link(next, header);
+            }
             self.set_prev_link(header, 0);
         }
         self.lists.push_head(class, header);
@@ -1164,6 +1197,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let prev = self.prev_link(header);
         let is_head = prev == 0;
         debug_assert!(is_head == (self.lists.head(class) == header));
+        if !P::BRANCHLESS_LINKS {
+            // SAFETY: `prev` and `next` are listed blocks.
+            unsafe {
+                if next != 0 {
+                    self.set_prev_link(next, prev);
+                }
+                if is_head {
+                    self.lists.set_head(class, next);
+                } else {
+                    self.set_next_link(prev, next);
+                }
+            }
+            return;
+        }
         // SAFETY: `prev` and `next` are listed blocks, or else `header` itself. Without
         // branches: where a neighbour is missing, the link written is the block's own,
         // rewritten with the value it already holds.
@@ -1227,6 +1274,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// but for a possible new empty region.
     #[inline(always)]
     fn ensure(&mut self, bytes: u32) -> bool {
+        if !P::INLINE_FAST_PATHS {
+            // `grow` checks the room first: the check inlined at each call site cost the
+            // size-tuned module bytes and saved it nothing.
+            return self.grow(bytes);
+        }
         // `top <= limit` always, and both are 0 before the first region.
         bytes <= self.limit - self.top || self.grow(bytes)
     }

@@ -41,6 +41,9 @@ pub trait Tuning: 'static {
     /// The commonest cases (a block freed just below `top`) are inlined at every call site;
     /// otherwise each path exists once.
     const INLINE_FAST_PATHS: bool;
+    /// Linking and unlinking write a missing neighbour's link into the block's own words
+    /// rather than branch (no mispredicted branch); with branches the code is smaller.
+    const BRANCHLESS_LINKS: bool;
     /// The cache of freed small blocks in front of the heap (cache.rs, I8): `Bins` of the
     /// effective sizes it caches, or `NoCache` (no bytes, no code).
     type Cache: CacheBins;
@@ -68,6 +71,7 @@ impl<P: Policy> Tuning for Traced<P> {
     const KEEP_LIST_PLACE: bool = P::KEEP_LIST_PLACE;
     const ONE_ENTRY: bool = P::ONE_ENTRY;
     const INLINE_FAST_PATHS: bool = P::INLINE_FAST_PATHS;
+    const BRANCHLESS_LINKS: bool = P::BRANCHLESS_LINKS;
     // No cache: a cached block handed out again would get no new sequence number, and the
     // traced build is for seeing every block as the heap holds it.
     type Cache = NoCache;
@@ -91,6 +95,7 @@ impl Tuning for Fast {
     const KEEP_LIST_PLACE: bool = true;
     const ONE_ENTRY: bool = false;
     const INLINE_FAST_PATHS: bool = true;
+    const BRANCHLESS_LINKS: bool = true;
     type Cache = Bins<CACHE_BINS>;
     const CACHE_CAP: u32 = CACHE_CAP;
 }
@@ -106,7 +111,9 @@ const CACHE_BINS: usize = 128;
 const CACHE_CAP: u32 = 1024;
 
 /// The size-tuned policy (feature `small` for the standalone module and `WallE`): a class per
-/// power of two without a bitmap, none of `Fast`'s extras, one entry point.
+/// power of two without a bitmap, none of `Fast`'s extras, one entry point, every path once
+/// and out of line (`release`, `ensure`), links written with branches: pkg/wall-e.small.wasm
+/// 1,363 -> 1,129 bytes, step by step in docs/design.md.
 pub struct Small;
 
 impl Tuning for Small {
@@ -118,6 +125,7 @@ impl Tuning for Small {
     const KEEP_LIST_PLACE: bool = false;
     const ONE_ENTRY: bool = true;
     const INLINE_FAST_PATHS: bool = false;
+    const BRANCHLESS_LINKS: bool = false;
     type Cache = NoCache;
     const CACHE_CAP: u32 = 0;
 }

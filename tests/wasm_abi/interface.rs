@@ -97,11 +97,11 @@ pub(crate) fn interface_of_every_variant() {
 #[test]
 pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     let bytes = module_bytes(Variant::Default);
-    // The speed-tuned module (7,226 bytes now with the cache of freed small blocks, whose
-    // inlined fast paths, flushes and out-of-line slow paths cost 1,808 (5,229 before it), and
-    // a miss's look at up to 4 bins above, 189 more: Rust-level churn 50 -> 27 ns a
-    // step in wasmtime, docs/small-blocks.md): a guard against growth; the size-tuned one has
-    // its own budget below.
+    // The speed-tuned module (7,1xx bytes now with the cache of freed small blocks, whose
+    // inlined fast paths, flushes and out-of-line slow paths cost ~1,800 (5,229 before it), and
+    // a miss's look at up to 4 bins above, ~190 more: Rust-level churn 50 -> 27 ns a step in
+    // wasmtime, docs/small-blocks.md): a guard against growth; the size-tuned one has its own
+    // budget below.
     assert!(
         bytes.len() <= 7296,
         "pkg/wall-e.wasm is {} bytes, over 7.125 KiB",
@@ -124,10 +124,12 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
 }
 
 /// The size budget of the size-tuned module, `pkg/wall-e.small.wasm`: a guard against growth.
-/// The goal was 1,024 bytes, met (1,014) while the size-tuned build had a core of its own; with
-/// one core for both policies it is 1,363 bytes (rustc 1.95, binaryen 108): the price of writing
-/// each rule once (README "The module"), measured and accepted rather than forking the rules.
-pub(crate) const SMALL_BUDGET: usize = 1_400;
+/// The goal is 1,024 bytes, met (1,014) while the size-tuned build had a core of its own. With
+/// one core for both policies it was 1,363 bytes; the size-tuned policy's constants that keep
+/// its paths out of line and one merge path for both policies (docs/design.md, "What `Small`
+/// leaves out") brought it to 1,129 (rustc 1.95, binaryen 108): the budget is that, not yet the
+/// goal.
+pub(crate) const SMALL_BUDGET: usize = 1_136;
 
 #[test]
 pub(crate) fn small_module_is_within_its_budget() {

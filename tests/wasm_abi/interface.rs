@@ -97,7 +97,7 @@ pub(crate) fn interface_of_every_variant() {
 #[test]
 pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     let bytes = module_bytes(Variant::Default);
-    // The speed-tuned module (7,1xx bytes now with the cache of freed small blocks, whose
+    // The speed-tuned module (7,119 bytes now with the cache of freed small blocks, whose
     // inlined fast paths, flushes and out-of-line slow paths cost ~1,800 (5,229 before it), and
     // a miss's look at up to 4 bins above, ~190 more: Rust-level churn 50 -> 27 ns a step in
     // wasmtime, docs/small-blocks.md): a guard against growth; the size-tuned one has its own

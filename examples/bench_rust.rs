@@ -43,9 +43,15 @@ fn main() -> wasmtime::Result<()> {
     Ok(())
 }
 
+// This thread's CPU time, taken as the raw-ABI benchmark takes it.
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "bench/cpu_time.rs"]
+mod cpu_time;
+
 #[cfg(not(target_arch = "wasm32"))]
 mod host {
-    use std::time::Duration;
+    use super::cpu_time::cpu_time;
+
     use wasmtime::{Engine, Instance, Module, Store};
 
     /// One workload's figures.
@@ -99,33 +105,6 @@ mod host {
             pages0,
             pages: memory.size(&store),
         })
-    }
-
-    /// This thread's CPU time (user + system), as examples/bench/measuring.rs takes it: time
-    /// spent waiting for a core is left out. Wall time elsewhere than Linux.
-    #[cfg(target_os = "linux")]
-    fn cpu_time() -> Duration {
-        #[repr(C)]
-        struct Timespec {
-            sec: i64,
-            nsec: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut t = Timespec { sec: 0, nsec: 0 };
-        // SAFETY: glibc's and musl's `clock_gettime`, with a valid clock id and a pointer to a
-        // `struct timespec` (two 64-bit fields on 64-bit Linux) that lives across the call.
-        let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-        Duration::new(t.sec as u64, t.nsec as u32)
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn cpu_time() -> Duration {
-        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed()
     }
 }
 

@@ -971,56 +971,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.merge(start, word) };
     }
 
-    /// A block of effective size exactly `eff` for a thread's cache (handoff.rs, the threaded
-    /// module), its word 0 set to `CACHED`: its header, or 0 (none, or the heap had only a
-    /// slightly larger one: the thread's request then takes the lock).
-    #[cfg_attr(
-        not(all(
-            target_arch = "wasm32",
-            target_feature = "atomics",
-            wall_e_module,
-            not(feature = "checked"),
-            not(feature = "trace")
-        )),
-        allow(dead_code)
-    )]
-    pub(crate) fn take_for_cache(&mut self, eff: u32) -> u32 {
-        let p = self.allocate(eff);
-        if p == 0 {
-            return 0;
-        }
-        let header = p - HEADER;
-        if self.eff(header) != eff {
-            self.deallocate(p);
-            return 0;
-        }
-        // SAFETY: a used block of this heap, just taken.
-        unsafe { self.set_logical(header, crate::cache::CACHED) };
-        header
-    }
-
-    /// Takes back a block a thread's cache held, or a block a thread claimed (word 0 `CACHED`):
-    /// released like any freed block, merging with its free neighbours.
-    ///
-    /// # Safety
-    /// `header` is a used block of this heap whose word 0 its caller claimed as `CACHED`.
-    #[cfg_attr(
-        not(all(
-            target_arch = "wasm32",
-            target_feature = "atomics",
-            wall_e_module,
-            not(feature = "checked"),
-            not(feature = "trace")
-        )),
-        allow(dead_code)
-    )]
-    pub(crate) unsafe fn give_back_claimed(&mut self, header: u32) {
-        let word = self.size_word(header);
-        debug_assert!(word & (FREE | LAST) == 0 && self.logical(header) == crate::cache::CACHED);
-        // SAFETY: the caller's promise.
-        unsafe { self.release(header, word) }
-    }
-
     /// [`Heap::release`] past its first case (under `INLINE_FAST_PATHS`; otherwise all of it):
     /// the merges. One path for both policies: the left neighbour first, then `top` or the
     /// right neighbour; under `KEEP_LIST_PLACE` the merged block takes the list place of a
@@ -1366,5 +1316,49 @@ impl<S: Source, P: Policy> Heap<S, P> {
             // `next - marker - 8` is a multiple of 8: the flags go in its low bits.
             self.set_size_word(marker, (next - marker - HEADER) | LAST | flag);
         }
+    }
+}
+
+/// What the threaded module's per-thread caches (handoff.rs) take from and give back to the
+/// shared heap: used only by that build, so the attribute is written once for both.
+#[cfg_attr(
+    not(all(
+        target_arch = "wasm32",
+        target_feature = "atomics",
+        wall_e_module,
+        not(feature = "checked"),
+        not(feature = "trace")
+    )),
+    allow(dead_code)
+)]
+impl<S: Source, P: Policy> Heap<S, P> {
+    /// A block of effective size exactly `eff` for a thread's cache (handoff.rs, the threaded
+    /// module), its word 0 set to `CACHED`: its header, or 0 (none, or the heap had only a
+    /// slightly larger one: the thread's request then takes the lock).
+    pub(crate) fn take_for_cache(&mut self, eff: u32) -> u32 {
+        let p = self.allocate(eff);
+        if p == 0 {
+            return 0;
+        }
+        let header = p - HEADER;
+        if self.eff(header) != eff {
+            self.deallocate(p);
+            return 0;
+        }
+        // SAFETY: a used block of this heap, just taken.
+        unsafe { self.set_logical(header, crate::cache::CACHED) };
+        header
+    }
+
+    /// Takes back a block a thread's cache held, or a block a thread claimed (word 0 `CACHED`):
+    /// released like any freed block, merging with its free neighbours.
+    ///
+    /// # Safety
+    /// `header` is a used block of this heap whose word 0 its caller claimed as `CACHED`.
+    pub(crate) unsafe fn give_back_claimed(&mut self, header: u32) {
+        let word = self.size_word(header);
+        debug_assert!(word & (FREE | LAST) == 0 && self.logical(header) == crate::cache::CACHED);
+        // SAFETY: the caller's promise.
+        unsafe { self.release(header, word) }
     }
 }

@@ -13,6 +13,8 @@
 //! example), it is empty.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod cpu_time;
+#[cfg(not(target_arch = "wasm32"))]
 mod measuring;
 #[cfg(not(target_arch = "wasm32"))]
 mod options;

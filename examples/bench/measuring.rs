@@ -4,10 +4,10 @@
 //! its CPU time, the memory grown since the allocator was instantiated and the driver's counters.
 //! `bench/node.mjs` does the same in V8.
 
+use crate::cpu_time::cpu_time;
 use crate::protocol::{self, Outcome, Request};
 use crate::workloads::Call;
 use std::path::Path;
-use std::time::Duration;
 #[cfg(not(target_os = "linux"))]
 use std::time::Instant;
 use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc, Val};
@@ -158,33 +158,6 @@ fn global(store: &mut Store<()>, driver: &Instance, name: &str) -> u64 {
         Some(Val::I32(v)) => v as u32 as u64,
         _ => panic!("driver global {name} missing"),
     }
-}
-
-/// This thread's CPU time (user + system): unlike wall time, it leaves out the time the thread
-/// waits for a core, which on a busy shared machine is most of the noise. Wall time elsewhere.
-#[cfg(target_os = "linux")]
-fn cpu_time() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: glibc's and musl's `clock_gettime`, with a valid clock id and a pointer to a
-    // `struct timespec` (two 64-bit fields on 64-bit Linux) that lives across the call.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(t.sec as u64, t.nsec as u32)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_time() -> Duration {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
 }
 
 /// Runs the timed part between two marker calls, so that `valgrind --tool=callgrind

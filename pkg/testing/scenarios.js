@@ -4,26 +4,13 @@
 // Int32Array): a barrier, and one mailbox per worker in which it hands blocks to another worker.
 // Every block carries a pattern (its worker, slot and round) that its receiver checks before
 // it frees it.
+import { rng, patternByte } from "./stress.js";
 
 /** The most memory one thread's cache holds (bytes, headers included): what a worker that is
  * terminated without `releaseThreadCache()` leaves behind (src/exports.rs: 32 bins of 8–256
  * bytes, 64 blocks each). */
 export const THREAD_CACHE_BOUND = 286_720;
 
-/** xorshift32: deterministic per seed. */
-function rng(seed) {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
-
-const patternByte = (tag, i) => (Math.imul(tag ^ (i >>> 8), 0x9e3779b1) >>> 24) ^ (i & 0xff);
 export function fill(heap, p, len, tag) {
   const b = new Uint8Array(heap.memory.buffer, p, len);
   for (let i = 0; i < len; i++) b[i] = patternByte(tag, i);

@@ -5,7 +5,7 @@
 // every free and reallocate and at the end. Throws on the first difference.
 
 /** xorshift32: deterministic per worker. */
-function rng(seed) {
+export function rng(seed) {
   let x = seed >>> 0 || 1;
   return (n) => {
     x ^= x << 13;
@@ -18,7 +18,7 @@ function rng(seed) {
 }
 
 /** The pattern's byte at `i` for a tag (worker, slot, generation). */
-const patternByte = (tag, i) => (Math.imul(tag ^ (i >>> 8), 0x9e3779b1) >>> 24) ^ (i & 0xff);
+export const patternByte = (tag, i) => (Math.imul(tag ^ (i >>> 8), 0x9e3779b1) >>> 24) ^ (i & 0xff);
 
 function fill(bytes, tag, len) {
   for (let i = 0; i < len; i++) bytes[i] = patternByte(tag, i);

@@ -302,7 +302,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// The check: one comparison finds `p` 8-aligned with the whole block `[p - 8, p + eff)`
     /// inside the heap (`first + 8 <= p <= top - eff`), a second that the header holds `size`
     /// and exactly `eff` with no flag (used, not an end marker, its left neighbour not free),
-    /// which is what [`Heap::used_block`]'s six comparisons and `cache_push`'s checks of the
+    /// which is what `Heap::used_block`'s six comparisons and `cache_push`'s checks of the
     /// flags find for such a block. (32-byte alloc+free in a Rust loop: see docs/small-blocks.md.)
     #[inline(always)]
     pub fn deallocate_sized(&mut self, p: u32, size: u32) {

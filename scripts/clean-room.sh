@@ -26,7 +26,9 @@ for tc in "$real_rustup"/toolchains/*; do
     ln -s "$room/rustup/toolchains/$(basename "$(readlink "$tc")")" "$room/rustup/toolchains/$name"
     continue
   fi
-  cp -al "$tc" "$room/rustup/toolchains/$name"
+  # Hard links where the room and rustup share a file system; a real copy otherwise.
+  cp -al "$tc" "$room/rustup/toolchains/$name" 2>/dev/null ||
+    { rm -rf "$room/rustup/toolchains/$name"; cp -a "$tc" "$room/rustup/toolchains/$name"; }
   find "$tc/lib/rustlib" -maxdepth 1 -type f -printf '%f\n' | while read -r f; do
     cp --remove-destination "$tc/lib/rustlib/$f" "$room/rustup/toolchains/$name/lib/rustlib/$f"
   done

@@ -243,6 +243,10 @@ impl Wall {
         // this block while it is live.
         unsafe { std::slice::from_raw_parts_mut(data[p as usize].get(), len as usize) }
     }
+    /// Whether the live block `b` still holds the pattern it was filled with.
+    fn holds(&self, b: &Live) -> bool {
+        intact(self.block(b.p, b.filled), b.tag, b.filled)
+    }
 }
 
 /// SplitMix64.
@@ -693,10 +697,7 @@ fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
                 }
                 barrier.wait();
                 for b in &live {
-                    assert!(
-                        intact(wall.block(b.p, b.filled), b.tag, b.filled),
-                        "thread {i}: block overwritten"
-                    );
+                    assert!(wall.holds(b), "thread {i}: block overwritten");
                     wall.deallocate(b.p);
                 }
                 wall.release();
@@ -785,7 +786,7 @@ fn out_of_memory_under_contention_with_cross_thread_frees_every_thread_gets_nil(
             let theirs = std::mem::take(&mut handed.lock().unwrap()[((i + 1) % THREADS) as usize]);
             for b in &theirs {
                 assert!(
-                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    wall.holds(b),
                     "thread {i}: another thread's block overwritten"
                 );
                 wall.deallocate(b.p);
@@ -839,7 +840,7 @@ fn cross_thread_free_storm_every_block_freed_by_another_thread() {
         let mut free_batch = |wall: &mut Wall, batch: Vec<Live>| {
             for b in batch {
                 assert!(
-                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    wall.holds(&b),
                     "thread {i}: block {:#x} from thread {} overwritten",
                     b.p,
                     b.tag >> 56
@@ -944,7 +945,7 @@ fn double_free_from_two_threads_at_once_has_one_winner() {
             barrier.wait();
             for b in &mine {
                 assert!(
-                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    wall.holds(b),
                     "thread {i}: block {:#x} overwritten: handed out twice?",
                     b.p
                 );
@@ -990,7 +991,7 @@ fn threads_that_end_leave_live_blocks_that_others_free_later() {
             }
             for b in &theirs {
                 assert!(
-                    intact(wall.block(b.p, b.filled), b.tag, b.filled),
+                    wall.holds(b),
                     "thread {i}: a block of an ended thread overwritten"
                 );
                 wall.deallocate(b.p);

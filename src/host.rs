@@ -20,12 +20,15 @@ pub struct HostMemory {
 
 impl HostMemory {
     /// A memory of `initial_pages` pages whose heap may start at `heap_base` (below it: the
-    /// module's stack and data), able to grow to `max_pages`.
+    /// module's stack and data), able to grow to `max_pages`. At least one page, as a wasm
+    /// module's memory (`Source`'s contract: grown pages never start at address 0).
     pub fn new(initial_pages: u32, max_pages: u32, heap_base: u32) -> Self {
-        assert!(initial_pages <= max_pages && max_pages <= 65_536 && heap_base > 0);
+        assert!(
+            initial_pages > 0 && initial_pages <= max_pages && max_pages <= 65_536 && heap_base > 0,
+            "HostMemory::new({initial_pages}, {max_pages}, {heap_base})"
+        );
         let layout =
             Layout::from_size_align(max_pages as usize * PAGE as usize, 16).expect("layout");
-        assert!(max_pages > 0);
         // SAFETY: the layout is valid and non-zero-sized (asserted above).
         let base = unsafe { alloc_zeroed(layout) };
         assert!(!base.is_null(), "host memory");

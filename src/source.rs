@@ -16,6 +16,8 @@ pub const PAGE: u32 = 65_536;
 ///   to the heap alone (the range may be empty, as `(0, 0)`); `start > 0` unless it is empty;
 /// - a successful `grow(n)` returns the previous size in pages `old`, and bytes
 ///   `[old * PAGE, (old + n) * PAGE)` then exist, are zero, and belong to the heap alone;
+///   `old > 0`: the memory is never empty (a wasm module's always holds its stack or data), so
+///   grown pages never start at address 0, which the heap takes for "no region";
 /// - `at(addr, len)` is a pointer valid for reads and writes of the `len` bytes from `addr` when
 ///   they exist, for as long as the source lives; when they do not, it does not return (a host
 ///   source panics; wasm memory traps on the access itself). So no call, however wrong its

@@ -49,6 +49,12 @@ pub trait Tuning: 'static {
     type Cache: CacheBins;
     /// Blocks a bin holds at most; a block freed into a full bin goes to the heap.
     const CACHE_CAP: u32;
+    /// A large block (`LARGE_MIN` bytes or more, alignment up to `PAGE_EDGE`) never starts
+    /// within `PAGE_EDGE` bytes of a 4 KiB boundary: a gap of at most 264 bytes goes in front,
+    /// as a free block (heap.rs, `Heap::placement_gap`). Writing one byte per 4 KiB of a
+    /// block placed that close to a boundary takes 1.8x the time of one placed farther in, on
+    /// this machine's CPU (docs/large-blocks.md).
+    const LARGE_OFF_EDGE: bool;
     /// Bytes every used block keeps past its logical size, at the end of its payload (I7): 0, or
     /// 4 under [`Traced`], whose last payload word holds the allocation's sequence number.
     const TAIL: u32 = 0;
@@ -72,6 +78,7 @@ impl<P: Policy> Tuning for Traced<P> {
     const ONE_ENTRY: bool = P::ONE_ENTRY;
     const INLINE_FAST_PATHS: bool = P::INLINE_FAST_PATHS;
     const BRANCHLESS_LINKS: bool = P::BRANCHLESS_LINKS;
+    const LARGE_OFF_EDGE: bool = P::LARGE_OFF_EDGE;
     // No cache: a cached block handed out again would get no new sequence number, and the
     // traced build is for seeing every block as the heap holds it.
     type Cache = NoCache;
@@ -96,6 +103,9 @@ impl Tuning for Fast {
     const ONE_ENTRY: bool = false;
     const INLINE_FAST_PATHS: bool = true;
     const BRANCHLESS_LINKS: bool = true;
+    // Large blocks 256 KiB-4 MiB, a byte written per 4 KiB (make bench-rust, Node): 3,330 ->
+    // ~1,900 ns a block, talc's time; at most 264 bytes of gap, a free block (docs/large-blocks.md).
+    const LARGE_OFF_EDGE: bool = true;
     type Cache = Bins<CACHE_BINS>;
     const CACHE_CAP: u32 = CACHE_CAP;
 }
@@ -126,6 +136,7 @@ impl Tuning for Small {
     const ONE_ENTRY: bool = true;
     const INLINE_FAST_PATHS: bool = false;
     const BRANCHLESS_LINKS: bool = false;
+    const LARGE_OFF_EDGE: bool = false;
     type Cache = NoCache;
     const CACHE_CAP: u32 = 0;
 }

@@ -411,6 +411,48 @@ impl<S: Source, P: Policy> Heap<S, P> {
         self.reallocate_aligned(p, size, 8)
     }
 
+    /// [`Heap::reallocate_aligned`] for a block the caller says holds `old` bytes (`WallE`'s
+    /// `Layout`): under `INLINE_FAST_PATHS` the block just below `top` (a growing buffer:
+    /// `Vec`, a doubling realloc) grows in place with no call, after the pointer check of
+    /// [`Heap::used_block`] and its logical size matched against `old`; anything else (a
+    /// shrink, a block elsewhere, memory to grow, a wrong `old`, a bad pointer) takes
+    /// [`Heap::reallocate_aligned`]'s path, out of line. (Realloc doubling 16 B -> 1 MiB in a
+    /// Rust program: see docs/large-blocks.md.)
+    #[inline(always)]
+    pub fn reallocate_sized(&mut self, p: u32, old: u32, size: u32, align: u32) -> u32 {
+        if P::INLINE_FAST_PATHS && size > old {
+            if let Some(header) = self.used_block(p) {
+                let word = self.size_word(header);
+                let eff = word & !FLAGS;
+                // (`size > old`: not 0. A `size` near 4 GiB rounds up past `u32::MAX`: the
+                // slow path refuses it.)
+                let need = size.wrapping_add(P::TAIL + 7) & !7;
+                if self.logical(header) == old
+                    && need > eff
+                    && p + eff == self.top
+                    && need - eff <= self.limit - self.top
+                {
+                    // SAFETY: `header` is a used block ending at `top`, and the room for its
+                    // new end lies in the current region: it spans `need` bytes of payload,
+                    // its `PREV_FREE` kept; nothing follows it but `top`.
+                    unsafe {
+                        self.set_top(p + need);
+                        self.set_size_word(header, need | (word & PREV_FREE));
+                        self.set_logical(header, size);
+                    }
+                    return p;
+                }
+            }
+        }
+        self.reallocate_slow(p, size, align)
+    }
+
+    /// [`Heap::reallocate_aligned`] behind [`Heap::reallocate_sized`], out of line.
+    #[inline(never)]
+    fn reallocate_slow(&mut self, p: u32, size: u32, align: u32) -> u32 {
+        self.reallocate_aligned(p, size, align)
+    }
+
     /// [`Heap::reallocate`] for a block allocated with alignment `align`.
     #[inline(always)]
     pub fn reallocate_aligned(&mut self, p: u32, size: u32, align: u32) -> u32 {

@@ -205,7 +205,10 @@ unsafe impl GlobalAlloc for WallE {
         // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };
         let p = ptr.expose_provenance() as u32;
-        to_ptr(heap.reallocate_aligned(p, new_size as u32, layout.align() as u32))
+        // The size from the `Layout`: the block on top grows in place after the pointer
+        // check (`reallocate_sized`); the header still decides, so a wrong layout is harmless.
+        let old = layout.size() as u32;
+        to_ptr(heap.reallocate_sized(p, old, new_size as u32, layout.align() as u32))
     }
 }
 

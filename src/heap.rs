@@ -99,12 +99,12 @@ const FIT_MAX: u32 = 16384;
 /// payload is placed at least `PAGE_EDGE` bytes from a 4 KiB boundary. (A page-strided walk
 /// needs many pages to show the cost; a 64 KiB block has 16. The gap is at most 264 bytes:
 /// under 0.5% of such a block, and a free block any request may take.)
-pub(crate) const LARGE_MIN: u32 = 65536;
+pub const LARGE_MIN: u32 = 65536;
 /// See `LARGE_MIN`: on this machine's CPU, one byte written per 4 KiB of a block whose start
 /// lies within two cache lines of a 4 KiB boundary (on either side) takes 1.8x the time it
 /// takes from any other offset (3,400-4,300 against 1,850-2,300 ns for the large-blocks
 /// pattern, natively; docs/large-blocks.md).
-pub(crate) const PAGE_EDGE: u32 = 128;
+pub const PAGE_EDGE: u32 = 128;
 /// The hardware page whose edges `PAGE_EDGE` avoids.
 const OS_PAGE: u32 = 4096;
 

@@ -97,6 +97,8 @@ pub use host::HostMemory;
 pub use policy::{Fast, Policy, Small, Traced};
 // A policy's tuning constants, for the crate's own tests: not part of the API.
 #[doc(hidden)]
+pub use heap::{LARGE_MIN, PAGE_EDGE};
+#[doc(hidden)]
 pub use policy::Tuning;
 pub use source::{Source, PAGE};
 pub use walk::{Corruption, Stats};

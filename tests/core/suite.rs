@@ -313,7 +313,9 @@ fn growth_elsewhere_opens_a_new_region() {
     let mut h = heap(1, 64);
     let a = h.allocate(PAGE / 2);
     h.source_mut().grow_foreign(2).unwrap();
-    let b = h.allocate(PAGE); // cannot extend the first region
+    // Cannot extend the first region. (Below `LARGE_MIN`: no gap in front of it, which would
+    // be one more free block.)
+    let b = h.allocate(PAGE - 1024);
     assert_ne!(b, 0);
     assert!(b >= 3 * PAGE, "b {b:#x} must be in memory wall-e grew");
     let s = valid(&h);
@@ -885,5 +887,104 @@ fn headroom_and_a_cached_block_from_above_never_add_up() {
     assert_ne!(q, 0);
     let eff = effective(&h, q);
     assert!(eff <= 640, "{eff} bytes for 511");
+    valid(&h);
+}
+
+/// `LARGE_OFF_EDGE` (`Fast`): a large block's payload starts at least `PAGE_EDGE` bytes from
+/// a 4 KiB boundary, whatever its alignment up to `PAGE_EDGE`, at the top and in a listed
+/// block; the gap in front is a free block that a small request takes, and it merges back
+/// when the large block is freed. Under `Small`, blocks stay where they fall.
+#[test]
+fn large_blocks_start_off_the_page_edges() {
+    let edge = |p: u32| {
+        let at = p & 4095;
+        at < wall_e::PAGE_EDGE || at > 4096 - wall_e::PAGE_EDGE
+    };
+    let mut h = heap(1, 256);
+    let mut seen_on_edge = false;
+    // Every start offset a request of 8 bytes can leave, for each alignment.
+    for align in [8, 16, 64, 128, 256] {
+        for pad in 0..(4096 / 8 + 2) {
+            let small = h.allocate(pad * 8 + 1);
+            let big = h.allocate_aligned(wall_e::LARGE_MIN + pad, align);
+            assert_ne!(big, 0);
+            assert_eq!(big % align, 0);
+            fill(&h, big, wall_e::LARGE_MIN + pad, pad);
+            if align <= wall_e::PAGE_EDGE {
+                seen_on_edge |= edge(big);
+            }
+            valid(&h);
+            let other = h.allocate(100);
+            assert!(holds(&h, big, wall_e::LARGE_MIN + pad, pad));
+            for p in [other, big, small] {
+                free(&mut h, p);
+            }
+            valid(&h);
+        }
+    }
+    // The sweep reaches the edges where nothing moves the blocks.
+    assert_eq!(seen_on_edge, !P::LARGE_OFF_EDGE, "large blocks on a page edge");
+    // A listed block: a hole between two used blocks, reused for a large request.
+    let a = h.allocate(3 * wall_e::LARGE_MIN);
+    let _b = h.allocate(8);
+    free(&mut h, a);
+    let c = h.allocate(wall_e::LARGE_MIN);
+    assert!(c >= a && c < a + 3 * wall_e::LARGE_MIN);
+    if P::LARGE_OFF_EDGE {
+        assert!(!edge(c), "{c:#x} in a listed block on a page edge");
+    }
+    valid(&h);
+    // The gap in front (if any) serves a small request; freeing both leaves one free block.
+    let s = h.allocate(8);
+    free(&mut h, c);
+    free(&mut h, s);
+    h.flush_cache();
+    let stats = valid(&h);
+    assert!(stats.free_blocks <= 1, "{stats:?}");
+}
+
+/// `reallocate_sized` (`WallE`'s realloc with its `Layout`): the block on top grows in place
+/// (its contents kept, the heap valid), a block elsewhere or a wrong size takes the general
+/// path with the same outcome, and bad pointers are refused as by `reallocate`.
+#[test]
+fn reallocate_sized_grows_the_top_block_in_place_and_refuses_bad_pointers() {
+    let mut h = heap(1, 64);
+    let mut p = h.allocate(16);
+    fill(&h, p, 16, 3);
+    let mut size = 16;
+    while size < 1 << 20 {
+        let q = h.reallocate_sized(p, size, size * 2, 8);
+        assert_eq!(q, p, "the top block grows in place");
+        size *= 2;
+        assert_eq!(h.size(p), size);
+        valid(&h);
+        p = q;
+    }
+    assert!(holds(&h, p, 16, 3));
+    // Not on top: moved by the general path, contents kept.
+    let _guard = h.allocate(8);
+    let q = h.reallocate_sized(p, size, size + 100_000, 8);
+    assert_ne!(q, 0);
+    assert_ne!(q, p);
+    assert!(holds(&h, q, 16, 3));
+    assert_eq!(h.size(p), 0);
+    valid(&h);
+    // A wrong old size: the header decides; the block on top still grows.
+    let r = h.reallocate_sized(q, 5, size + 200_000, 8);
+    assert_eq!(r, q);
+    assert_eq!(h.size(r), size + 200_000);
+    assert!(holds(&h, r, 16, 3));
+    valid(&h);
+    // Bad pointers: refused, nothing changes.
+    let digest = h.shape_digest();
+    for bad in [r + 1, r + 8, r - 8, r + 4096, 0x10, u32::MAX - 7] {
+        for old in [0, 8, size + 200_000] {
+            assert_eq!(h.reallocate_sized(bad, old, old + 64, 8), 0, "{bad:#x}");
+        }
+    }
+    assert_eq!(h.shape_digest(), digest, "bad pointers ignored");
+    // A freed block: refused.
+    free(&mut h, r);
+    assert_eq!(h.reallocate_sized(r, size + 200_000, size + 300_000, 8), 0);
     valid(&h);
 }

@@ -151,6 +151,11 @@ pub trait Target {
     fn deallocate_sized(&mut self, _p: u32, _size: u32) -> Option<()> {
         None
     }
+    /// `reallocate_aligned` with the size the caller believes the block has (`WallE`'s
+    /// `Layout`): `None` where the target has no such call.
+    fn reallocate_sized(&mut self, _p: u32, _old: u32, _size: u32, _align: u32) -> Option<u32> {
+        None
+    }
 
     /// The memory's size in bytes.
     fn memory_bytes(&self) -> u64;
@@ -237,6 +242,9 @@ impl<P: wall_e::Policy> Target for wall_e::Heap<wall_e::HostMemory, P> {
     fn deallocate_sized(&mut self, p: u32, size: u32) -> Option<()> {
         wall_e::Heap::deallocate_sized(self, p, size);
         Some(())
+    }
+    fn reallocate_sized(&mut self, p: u32, old: u32, size: u32, align: u32) -> Option<u32> {
+        Some(wall_e::Heap::reallocate_sized(self, p, old, size, align))
     }
     fn memory_bytes(&self) -> u64 {
         self.source().pages() as u64 * wall_e::PAGE as u64
@@ -719,7 +727,16 @@ impl<T: Target> Shadow<T> {
         let b = self.blocks[&p];
         self.check_contents(&b, 0, b.size, "before reallocate");
         let aligned = if keep_align {
-            self.target.reallocate_aligned(p, size, b.align)
+            // Half the time with the size the caller holds (`WallE`'s realloc), now and then a
+            // wrong one (the header decides).
+            let sized = match self.ops % 8 {
+                0 | 2 | 4 => self.target.reallocate_sized(p, b.size, size, b.align),
+                6 => self
+                    .target
+                    .reallocate_sized(p, b.size.wrapping_add(8), size, b.align),
+                _ => None,
+            };
+            sized.or_else(|| self.target.reallocate_aligned(p, size, b.align))
         } else {
             None
         };
@@ -865,6 +882,14 @@ impl<T: Target> Shadow<T> {
         // With a size too: the header's own (a block freed, or a fake header the check must
         // refuse), the caller's, and the smallest.
         if let Some((logical, _)) = self.header_words(p) {
+            if p != 0 {
+                let q = self
+                    .target
+                    .reallocate_sized(p, logical, logical.wrapping_add(64), 8);
+                if q.is_some_and(|q| q != 0) {
+                    fail!(self, "reallocate_sized({p:#x}) of a bad pointer ({what:?})");
+                }
+            }
             self.target.deallocate_sized(p, logical);
         }
         self.target.deallocate_sized(p, size);

@@ -860,14 +860,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
         };
         // A free block this large holds an aligned payload wherever it starts: the gap in front
         // is at most `align + 8` (a gap of exactly 8 cannot be a free block, so it grows by one
-        // more alignment step), plus, for a large block, its move off a page edge and one more
-        // alignment step (`placement_gap`).
-        let slack = if Self::off_edge(need, align) {
-            3 * align + 2 * PAGE_EDGE + 8
-        } else {
-            align + 8
-        };
-        let Some(room) = need.checked_add(slack).filter(|&r| r <= MAX_REQUEST) else {
+        // more alignment step). (A large block's move off a page edge is made only where the
+        // room is there anyway: `placement_gap`.)
+        let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
             return 0;
         };
         if Self::caches() && HEADER + room > self.limit - self.top && self.cache_may_serve(room) {
@@ -878,7 +873,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let found = self.find_free(room);
         let header = if found != 0 {
             let eff = self.eff(found);
-            let gap = Self::placement_gap(found, align, need);
+            let gap = Self::placement_gap(found, align, need, eff);
             // SAFETY: `found` is a listed free block of `eff >= room` bytes: the gap and the
             // aligned block lie inside it; its left neighbour is used (I2).
             unsafe {
@@ -894,13 +889,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
         } else {
             loop {
                 let top = self.top;
-                let gap = Self::placement_gap(top, align, need);
-                if !self.ensure(gap + HEADER + need) {
+                if !self.ensure(aligned_gap(top, align) + HEADER + need) {
                     return 0;
                 }
                 if self.top != top {
                     continue; // growth opened a new region: align again there
                 }
+                // (`limit - top`: the room for the gap and the block's header and payload.)
+                let gap = Self::placement_gap(top, align, need, self.limit - top - HEADER);
                 // SAFETY: `ensure` made the room for the gap and the block; the block below
                 // `top` is used (I2).
                 unsafe {
@@ -925,12 +921,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
         P::LARGE_OFF_EDGE && need >= LARGE_MIN && align <= PAGE_EDGE
     }
 
-    /// The gap in front of a block placed at `header` for `need` bytes aligned to `align`: 0,
-    /// or at least 16 bytes (a free block). A large block's payload (`off_edge`) is moved,
-    /// in steps of `align`, to lie at least `PAGE_EDGE` bytes from a 4 KiB boundary: at most
-    /// `2 * PAGE_EDGE + align` bytes more.
+    /// The gap in front of a block placed at `header` for `need` bytes aligned to `align`,
+    /// where `room` bytes are free from `header + 8` on (at least the aligned gap and `need`):
+    /// 0, or at least 16 bytes (a free block). A large block's payload (`off_edge`) is moved,
+    /// in steps of `align`, to lie at least `PAGE_EDGE` bytes from a 4 KiB boundary (at most
+    /// `2 * PAGE_EDGE + align` bytes more) when `room` holds that too: the rule never grows
+    /// memory nor passes over a free block that fits.
     #[inline(always)]
-    fn placement_gap(header: u32, align: u32, need: u32) -> u32 {
+    fn placement_gap(header: u32, align: u32, need: u32, room: u32) -> u32 {
         let gap = aligned_gap(header, align);
         if !Self::off_edge(need, align) {
             return gap;
@@ -941,9 +939,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return gap;
         }
         // To `PAGE_EDGE` past the boundary at or after `at`: a multiple of `align`, both being.
-        let gap = gap + (PAGE_EDGE.wrapping_sub(at) & (OS_PAGE - 1));
-        if gap == HEADER {
-            gap + align
+        let mut moved = gap + (PAGE_EDGE.wrapping_sub(at) & (OS_PAGE - 1));
+        if moved == HEADER {
+            moved += align;
+        }
+        if moved + need <= room {
+            moved
         } else {
             gap
         }

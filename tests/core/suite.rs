@@ -898,7 +898,7 @@ fn headroom_and_a_cached_block_from_above_never_add_up() {
 fn large_blocks_start_off_the_page_edges() {
     let edge = |p: u32| {
         let at = p & 4095;
-        at < wall_e::PAGE_EDGE || at > 4096 - wall_e::PAGE_EDGE
+        !(wall_e::PAGE_EDGE..4096 - wall_e::PAGE_EDGE).contains(&at)
     };
     let mut h = heap(1, 256);
     let mut seen_on_edge = false;

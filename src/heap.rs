@@ -223,10 +223,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if P::ONE_ENTRY {
             return self.reallocate(0, size);
         }
-        if P::LARGE_OFF_EDGE && size >= LARGE_MIN {
-            // Placed off the page edges (`placement_gap`), as an over-aligned block is.
-            return self.allocate_over_aligned(size, 8);
-        }
         let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
@@ -572,86 +568,105 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline]
     fn take(&mut self, need: u32) -> u32 {
         let listed = self.lists.any();
-        if !listed && self.spare() == 0 && HEADER + need <= self.limit - self.top {
-            // Nothing free (stack-like use gives every block back to the top): bump at once.
-            // SAFETY: the room is there (checked).
-            return unsafe { self.bump(need, 0) };
-        }
-        let own = class_of::<P>(need);
-        // The classes above `from` are searched for a head that fits: above the own class when
-        // the policy has steps in between (a closer fit, the spare), else from the own class.
-        let mut from = own;
-        if P::FIT_LOOKS != 0 || P::SPARE {
-            from = P::Lists::above(own, need);
-            if listed {
-                let head = self.lists.head(own);
-                if head != 0 {
-                    let eff = self.eff(head);
-                    if (P::Lists::OWN_CLASS_FITS && eff >= need) || fits(eff, need) {
-                        debug_assert!(fits(eff, need));
-                        // SAFETY: `head` heads the list of `own`, and fits.
-                        unsafe {
-                            if eff - need < MIN_FREE_BLOCK {
-                                // The commonest case in churn: an exact fit at the head.
-                                self.pop(head, own, eff);
-                                return head;
+        // Nothing free (stack-like use gives every block back to the top): bump at once.
+        if listed || self.spare() != 0 || HEADER + need > self.limit - self.top {
+            let own = class_of::<P>(need);
+            // The classes above `from` are searched for a head that fits: above the own class when
+            // the policy has steps in between (a closer fit, the spare), else from the own class.
+            let mut from = own;
+            if P::FIT_LOOKS != 0 || P::SPARE {
+                from = P::Lists::above(own, need);
+                if listed {
+                    let head = self.lists.head(own);
+                    if head != 0 {
+                        let eff = self.eff(head);
+                        if (P::Lists::OWN_CLASS_FITS && eff >= need) || fits(eff, need) {
+                            debug_assert!(fits(eff, need));
+                            // SAFETY: `head` heads the list of `own`, and fits.
+                            unsafe {
+                                if eff - need < MIN_FREE_BLOCK {
+                                    // The commonest case in churn: an exact fit at the head.
+                                    self.pop(head, own, eff);
+                                    return head;
+                                }
+                                return self.take_listed(head, own, eff, need);
                             }
-                            return self.take_listed(head, own, eff, need);
                         }
-                    }
-                    if P::FIT_LOOKS != 0 && need <= FIT_MAX {
-                        let found = self.fit_in_class(head, need);
-                        if found != 0 {
-                            // SAFETY: `found` is in the list of `own`, and fits.
-                            return unsafe { self.take_within(found, own, need) };
+                        if P::FIT_LOOKS != 0 && need <= FIT_MAX {
+                            let found = self.fit_in_class(head, need);
+                            if found != 0 {
+                                // SAFETY: `found` is in the list of `own`, and fits.
+                                return unsafe { self.take_within(found, own, need) };
+                            }
                         }
                     }
                 }
-            }
-            if P::SPARE && need <= SPARE_MAX {
-                let carved = self.carve_spare(need);
-                if carved != 0 {
-                    return carved;
+                if P::SPARE && need <= SPARE_MAX {
+                    let carved = self.carve_spare(need);
+                    if carved != 0 {
+                        return carved;
+                    }
                 }
             }
-        }
-        if listed {
-            // From `Classes::above` every block may fit, and under some schemes does: then the
-            // first non-empty class is the one (tested in classes_quarter.rs).
-            let found = if P::Lists::ABOVE_FITS && from != own {
-                self.lists.first_at_or_above(from)
-            } else {
-                self.class_fitting(from, need)
-            };
-            if let Some(class) = found {
-                let head = self.lists.head(class);
-                let eff = self.eff(head);
-                debug_assert!(fits(eff, need));
-                // SAFETY: `head` heads the list of `class`, and fits.
-                return unsafe { self.take_listed(head, class, eff, need) };
+            if listed {
+                // From `Classes::above` every block may fit, and under some schemes does: then the
+                // first non-empty class is the one (tested in classes_quarter.rs).
+                let found = if P::Lists::ABOVE_FITS && from != own {
+                    self.lists.first_at_or_above(from)
+                } else {
+                    self.class_fitting(from, need)
+                };
+                if let Some(class) = found {
+                    let head = self.lists.head(class);
+                    let eff = self.eff(head);
+                    debug_assert!(fits(eff, need));
+                    // SAFETY: `head` heads the list of `class`, and fits.
+                    return unsafe { self.take_listed(head, class, eff, need) };
+                }
+            }
+            if Self::caches() && HEADER + need > self.limit - self.top && self.cache_may_serve(need)
+            {
+                // Memory would grow: the cached blocks that may make a fit go back first (I8: the
+                // cache never makes the heap larger). (Also before a large request takes room at
+                // the top: no less memory, mixed sizes 280 -> 296 instructions a call, realloc
+                // growth 2594 -> 2656.)
+                let found = self.take_flushed(need);
+                if found != 0 {
+                    return found;
+                }
+            }
+            if !self.ensure(HEADER + need) {
+                // Out of memory: the spare, kept for small requests, serves any request it fits
+                // rather than failing one with that room free.
+                return if P::SPARE {
+                    self.carve_spare_out_of_memory(need)
+                } else {
+                    0
+                };
             }
         }
-        if Self::caches() && HEADER + need > self.limit - self.top && self.cache_may_serve(need) {
-            // Memory would grow: the cached blocks that may make a fit go back first (I8: the
-            // cache never makes the heap larger). (Also before a large request takes room at
-            // the top: no less memory, mixed sizes 280 -> 296 instructions a call, realloc
-            // growth 2594 -> 2656.)
-            let found = self.take_flushed(need);
-            if found != 0 {
-                return found;
+        // SAFETY: the room is there (checked, or made by `ensure`).
+        unsafe {
+            if Self::off_edge(need, 8) {
+                return self.bump_large(need);
             }
+            self.bump(need, 0)
         }
-        if !self.ensure(HEADER + need) {
-            // Out of memory: the spare, kept for small requests, serves any request it fits
-            // rather than failing one with that room free.
-            return if P::SPARE {
-                self.carve_spare_out_of_memory(need)
-            } else {
-                0
-            };
-        }
-        // SAFETY: `ensure` made the room.
-        unsafe { self.bump(need, 0) }
+    }
+
+    /// Carves a large block of `need` bytes at `top`, off a page edge where the room allows
+    /// (`placement_gap`; a listed block above is taken where it lies). Out of line: rare.
+    ///
+    /// # Safety
+    /// `ensure(HEADER + need)` has made the room.
+    #[cold]
+    #[inline(never)]
+    unsafe fn bump_large(&mut self, need: u32) -> u32 {
+        let top = self.top;
+        let gap = Self::placement_gap(top, 8, need, self.limit - top - HEADER);
+        // SAFETY: the room for the block (the caller's promise) and, `placement_gap` checked,
+        // for the gap; the block below `top` is used (I2).
+        unsafe { self.bump_after(gap, need) }
     }
 
     /// Gives the cached blocks that may make a fit for `need` bytes back to the heap
@@ -899,14 +914,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 let gap = Self::placement_gap(top, align, need, self.limit - top - HEADER);
                 // SAFETY: `ensure` made the room for the gap and the block; the block below
                 // `top` is used (I2).
-                unsafe {
-                    if gap == 0 {
-                        break self.bump(need, 0);
-                    }
-                    self.set_top(top + gap);
-                    self.make_free(top, gap - HEADER);
-                    break self.bump(need, PREV_FREE);
-                }
+                break unsafe { self.bump_after(gap, need) };
             }
         };
         // SAFETY: `header` is the used block just placed.
@@ -929,7 +937,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// memory nor passes over a free block that fits.
     #[inline(always)]
     fn placement_gap(header: u32, align: u32, need: u32, room: u32) -> u32 {
-        let gap = aligned_gap(header, align);
+        // (Headers are 8-aligned, I1: no gap for 8.)
+        let gap = if align <= 8 {
+            0
+        } else {
+            aligned_gap(header, align)
+        };
         if !Self::off_edge(need, align) {
             return gap;
         }
@@ -1313,6 +1326,30 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // SAFETY: the block lies in the current region's room.
         unsafe { self.set_size_word(header, need | prev_flag) };
         header
+    }
+
+    /// Carves a used block of `need` bytes at `top` after a gap of `gap` bytes (0, or a free
+    /// block of at least 16).
+    ///
+    /// # Safety
+    /// The room for `gap + HEADER + need` bytes is there at `top`; the block below `top` is
+    /// used (I2).
+    unsafe fn bump_after(&mut self, gap: u32, need: u32) -> u32 {
+        // SAFETY: the caller's promise.
+        unsafe {
+            if gap == 0 {
+                return self.bump(need, 0);
+            }
+            let top = self.top;
+            self.set_top(top + gap);
+            let header = self.bump(need, 0);
+            // The gap as a block freed between a used block and the new one: listed, the new
+            // block's `PREV_FREE` set, by the merging code (out of line; a `make_free` here
+            // cost the standalone module 78 bytes more). `FREE` first, as `release` does.
+            self.set_size_word(top, (gap - HEADER) | FREE);
+            self.merge(top, gap - HEADER);
+            header
+        }
     }
 
     /// Makes room for `bytes` more at `top`, growing memory if needed. When memory grew somewhere

@@ -924,23 +924,33 @@ fn large_blocks_start_off_the_page_edges() {
     }
     // The sweep reaches the edges where nothing moves the blocks.
     assert_eq!(seen_on_edge, !P::LARGE_OFF_EDGE, "large blocks on a page edge");
-    // A listed block: a hole between two used blocks, reused for a large request.
-    let a = h.allocate(3 * wall_e::LARGE_MIN);
-    let _b = h.allocate(8);
-    free(&mut h, a);
-    let c = h.allocate(wall_e::LARGE_MIN);
-    assert!(c >= a && c < a + 3 * wall_e::LARGE_MIN);
-    if P::LARGE_OFF_EDGE {
-        assert!(!edge(c), "{c:#x} in a listed block on a page edge");
+    // A listed block (a hole between two used blocks) taken by an aligned large request (the
+    // path of `WallE`'s 16-aligned ones) moves off the edge too; at every start offset.
+    let mut seen_on_edge = false;
+    for pad in 0..(4096 / 8 + 2) {
+        let small = h.allocate(pad * 8 + 1);
+        let a = h.allocate(3 * wall_e::LARGE_MIN);
+        let guard = h.allocate(8);
+        free(&mut h, a);
+        let c = h.allocate_aligned(wall_e::LARGE_MIN, 16);
+        assert!(c + 512 > a && c < a + 3 * wall_e::LARGE_MIN, "{c:#x} from the hole at {a:#x}");
+        fill(&h, c, wall_e::LARGE_MIN, pad);
+        if P::LARGE_OFF_EDGE {
+            assert!(!edge(c), "{c:#x} in a listed block on a page edge");
+        }
+        seen_on_edge |= edge(c);
+        valid(&h);
+        // The gap in front (if any) serves a small request; freeing all leaves no free block.
+        let s = h.allocate(8);
+        assert!(holds(&h, c, wall_e::LARGE_MIN, pad));
+        for p in [c, s, guard, small] {
+            free(&mut h, p);
+        }
+        h.flush_cache();
+        let stats = valid(&h);
+        assert_eq!(stats.free_blocks, 0, "{stats:?}");
     }
-    valid(&h);
-    // The gap in front (if any) serves a small request; freeing both leaves one free block.
-    let s = h.allocate(8);
-    free(&mut h, c);
-    free(&mut h, s);
-    h.flush_cache();
-    let stats = valid(&h);
-    assert!(stats.free_blocks <= 1, "{stats:?}");
+    assert_eq!(seen_on_edge, !P::LARGE_OFF_EDGE, "large blocks on a page edge");
 }
 
 /// `reallocate_sized` (`WallE`'s realloc with its `Layout`): the block on top grows in place

@@ -63,6 +63,12 @@
 //! or split ends in [`Heap::trim`]; every path that frees memory ends in [`Heap::release`],
 //! which merges with both neighbours or gives the block back to `top`. Every pointer from a
 //! caller passes [`Heap::used_block`] first.
+//!
+//! Under `LARGE_OFF_EDGE` a large block placed at the top, or placed aligned, starts at least
+//! `PAGE_EDGE` bytes from a 4 KiB boundary where the room allows ([`Heap::placement_gap`]; the
+//! gap in front is an ordinary free block). `WallE`'s realloc ([`Heap::reallocate_sized`])
+//! grows the block just below `top` in place inline; every other case takes
+//! [`Heap::reallocate_aligned`]. (docs/large-blocks.md)
 
 use core::marker::PhantomData;
 

@@ -416,7 +416,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// [`Heap::reallocate_aligned`] for a block the caller says holds `old` bytes (`WallE`'s
     /// `Layout`): under `INLINE_FAST_PATHS` the block just below `top` (a growing buffer:
     /// `Vec`, a doubling realloc) grows in place with no call, after the pointer check of
-    /// [`Heap::used_block`] and its logical size matched against `old`; anything else (a
+    /// `Heap::used_block` and its logical size matched against `old`; anything else (a
     /// shrink, a block elsewhere, memory to grow, a wrong `old`, a bad pointer) takes
     /// [`Heap::reallocate_aligned`]'s path, out of line. (Realloc doubling 16 B -> 1 MiB in a
     /// Rust program: see docs/large-blocks.md.)

@@ -197,8 +197,9 @@ pub extern "C" fn release_thread_cache() {
     per_thread::release();
 }
 
-/// Per-thread caches of the threaded module (src/handoff.rs): each instance's cache lives in a
-/// block of the shared heap, its address in a wasm global of the instance (0 until first use).
+/// Per-thread caches of the threaded module (src/handoff.rs, src/per_thread.rs): each
+/// instance's cache in the module's pool, its address in a wasm global of the instance (0 until
+/// first use).
 #[cfg(all(
     target_feature = "atomics",
     not(feature = "checked"),
@@ -206,94 +207,27 @@ pub extern "C" fn release_thread_cache() {
 ))]
 mod per_thread {
     use super::HEAP;
-    use crate::handoff::{Bins, CacheHeap, Locked, ThreadCache, Words, CACHED};
-    use core::sync::atomic::{AtomicU32, Ordering};
+    use crate::handoff::{Claim, Locked, Words};
+    pub(super) use crate::per_thread::{Cache, LinearWords};
+    use crate::per_thread::{Held, Pool};
 
-    /// 32 bins (effective sizes 8–256 bytes), 64 blocks a bin, 16 taken at a time: at most
-    /// 280 KiB a thread (`Cache::BOUND`).
-    pub(super) type Cache = ThreadCache<Bins<32>, 64, 16>;
-
-    core::arch::global_asm!(
-        ".globaltype wall_e_thread_cache, i32",
-        "wall_e_thread_cache:"
-    );
-
-    fn get() -> u32 {
-        let r: u32;
-        // SAFETY: reads this instance's global.
-        unsafe { core::arch::asm!("global.get wall_e_thread_cache", "local.set {}", out(local) r) };
-        r
-    }
-
-    fn set(v: u32) {
-        // SAFETY: writes this instance's global.
-        unsafe { core::arch::asm!("local.get {}", "global.set wall_e_thread_cache", in(local) v) };
-    }
-
-    /// The caches: a fixed pool in the module's static memory (zero is an empty cache), each
-    /// slot claimed by an instance with a swap of its owner word. Not blocks of the heap: a
-    /// cache made on a thread's first call from the heap could land on a block another thread
-    /// has just freed, and a double free of that block racing it would find a live-looking
-    /// header (the tests' double free at once). A worker terminated without
-    /// `release_thread_cache` keeps its slot: at most `SLOTS` caches exist, later instances
-    /// without one take the lock on every call.
-    const SLOTS: usize = 64;
-    struct Pool {
-        owners: [AtomicU32; SLOTS],
-        caches: [core::cell::UnsafeCell<Cache>; SLOTS],
-    }
-    // SAFETY: a cache is used only by the instance that claimed its slot (its owner word).
-    unsafe impl Sync for Pool {}
-    #[allow(clippy::declare_interior_mutable_const)]
-    const FREE_SLOT: AtomicU32 = AtomicU32::new(0);
-    #[allow(clippy::declare_interior_mutable_const)]
-    const EMPTY_CACHE: core::cell::UnsafeCell<Cache> = core::cell::UnsafeCell::new(Cache::new());
-    static POOL: Pool = Pool {
-        owners: [FREE_SLOT; SLOTS],
-        caches: [EMPTY_CACHE; SLOTS],
-    };
+    /// The module's caches: 64 slots in its static memory (per_thread.rs). A worker terminated
+    /// without `release_thread_cache` keeps its slot: later instances without one take the lock
+    /// on every call.
+    static POOL: Pool = Pool::new();
 
     /// This instance's cache, its slot claimed on first use; `None` when every slot is taken.
     #[inline(always)]
     pub(super) fn cache() -> Option<&'static mut Cache> {
-        let mut slot = get();
-        if slot == 0 {
-            slot = claim();
-            if slot == 0 {
-                return None;
-            }
-        }
-        // SAFETY: this instance's slot (claimed with the swap below): used by this thread only.
-        Some(unsafe { &mut *POOL.caches[(slot - 1) as usize % SLOTS].get() })
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn claim() -> u32 {
-        for (i, owner) in POOL.owners.iter().enumerate() {
-            if owner.load(Ordering::Relaxed) == 0
-                && owner
-                    .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                set(i as u32 + 1);
-                return i as u32 + 1;
-            }
-        }
-        0
+        // SAFETY: exports never re-enter each other, and each uses the reference it gets before
+        // it asks again: one reference to the instance's cache at a time.
+        unsafe { POOL.cache() }
     }
 
     /// `release_thread_cache`: every block back, and the slot free for another instance.
     pub(super) fn release() {
-        let slot = get();
-        if slot == 0 {
-            return;
-        }
-        if let Some(c) = cache() {
-            c.release(&LinearWords, &HEAP);
-        }
-        set(0);
-        POOL.owners[(slot - 1) as usize % SLOTS].store(0, Ordering::Release);
+        // SAFETY: as in `cache`; the pool's caches are the module heap's.
+        unsafe { POOL.release(&HEAP) }
     }
 
     /// A small block's resize: claimed with the swap of its word 0, then in place or moved.
@@ -304,19 +238,12 @@ mod per_thread {
             return None;
         }
         let header = ptr - 8;
-        if !w.readable(header) {
-            return Some(0);
-        }
-        let word = w.size_word(header);
+        let (word, old) = match Cache::claim(w, header) {
+            Claim::Claimed { word, logical } => (word, logical),
+            Claim::Ignored => return Some(0),
+            Claim::Heap => return None,
+        };
         let eff = word & !crate::block::FLAGS;
-        if word & (crate::block::FREE | crate::block::LAST) != 0 || eff == 0 || eff > Cache::MAX_EFF
-        {
-            return None;
-        }
-        let old = w.logical(header);
-        if old == 0 || old > eff || !w.claim(header, old, CACHED) {
-            return Some(0);
-        }
         let need = (size.wrapping_add(7) & !7).max(8);
         if need == eff {
             w.publish(header, size);
@@ -342,103 +269,15 @@ mod per_thread {
         Some(q)
     }
 
-    /// The words of a block header in the shared memory, with wasm's atomic instructions.
-    pub(super) struct LinearWords;
-
-    fn word(addr: u32) -> &'static AtomicU32 {
-        // SAFETY: callers pass addresses inside the memory (checked by `readable`), 4-aligned.
-        unsafe { AtomicU32::from_ptr(addr as usize as *mut u32) }
-    }
-
-    extern "C" {
-        static __heap_base: u8;
-    }
-
-    // SAFETY: word 0 with acquire / acquire-release / release atomics, word 1 atomic, the link a
-    // plain access.
-    unsafe impl Words for LinearWords {
-        fn readable(&self, header: u32) -> bool {
-            let base = core::ptr::addr_of!(__heap_base) as usize as u32;
-            header & 7 == 0
-                && header >= base
-                && (header as u64 + 16) <= (core::arch::wasm32::memory_size(0) as u64) << 16
-        }
-        fn logical(&self, header: u32) -> u32 {
-            word(header).load(Ordering::Acquire)
-        }
-        fn size_word(&self, header: u32) -> u32 {
-            word(header + 4).load(Ordering::Relaxed)
-        }
-        fn claim(&self, header: u32, seen: u32, to: u32) -> bool {
-            word(header)
-                .compare_exchange(seen, to, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        }
-        fn publish(&self, header: u32, logical: u32) {
-            // A plain store (wasm's atomic store is sequentially consistent: an `xchg` on x86,
-            // ~10 ns a call): only the block's owner writes it here, and a thread that frees the
-            // block got its pointer through a channel of its own that orders this store before
-            // its read; a racing stale free reads either value, both of which it handles.
-            // Volatile, so that the compiler keeps it as one aligned 4-byte store.
-            // SAFETY: `header` is the caller's block, inside the memory.
-            unsafe { core::ptr::write_volatile(header as usize as *mut u32, logical) }
-        }
-        unsafe fn link(&self, header: u32) -> u32 {
-            // SAFETY: the caller owns the block.
-            unsafe { *((header + 8) as usize as *const u32) }
-        }
-        unsafe fn set_link(&self, header: u32, next: u32) {
-            // SAFETY: the caller owns the block.
-            unsafe { *((header + 8) as usize as *mut u32) = next }
-        }
-    }
-
-    impl CacheHeap for crate::heap::Heap<crate::wasm::LinearMemory<true>, crate::policy::Chosen> {
-        #[inline(always)]
-        fn take_cached(&mut self, eff: u32) -> u32 {
-            self.take_for_cache(eff)
-        }
-        #[inline(always)]
-        fn give_back(&mut self, header: u32) {
-            // SAFETY: a block of a cache (CACHED), given back by its thread.
-            unsafe { self.give_back_claimed(header) }
-        }
-    }
-
-    type ModuleHeapType = crate::heap::Heap<crate::wasm::LinearMemory<true>, crate::policy::Chosen>;
-
-    /// The heap with the lock held.
-    pub(super) struct Held<'a> {
-        heap: &'a super::ModuleHeap,
-        _locked: crate::lock::Guard<'a>,
-    }
-
-    impl core::ops::Deref for Held<'_> {
-        type Target = ModuleHeapType;
-        #[inline(always)]
-        fn deref(&self) -> &ModuleHeapType {
-            // SAFETY: the lock is held (field 1) as long as this exists.
-            unsafe { self.heap.heap() }
-        }
-    }
-
-    impl core::ops::DerefMut for Held<'_> {
-        #[inline(always)]
-        fn deref_mut(&mut self) -> &mut ModuleHeapType {
-            // SAFETY: as above.
-            unsafe { self.heap.heap() }
-        }
-    }
+    type ModuleHeapType = crate::heap::Heap<crate::wasm::LinearMemory<true>, super::ModulePolicy>;
 
     impl Locked for super::ModuleHeap {
         type Heap = ModuleHeapType;
-        type Guard<'a> = Held<'a>;
+        type Guard<'a> = Held<'a, ModuleHeapType>;
         #[inline(always)]
-        fn lock(&self) -> Held<'_> {
-            Held {
-                heap: self,
-                _locked: self.lock.lock(),
-            }
+        fn lock(&self) -> Held<'_, ModuleHeapType> {
+            // SAFETY: `lock` guards `heap` (every export takes it before it reaches the heap).
+            unsafe { Held::new(&self.lock, &self.heap) }
         }
     }
 }

@@ -113,6 +113,24 @@ pub enum Freed {
     Merged,
 }
 
+/// What [`ThreadCache::claim`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The block is the caller's: its word 0 is now [`CACHED`]; `word` is its word 1 (effective
+    /// size and flags) and `logical` the size it had.
+    Claimed {
+        /// Word 1 as the claim read it.
+        word: u32,
+        /// The logical size the block had (to publish again if the caller gives up).
+        logical: u32,
+    },
+    /// Not a live small block, or another thread claimed it first: nothing done.
+    Ignored,
+    /// Not for a cache (a large block, a free one, a region's end): the heap decides, under the
+    /// lock.
+    Heap,
+}
+
 /// One thread's cache: the bins `B` (effective sizes `8, 16, …, 8 × B::BINS`), each a LIFO list
 /// of at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
 pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32> {
@@ -128,6 +146,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, 
 impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> {
     /// The largest effective size cached.
     pub const MAX_EFF: u32 = 8 * B::BINS as u32;
+    /// The most blocks a bin holds.
+    pub const BIN_CAP: u32 = CAP;
     /// The most bytes a cache holds, headers included: what a thread that ends without
     /// [`ThreadCache::release`] leaves behind.
     pub const BOUND: u64 = {
@@ -143,6 +163,11 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
     /// An empty cache.
     pub const fn new() -> Self {
         ThreadCache { bins: B::EMPTY }
+    }
+
+    /// The bins, for a heap walk of the caller's own cache (walk.rs).
+    pub fn bins(&self) -> &B {
+        &self.bins
     }
 
     /// The blocks of every bin, for a heap walk (the caller's own cache).
@@ -214,24 +239,56 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
     }
 
     /// **Free, from any thread:** claims the block at `header` with one compare-and-swap of its
-    /// word 0 and caches it; a full bin first gives half its blocks back under the lock.
+    /// word 0 ([`Self::claim`]) and caches it ([`Self::keep`]).
     #[inline(always)]
     pub fn deallocate<W: Words, S: Locked>(&mut self, words: &W, shared: &S, header: u32) -> Freed {
+        match Self::claim(words, header) {
+            // SAFETY: claimed just now, with this word 1.
+            Claim::Claimed { word, .. } => unsafe { self.keep(words, shared, header, word) },
+            Claim::Ignored => Freed::Ignored,
+            Claim::Heap => Freed::Heap,
+        }
+    }
+
+    /// **The claim, from any thread** (for a free, or a resize that takes the block over):
+    /// checks the header lock-free and moves word 0 from the block's logical size to [`CACHED`]
+    /// with one compare-and-swap. Of two threads claiming one block at once, exactly one gets
+    /// [`Claim::Claimed`]: the block is then its alone, out of reach of every other thread's
+    /// free, until it publishes a logical size again ([`Words::publish`]) or gives it away.
+    #[inline(always)]
+    pub fn claim<W: Words>(words: &W, header: u32) -> Claim {
         if !words.readable(header) {
-            return Freed::Ignored;
+            return Claim::Ignored;
         }
         let word = words.size_word(header);
         let eff = word & !FLAGS;
         // As in `allocate`: an empty block wraps above `MAX_EFF`.
         let below = eff.wrapping_sub(1);
         if word & (FREE | LAST) != 0 || below >= Self::MAX_EFF {
-            return Freed::Heap;
+            return Claim::Heap;
         }
         let logical = words.logical(header);
         // `CACHED` (cached already) is above every `eff`; 0 is never a live block's size.
         if logical == 0 || logical > eff || !words.claim(header, logical, CACHED) {
-            return Freed::Ignored;
+            return Claim::Ignored;
         }
+        Claim::Claimed { word, logical }
+    }
+
+    /// Caches a block this thread claimed ([`Self::claim`]; `word` its word 1, as the claim
+    /// read it); a full bin first gives half its blocks back under the lock.
+    ///
+    /// # Safety
+    /// `header` is a block this thread claimed with [`Self::claim`], which returned `word`, and
+    /// still holds (not published again, not given away).
+    #[inline(always)]
+    pub unsafe fn keep<W: Words, S: Locked>(
+        &mut self,
+        words: &W,
+        shared: &S,
+        header: u32,
+        word: u32,
+    ) -> Freed {
         // cache.rs's rule: a block whose left neighbour is free goes to the heap and merges
         // (caching it would keep that free memory in pieces) — claimed first, like any other,
         // so that a free racing this one still has one winner.
@@ -239,7 +296,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
             shared.lock().give_back(header);
             return Freed::Merged;
         }
-        let bin = (below >> 3) as usize;
+        debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::MAX_EFF);
+        let bin = (((word & !FLAGS) - 1) >> 3) as usize;
         if self.bins.count(bin) >= CAP {
             self.flush(words, shared, bin, CAP / 2 + 1);
         }

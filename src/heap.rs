@@ -44,6 +44,15 @@
 //!   block cached since the last flush before growth), every non-empty bin is below
 //!   `kept_below`. In the checked build a cached payload after its link is poisoned, as a free
 //!   one, and the `checked` module's lookup calls a cached block's pointer freed.
+//! - **I9 the threads' caches** (handoff.rs, per_thread.rs; atomics, the threaded module and
+//!   `WallE`): a block in a thread's cache is a cached block as in I8 (used to the heap, word 0
+//!   `CACHED`) of its bin's effective size (8–256 bytes), in exactly one bin of exactly one
+//!   thread's cache, once, and in none of the heap's bins; a bin holds at most `CAP` blocks.
+//!   Word 0 of a live small block moves to `CACHED` only by one compare-and-swap (the claim),
+//!   and back only by its claimer; word 1 of a live or cached block changes only under the lock.
+//!   The walk counts these blocks as cached (neither used nor free) and finds at least the
+//!   heap's bins among them; the calling thread's own cache is checked by
+//!   `check_thread_cache` (walk.rs; `WallE::validate`).
 //!
 //! [`Heap::validate`] (walk.rs) checks all of these; [`Heap::blocks`] (blocks.rs) lists the
 //! blocks it walks.
@@ -1459,21 +1468,31 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 }
 
-/// What the threaded module's per-thread caches (handoff.rs) take from and give back to the
-/// shared heap: used only by that build, so the attribute is written once for both.
+/// What the per-thread caches (handoff.rs, per_thread.rs: the threaded module's and `WallE`'s
+/// under atomics) take from and give back to the shared heap: used only by the builds that
+/// compile per_thread.rs (lib.rs), so the attribute is written once for both.
 #[cfg_attr(
-    not(all(
-        target_arch = "wasm32",
-        target_feature = "atomics",
-        wall_e_module,
-        not(feature = "checked"),
-        not(feature = "trace")
+    not(any(
+        all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            wall_e_module,
+            not(feature = "checked"),
+            not(feature = "trace")
+        ),
+        all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            not(wall_e_module),
+            not(feature = "checked"),
+            not(feature = "small"),
+            not(wall_e_lock_only)
+        )
     )),
     allow(dead_code)
 )]
 impl<S: Source, P: Policy> Heap<S, P> {
-    /// A block of effective size exactly `eff` for a thread's cache (handoff.rs, the threaded
-    /// module), its word 0 set to `CACHED`: its header, or 0 (none, or the heap had only a
+    /// A block of effective size exactly `eff` for a thread's cache (handoff.rs), its word 0 set to `CACHED`: its header, or 0 (none, or the heap had only a
     /// slightly larger one: the thread's request then takes the lock).
     pub(crate) fn take_for_cache(&mut self, eff: u32) -> u32 {
         let p = self.allocate(eff);

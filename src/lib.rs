@@ -50,13 +50,25 @@
 // checks its links there); on the host `WallE` and `LinearMemory` do not exist.
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![no_std]
+// The per-thread caches' slot is a wasm global written with `asm!` (per_thread.rs): in the
+// threaded module, and in `WallE` under atomics (every build with atomics is nightly).
 #![cfg_attr(
-    all(
-        target_arch = "wasm32",
-        target_feature = "atomics",
-        wall_e_module,
-        not(feature = "checked"),
-        not(feature = "trace")
+    any(
+        all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            wall_e_module,
+            not(feature = "checked"),
+            not(feature = "trace")
+        ),
+        all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            not(wall_e_module),
+            not(feature = "checked"),
+            not(feature = "small"),
+            not(wall_e_lock_only)
+        )
     ),
     feature(asm_experimental_arch)
 )]
@@ -84,6 +96,26 @@ mod host;
 mod lock;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+// What the threaded module and `WallE` share around handoff.rs: the instance's cache slot, the
+// pool of caches, the header words in shared memory (the two cfgs of `asm_experimental_arch`).
+#[cfg(any(
+    all(
+        target_arch = "wasm32",
+        target_feature = "atomics",
+        wall_e_module,
+        not(feature = "checked"),
+        not(feature = "trace")
+    ),
+    all(
+        target_arch = "wasm32",
+        target_feature = "atomics",
+        not(wall_e_module),
+        not(feature = "checked"),
+        not(feature = "small"),
+        not(wall_e_lock_only)
+    )
+))]
+mod per_thread;
 
 #[cfg(all(target_arch = "wasm32", wall_e_module))]
 mod exports;

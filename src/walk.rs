@@ -90,7 +90,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// Walks every block, every free list and the cache's bins and checks every invariant of
     /// the heap (blocks tile each region, no two free blocks are adjacent, flags and footers
     /// agree, every free block is in the list of its class, every cached block in the bin of
-    /// its size, fresh memory is zero: I1–I8); returns its statistics, or where and what the
+    /// its size, fresh memory is zero: I1–I8; I9 as far as the heap sees it); returns its statistics, or where and what the
     /// first broken invariant is. O(heap).
     pub fn validate(&self) -> Result<Stats, Corruption> {
         let mut stats = Stats::default();
@@ -458,17 +458,63 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 "cache corrupt",
             )?;
         }
-        // In the threaded module the threads' own caches (handoff.rs) hold cached blocks too,
-        // which this walk cannot reach: there, at least the heap's are all found.
+        // Under atomics the threads' own caches (handoff.rs, I9: the threaded module's and
+        // `WallE`'s) hold cached blocks too, which this walk cannot reach: there, at least the
+        // heap's are all found (and `WallE::validate` adds the caller's own cache:
+        // `check_thread_cache`).
         if cfg!(all(
             target_arch = "wasm32",
             target_feature = "atomics",
-            wall_e_module
+            not(feature = "checked")
         )) {
             check(binned <= cached, 0, "cache corrupt")
         } else {
             check(binned == cached, 0, "cache corrupt")
         }
+    }
+
+    /// Checks a thread's own cache (handoff.rs, I9) after a walk that found `stats`: every
+    /// block in it a cached block of its bin's size (as in the heap's bins, I8), each bin's
+    /// count its length and at most `cap`, and the heap's bins and this cache together no more
+    /// blocks than the walk found cached, so none is in two places. (Only the caller's own
+    /// cache: another thread's is written by that thread without the lock.)
+    #[cfg_attr(
+        not(all(
+            target_arch = "wasm32",
+            target_feature = "atomics",
+            not(wall_e_module),
+            not(feature = "checked"),
+            not(feature = "small"),
+            not(wall_e_lock_only)
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn check_thread_cache<B: CacheBins>(
+        &self,
+        bins: &B,
+        cap: u32,
+        stats: &Stats,
+    ) -> Result<(), Corruption> {
+        let mut binned: u32 = (0..<P::Cache as CacheBins>::BINS)
+            .map(|bin| self.cache.count(bin))
+            .sum();
+        for bin in 0..B::BINS {
+            let mut node = bins.head(bin);
+            let mut length = 0;
+            while node != 0 {
+                self.check_cached_at(node, bin)?;
+                length += 1;
+                binned += 1;
+                check(binned <= stats.cached_blocks, node, "thread cache corrupt")?;
+                node = self.cache_link(node);
+            }
+            check(
+                length == bins.count(bin) && length <= cap,
+                bin as u32,
+                "thread cache corrupt",
+            )?;
+        }
+        Ok(())
     }
 
     /// Checks what can be checked of a block in cache bin `bin` without walking the heap: in

@@ -6,6 +6,13 @@ use crate::lock::Lock;
 use crate::policy::Chosen;
 use crate::source::{Source, PAGE};
 use crate::walk::{Corruption, Stats};
+#[cfg(not(all(
+    target_feature = "atomics",
+    not(wall_e_module),
+    not(feature = "checked"),
+    not(feature = "small"),
+    not(wall_e_lock_only)
+)))]
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 use core::cell::UnsafeCell;
@@ -102,21 +109,35 @@ unsafe impl<const CLAIMS_INITIAL: bool> Source for LinearMemory<CLAIMS_INITIAL> 
 /// memory fresh from `memory.grow`.
 ///
 /// Without the `atomics` target feature a wasm instance runs one thread, and `WallE` has no lock
-/// (not one instruction more). With it (`-C target-feature=+atomics`, shared memory, threads),
-/// every call takes a spin lock (`src/lock.rs`) around the heap.
+/// (not one instruction more). With it (`-C target-feature=+atomics`, shared memory, threads;
+/// nightly), each thread (each instance of the module) gets a cache of small freed blocks of
+/// its own: a `Layout` of at most 256 bytes and alignment at most 8 is allocated and freed
+/// without a lock, and everything else takes a spin lock (`src/lock.rs`) around the heap. A
+/// thread about to end hands its cache back with [`WallE::release_thread_cache`]
+/// (docs/threads.md, "`WallE` in a threaded Rust program").
 pub struct WallE {
     /// Taken around every heap operation (atomics only).
     #[cfg(target_feature = "atomics")]
     lock: Lock,
     heap: UnsafeCell<Heap<LinearMemory, Chosen>>,
+    /// The threads' caches (atomics only; not in the `small` and `checked` builds).
+    #[cfg(all(
+        target_feature = "atomics",
+        not(wall_e_module),
+        not(feature = "checked"),
+        not(feature = "small"),
+        not(wall_e_lock_only)
+    ))]
+    threads: crate::per_thread::Pool,
 }
 
 // SAFETY: without the `atomics` target feature a wasm instance runs one thread.
 #[cfg(not(target_feature = "atomics"))]
 unsafe impl Sync for WallE {}
 
-// SAFETY: with `atomics`, every method that reaches the heap holds `lock` while it does; `heap`
-// leaves that to its caller (its contract).
+// SAFETY: with `atomics`, every method that reaches the heap holds `lock` while it does (the
+// per-thread caches' blocks are each their thread's, handed over by the protocol of
+// handoff.rs); `heap` leaves that to its caller (its contract).
 #[cfg(target_feature = "atomics")]
 unsafe impl Sync for WallE {}
 
@@ -127,6 +148,14 @@ impl WallE {
             #[cfg(target_feature = "atomics")]
             lock: Lock::new(),
             heap: UnsafeCell::new(Heap::new(LinearMemory::new())),
+            #[cfg(all(
+                target_feature = "atomics",
+                not(wall_e_module),
+                not(feature = "checked"),
+                not(feature = "small"),
+                not(wall_e_lock_only)
+            ))]
+            threads: crate::per_thread::Pool::new(),
         }
     }
 
@@ -144,12 +173,53 @@ impl WallE {
     }
 
     /// Walks the heap and checks every invariant (O(heap)).
+    ///
+    /// With atomics, blocks in the threads' caches count as cached (neither used nor free), and
+    /// the calling thread's own cache is checked too (every block in it a cached block of its
+    /// bin's size, none in two places); the other threads' caches are theirs alone.
     pub fn validate(&self) -> Result<Stats, Corruption> {
         #[cfg(target_feature = "atomics")]
         let _locked = self.lock.lock();
         // SAFETY: single-threaded (with atomics, the lock is held); `validate` does not
         // allocate, so no other borrow is alive.
-        unsafe { self.heap() }.validate()
+        let heap = unsafe { self.heap() };
+        let stats = heap.validate()?;
+        #[cfg(all(
+            target_feature = "atomics",
+            not(wall_e_module),
+            not(feature = "checked"),
+            not(feature = "small"),
+            not(wall_e_lock_only)
+        ))]
+        // SAFETY: no other reference to this thread's cache is alive (not re-entered).
+        if let Some(cache) = unsafe { self.threads.existing() } {
+            heap.check_thread_cache(cache.bins(), crate::per_thread::Cache::BIN_CAP, &stats)?;
+        }
+        Ok(stats)
+    }
+
+    /// Hands the calling thread's cache of small freed blocks back to the heap, where they
+    /// merge, and frees its slot: for a thread about to end (a Web Worker, a wasm-bindgen
+    /// worker before `__wbindgen_thread_destroy`). A thread that ends without it leaves its
+    /// cache (at most 280 KiB) and its slot (one of 64; threads beyond them take the lock on
+    /// every call) behind for good: nothing can tell that a wasm thread is gone. The thread may
+    /// go on allocating: its next small allocation takes a slot again.
+    ///
+    /// Without the `atomics` target feature (one thread, no caches) it does nothing.
+    #[inline]
+    pub fn release_thread_cache(&self) {
+        #[cfg(all(
+            target_feature = "atomics",
+            not(wall_e_module),
+            not(feature = "checked"),
+            not(feature = "small"),
+            not(wall_e_lock_only)
+        ))]
+        // SAFETY: not re-entered (no other reference to the cache); the pool's caches are
+        // this heap's.
+        unsafe {
+            self.threads.release(&caches::Shared(self))
+        }
     }
 }
 
@@ -158,6 +228,17 @@ impl Default for WallE {
         Self::new()
     }
 }
+
+/// `WallE`'s `GlobalAlloc` with per-thread caches (atomics).
+#[cfg(all(
+    target_feature = "atomics",
+    not(wall_e_module),
+    not(feature = "checked"),
+    not(feature = "small"),
+    not(wall_e_lock_only)
+))]
+#[path = "walle_caches.rs"]
+mod caches;
 
 #[inline]
 fn to_ptr(addr: u32) -> *mut u8 {
@@ -171,6 +252,13 @@ fn to_ptr(addr: u32) -> *mut u8 {
 //
 // SAFETY: the heap hands out disjoint blocks of at least the requested size and alignment, keeps
 // contents on realloc, and returns null on failure.
+#[cfg(not(all(
+    target_feature = "atomics",
+    not(wall_e_module),
+    not(feature = "checked"),
+    not(feature = "small"),
+    not(wall_e_lock_only)
+)))]
 unsafe impl GlobalAlloc for WallE {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         #[cfg(target_feature = "atomics")]

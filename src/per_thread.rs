@@ -1,0 +1,273 @@
+//! Per-thread caches on wasm with atomics (issue 16; docs/threads.md, "Per-thread caches"): what
+//! the threaded module (exports.rs) and `WallE` (wasm.rs) share around the hand-off protocol of
+//! handoff.rs — the instance's cache slot, the pool of caches, a block's header words in the
+//! shared linear memory, and the heap behind its lock.
+//!
+//! **The slot is a wasm global of the instance.** In wasm every thread is an instance of the
+//! module over the shared memory (a worker, a wasmtime or wasi thread), and a global that is
+//! neither imported nor exported is the instance's own, 0 in each new one: a thread-local that
+//! needs no shadow stack (the module has none) and no TLS block. Not a `#[thread_local]`: a
+//! thread's TLS block is set by its host (`__wasm_init_tls`), and hosts allocate that block and
+//! the thread's stack through the allocator *on the new thread, before* setting it
+//! (wasm-bindgen's injected start function calls `__wbindgen_malloc` for both, then
+//! `__wasm_init_tls`; tests/threads_example.rs does the same): until then `__tls_base` is the
+//! module's initial one, the main thread's block, so a TLS slot would hand the new thread the
+//! main thread's cache while the main thread uses it. And `__wbindgen_thread_destroy` frees the
+//! TLS block itself through the allocator: a cache inside it would be freed under its own feet.
+//! The global is written with `global_asm!`/`asm!` (nightly's `asm_experimental_arch`; every build
+//! with atomics is nightly: stable does not even set `target_feature = "atomics"`).
+//!
+//! **The caches live in a pool** of [`SLOTS`] in static memory (the module's static, or the
+//! `WallE` value's), each claimed by an instance with a compare-and-swap of its owner word on
+//! its first use; the global then holds the cache's address. A cache is not a block of the heap:
+//! made on a thread's first call from the heap, it could land on a block another thread has just
+//! freed, and a double free of that block racing it would find a live-looking header (the tests'
+//! double free at once caught this). A worker that ends without handing its cache back keeps its
+//! slot: at most `SLOTS` caches exist, and instances beyond them work through the lock.
+
+use crate::handoff::{Bins, CacheHeap, Locked, ThreadCache, Words};
+use crate::heap::Heap;
+use crate::lock::{Guard, Lock};
+use crate::policy::Policy;
+use crate::source::Source;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// 32 bins (effective sizes 8–256 bytes), 64 blocks a bin, 16 taken at a time: at most
+/// 280 KiB a thread (`Cache::BOUND`).
+pub(crate) type Cache = ThreadCache<Bins<32>, 64, 16>;
+
+core::arch::global_asm!(
+    ".globaltype wall_e_thread_cache, i32",
+    "wall_e_thread_cache:"
+);
+
+/// This instance's global: the address of its cache, 0 for none.
+#[inline(always)]
+fn slot() -> u32 {
+    let r: u32;
+    // SAFETY: reads this instance's global.
+    unsafe { core::arch::asm!("global.get wall_e_thread_cache", "local.set {}", out(local) r) };
+    r
+}
+
+#[inline(always)]
+fn set_slot(v: u32) {
+    // SAFETY: writes this instance's global.
+    unsafe { core::arch::asm!("local.get {}", "global.set wall_e_thread_cache", in(local) v) };
+}
+
+/// Caches in the pool.
+pub(crate) const SLOTS: usize = 64;
+
+/// A cache on cache lines of its own: two threads' bins never share a line.
+#[repr(align(64))]
+struct Slot(UnsafeCell<Cache>);
+
+/// The caches and their owner words (0: free, 1: an instance holds it).
+pub(crate) struct Pool {
+    owners: [AtomicU32; SLOTS],
+    caches: [Slot; SLOTS],
+}
+
+// SAFETY: a cache is used only by the instance that claimed its slot (its owner word), through
+// the instance's global.
+unsafe impl Sync for Pool {}
+
+impl Pool {
+    /// Every slot free, every cache empty (all zero: `.bss`).
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub(crate) const fn new() -> Self {
+        const FREE_SLOT: AtomicU32 = AtomicU32::new(0);
+        const EMPTY: Slot = Slot(UnsafeCell::new(Cache::new()));
+        Pool {
+            owners: [FREE_SLOT; SLOTS],
+            caches: [EMPTY; SLOTS],
+        }
+    }
+
+    /// The index of the cache at `addr` in this pool (the instance's global), if it is one.
+    #[inline(always)]
+    fn index(&self, addr: u32) -> Option<usize> {
+        let offset = addr.wrapping_sub(self.caches.as_ptr() as usize as u32) as usize;
+        let i = offset / core::mem::size_of::<Slot>();
+        (i < SLOTS).then_some(i)
+    }
+
+    /// This instance's cache in this pool, if it holds one (a thread that only frees does not
+    /// claim one: `WallE`'s free).
+    ///
+    /// # Safety
+    /// No other reference to this instance's cache is alive (the allocator is not re-entered).
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub(crate) unsafe fn existing(&self) -> Option<&mut Cache> {
+        let addr = slot();
+        self.index(addr)?;
+        // SAFETY: the instance claimed this slot (its global points at it, set only by `claim`):
+        // its cache is this thread's alone; no other reference, per the contract.
+        Some(unsafe { &mut *(addr as usize as *mut Cache) })
+    }
+
+    /// This instance's cache, its slot claimed on first use; `None` when every slot is taken,
+    /// or the instance holds a cache of another pool (a second `WallE` value).
+    ///
+    /// # Safety
+    /// As for [`Pool::existing`].
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub(crate) unsafe fn cache(&self) -> Option<&mut Cache> {
+        let mut addr = slot();
+        if addr == 0 {
+            addr = self.claim();
+        }
+        self.index(addr)?;
+        // SAFETY: as in `existing`.
+        Some(unsafe { &mut *(addr as usize as *mut Cache) })
+    }
+
+    /// Claims a free slot for this instance: its cache's address (also in the global), or 0.
+    #[cold]
+    #[inline(never)]
+    fn claim(&self) -> u32 {
+        for (owner, cache) in self.owners.iter().zip(&self.caches) {
+            if owner.load(Ordering::Relaxed) == 0
+                && owner
+                    .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                let addr = cache.0.get() as usize as u32;
+                set_slot(addr);
+                return addr;
+            }
+        }
+        0
+    }
+
+    /// `release_thread_cache`: every block of this instance's cache back to the heap, and its
+    /// slot free for another instance (a later small allocation on this one claims a slot again).
+    ///
+    /// # Safety
+    /// As for [`Pool::existing`]; `shared` is the heap this pool's caches take their blocks from.
+    pub(crate) unsafe fn release<S: Locked>(&self, shared: &S) {
+        let addr = slot();
+        let Some(i) = self.index(addr) else {
+            return;
+        };
+        // SAFETY: per this function's contract.
+        if let Some(c) = unsafe { self.existing() } {
+            c.release(&LinearWords, shared);
+        }
+        set_slot(0);
+        self.owners[i].store(0, Ordering::Release);
+    }
+}
+
+/// The words of a block header in the shared memory, with wasm's atomic instructions.
+pub(crate) struct LinearWords;
+
+fn word(addr: u32) -> &'static AtomicU32 {
+    // SAFETY: callers pass addresses inside the memory (checked by `readable`), 4-aligned.
+    unsafe { AtomicU32::from_ptr(addr as usize as *mut u32) }
+}
+
+extern "C" {
+    static __heap_base: u8;
+}
+
+// SAFETY: word 0 with acquire / acquire-release atomics, word 1 atomic, the link a plain access;
+// the publish a single aligned store (below).
+unsafe impl Words for LinearWords {
+    #[inline(always)]
+    fn readable(&self, header: u32) -> bool {
+        // Every heap (the module's, `WallE`'s) lies above `__heap_base`.
+        let base = core::ptr::addr_of!(__heap_base) as usize as u32;
+        header & 7 == 0
+            && header >= base
+            && (header as u64 + 16) <= (core::arch::wasm32::memory_size(0) as u64) << 16
+    }
+    #[inline(always)]
+    fn logical(&self, header: u32) -> u32 {
+        word(header).load(Ordering::Acquire)
+    }
+    #[inline(always)]
+    fn size_word(&self, header: u32) -> u32 {
+        word(header + 4).load(Ordering::Relaxed)
+    }
+    #[inline(always)]
+    fn claim(&self, header: u32, seen: u32, to: u32) -> bool {
+        word(header)
+            .compare_exchange(seen, to, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+    #[inline(always)]
+    fn publish(&self, header: u32, logical: u32) {
+        // A plain store (wasm's atomic store is sequentially consistent: an `xchg` on x86,
+        // ~10 ns a call): only the block's owner writes it here, and a thread that frees the
+        // block got its pointer through a channel of its own that orders this store before
+        // its read; a racing stale free reads either value, both of which it handles.
+        // Volatile, so that the compiler keeps it as one aligned 4-byte store.
+        // SAFETY: `header` is the caller's block, inside the memory.
+        unsafe { core::ptr::write_volatile(header as usize as *mut u32, logical) }
+    }
+    #[inline(always)]
+    unsafe fn link(&self, header: u32) -> u32 {
+        // SAFETY: the caller owns the block.
+        unsafe { *((header + 8) as usize as *const u32) }
+    }
+    #[inline(always)]
+    unsafe fn set_link(&self, header: u32, next: u32) {
+        // SAFETY: the caller owns the block.
+        unsafe { *((header + 8) as usize as *mut u32) = next }
+    }
+}
+
+impl<S: Source, P: Policy> CacheHeap for Heap<S, P> {
+    #[inline(always)]
+    fn take_cached(&mut self, eff: u32) -> u32 {
+        self.take_for_cache(eff)
+    }
+    #[inline(always)]
+    fn give_back(&mut self, header: u32) {
+        // SAFETY: a block of a cache (CACHED), given back by its thread.
+        unsafe { self.give_back_claimed(header) }
+    }
+}
+
+/// A heap with its lock held (a guard, not a closure: a closure's captured references would
+/// need a stack frame, and the threaded module has no stack).
+pub(crate) struct Held<'a, H> {
+    heap: &'a UnsafeCell<H>,
+    _locked: Guard<'a>,
+}
+
+impl<'a, H> Held<'a, H> {
+    /// Takes `lock` and hands out `heap`.
+    ///
+    /// # Safety
+    /// `lock` guards `heap`: every access to it holds the lock.
+    #[inline(always)]
+    pub(crate) unsafe fn new(lock: &'a Lock, heap: &'a UnsafeCell<H>) -> Self {
+        Held {
+            _locked: lock.lock(),
+            heap,
+        }
+    }
+}
+
+impl<H> core::ops::Deref for Held<'_, H> {
+    type Target = H;
+    #[inline(always)]
+    fn deref(&self) -> &H {
+        // SAFETY: the lock that guards the heap is held as long as this exists (`new`).
+        unsafe { &*self.heap.get() }
+    }
+}
+
+impl<H> core::ops::DerefMut for Held<'_, H> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut H {
+        // SAFETY: as above.
+        unsafe { &mut *self.heap.get() }
+    }
+}

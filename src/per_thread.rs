@@ -37,7 +37,11 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// 280 KiB a thread (`Cache::BOUND`).
 pub(crate) type Cache = ThreadCache<Bins<32>, 64, 16>;
 
+// Global (`.globl`) so that code inlined into another crate (`WallE`'s, in a program) reaches
+// it; hidden, so that it is never exported.
 core::arch::global_asm!(
+    ".globl wall_e_thread_cache",
+    ".hidden wall_e_thread_cache",
     ".globaltype wall_e_thread_cache, i32",
     "wall_e_thread_cache:"
 );
@@ -47,14 +51,28 @@ core::arch::global_asm!(
 fn slot() -> u32 {
     let r: u32;
     // SAFETY: reads this instance's global.
-    unsafe { core::arch::asm!("global.get wall_e_thread_cache", "local.set {}", out(local) r) };
+    unsafe {
+        core::arch::asm!(
+            ".globaltype wall_e_thread_cache, i32",
+            "global.get wall_e_thread_cache",
+            "local.set {}",
+            out(local) r
+        )
+    };
     r
 }
 
 #[inline(always)]
 fn set_slot(v: u32) {
     // SAFETY: writes this instance's global.
-    unsafe { core::arch::asm!("local.get {}", "global.set wall_e_thread_cache", in(local) v) };
+    unsafe {
+        core::arch::asm!(
+            ".globaltype wall_e_thread_cache, i32",
+            "local.get {}",
+            "global.set wall_e_thread_cache",
+            in(local) v
+        )
+    };
 }
 
 /// Caches in the pool.

@@ -198,6 +198,19 @@ impl WallE {
         Ok(stats)
     }
 
+    /// Gives every block of the heap's own cache of freed small blocks (cache.rs, behind the
+    /// lock; not the threads' caches) back to the heap, where they merge: after everything is
+    /// freed and every thread's cache handed back, the heap walk then finds nothing cached. (The
+    /// heap does this itself before it grows memory.) For tests, as the stats module's
+    /// `flush_cache` export.
+    #[doc(hidden)]
+    pub fn flush_cache(&self) {
+        #[cfg(target_feature = "atomics")]
+        let _locked = self.lock.lock();
+        // SAFETY: single-threaded (with atomics, the lock is held); not re-entered.
+        unsafe { self.heap() }.flush_cache();
+    }
+
     /// Hands the calling thread's cache of small freed blocks back to the heap, where they
     /// merge, and frees its slot: for a thread about to end (a Web Worker, a wasm-bindgen
     /// worker before `__wbindgen_thread_destroy`). A thread that ends without it leaves its

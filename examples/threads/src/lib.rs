@@ -15,12 +15,13 @@
 //! No thread is spawned from inside (wasm32-unknown-unknown has no way to): the threads are the
 //! host's, as with wasm-bindgen's workers.
 
-use std::alloc::{alloc, Layout};
+use std::alloc::{alloc, dealloc, Layout};
 
+mod scenarios;
 mod work;
 
 #[global_allocator]
-static A: wall_e::WallE = wall_e::WallE::new();
+pub(crate) static A: wall_e::WallE = wall_e::WallE::new();
 
 /// A new shadow stack of `size` bytes for the calling instance: the address of its top
 /// (16-aligned), for `__stack_pointer`; 0 when memory is exhausted.
@@ -65,12 +66,89 @@ pub extern "C" fn runs() -> u32 {
     RUNS.with(|r| r.get())
 }
 
-/// Walks wall-e's heap (under its lock): the number of used blocks, or -1 if an invariant is
-/// broken.
+/// Walks wall-e's heap (under its lock, the calling thread's cache too): the number of used
+/// blocks, or -1 if an invariant is broken.
 #[no_mangle]
 pub extern "C" fn heap_check() -> i32 {
-    match A.validate() {
-        Ok(stats) => stats.used_blocks as i32,
-        Err(_) => -1,
-    }
+    heap_stat(0)
+}
+
+/// One figure of a heap walk (`WallE::validate`): 0 used blocks, 1 cached blocks (freed, held
+/// by a thread's cache or the heap's: neither used nor free), 2 free blocks, 3 heap bytes,
+/// 4 used bytes, 5 cached bytes; -1 if an invariant is broken.
+#[no_mangle]
+pub extern "C" fn heap_stat(which: u32) -> i32 {
+    let Ok(s) = A.validate() else {
+        return -1;
+    };
+    (match which {
+        0 => s.used_blocks,
+        1 => s.cached_blocks,
+        2 => s.free_blocks,
+        3 => s.heap_bytes,
+        4 => s.used_bytes,
+        5 => s.cached_bytes,
+        _ => return -1,
+    }) as i32
+}
+
+/// Frees a block of this layout: the host frees an ended thread's stack and TLS block through
+/// another thread, as wasm-bindgen's `__wbindgen_thread_destroy` may (a thread cannot free the
+/// stack it runs on).
+#[no_mangle]
+pub extern "C" fn free_block(ptr: u32, size: u32, align: u32) {
+    let layout = Layout::from_size_align(size.max(1) as usize, align.max(1) as usize).unwrap();
+    // SAFETY: the host passes a block it allocated with this layout (`thread_stack`,
+    // `thread_tls`) and never uses again.
+    unsafe { dealloc(ptr as usize as *mut u8, layout) }
+}
+
+/// Hands this thread's cache back to the heap (`WallE::release_thread_cache`): a thread about
+/// to end.
+#[no_mangle]
+pub extern "C" fn release_thread_cache() {
+    A.release_thread_cache();
+}
+
+/// Gives the blocks of the heap's own cache (behind the lock) back, where they merge
+/// (`WallE::flush_cache`): the heap walk then counts only the threads' caches as cached.
+#[no_mangle]
+pub extern "C" fn flush_cache() {
+    A.flush_cache();
+}
+
+/// [`scenarios::stress`]: `ops` random operations, blocks swapped with other threads.
+#[no_mangle]
+pub extern "C" fn stress(me: u32, seed: u32, ops: u32) -> u64 {
+    scenarios::stress(me, seed, ops)
+}
+
+/// [`scenarios::drain`]: frees what the stress left in the exchange.
+#[no_mangle]
+pub extern "C" fn drain() -> u32 {
+    scenarios::drain()
+}
+
+/// [`scenarios::storm`]: the cross-thread free storm.
+#[no_mangle]
+pub extern "C" fn storm(me: u32, threads: u32, rounds: u32, batch: u32) -> u32 {
+    scenarios::storm(me, threads, rounds, batch)
+}
+
+/// [`scenarios::hand_over`]: frees what the thread before left, leaves `count` blocks.
+#[no_mangle]
+pub extern "C" fn hand_over(me: u32, count: u32) -> u32 {
+    scenarios::hand_over(me, count)
+}
+
+/// [`scenarios::fill_cache`]: `count` small blocks allocated and freed.
+#[no_mangle]
+pub extern "C" fn fill_cache(count: u32) {
+    scenarios::fill_cache(count)
+}
+
+/// [`scenarios::churn`]: small-object churn, for the timing run.
+#[no_mangle]
+pub extern "C" fn churn(seed: u32, steps: u32, live: u32) -> u64 {
+    scenarios::churn(seed, steps, live)
 }

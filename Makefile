@@ -55,6 +55,11 @@ lint:
 	for features in default stats; do \
 	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo +nightly clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics-module-nightly --features "$$features" -- -D warnings --cfg wall_e_module || exit 1; \
 	done
+	# `WallE`'s per-thread caches (src/walle_caches.rs, src/per_thread.rs), the same way; and
+	# `WallE` with the lock alone (`--cfg wall_e_lock_only`, the timing run's baseline).
+	for cfg in "" "--cfg wall_e_lock_only"; do \
+	  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals" cargo +nightly clippy --lib --target wasm32-unknown-unknown --target-dir target/clippy-atomics-nightly -- -D warnings $$cfg || exit 1; \
+	done
 
 # What a newcomer meets: the README's snippets copied verbatim into a user's crate (host and
 # wasm32) and script (scripts/readme-check.mjs), the crate's docs as docs.rs builds them (wasm32,

@@ -3,6 +3,9 @@
 //! example and runs each thread as an instance of the module over one `SharedMemory`, with a
 //! stack and TLS block of its own, as wasm-bindgen's workers and wasi threads do.
 
+// Each includer uses part of it.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;

@@ -8,8 +8,9 @@
 //! all. **2 threads:** the same total work split over two threads at once on one heap (each
 //! half the steps over half the live boxes), wall time from the first start to the last end.
 //! Each thread is set up and warmed (a tenth of its share) before a barrier; medians of `reps`
-//! (default 5), the two builds alternating. Figures from a shared machine move with its load:
-//! compare within one run.
+//! (default 5), the two builds alternating. **The ceiling:** 2 threads, each on a memory and
+//! heap of its own (nothing shared), the caches' build: what the machine allows at that moment.
+//! Figures from a shared machine move with its load: compare within one run.
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "threads/host.rs"]
@@ -31,19 +32,20 @@ fn main() {
     let builds = [Build::Caches, Build::LockOnly];
     let wasm: Vec<_> = builds.iter().map(|&b| build(b)).collect();
 
-    // Wall ns per step of `threads` threads sharing STEPS steps over LIVE live boxes.
-    let run = |which: usize, threads: u32| -> f64 {
+    // Wall ns per step of `threads` threads sharing STEPS steps over LIVE live boxes; with
+    // `apart`, each thread on a memory (a heap) of its own: nothing shared, the machine's
+    // ceiling.
+    let run = |which: usize, threads: u32, apart: bool| -> f64 {
         let (module, memory) = load(&wasm[which], 16_384);
         let barrier = Arc::new(Barrier::new(threads as usize));
         let setup = Arc::new(Mutex::new(()));
         let spans: Vec<_> = (0..threads)
             .map(|t| {
-                let (module, memory, barrier, setup) = (
-                    module.clone(),
-                    memory.clone(),
-                    barrier.clone(),
-                    setup.clone(),
-                );
+                let (module, memory) = match apart {
+                    false => (module.clone(), memory.clone()),
+                    true => load(&wasm[which], 16_384),
+                };
+                let (barrier, setup) = (barrier.clone(), setup.clone());
                 std::thread::spawn(move || {
                     let mut thread = Thread::new(&module, &memory, &setup);
                     let (steps, live) = (STEPS / threads, LIVE / threads);
@@ -75,14 +77,17 @@ fn main() {
         v[v.len() / 2]
     };
     let mut figures = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let mut ceiling = Vec::new();
     for _ in 0..reps {
-        for which in 0..2 {
+        for (which, per) in figures.iter_mut().enumerate() {
             for (i, threads) in [1, 2].into_iter().enumerate() {
-                figures[which][i].push(run(which, threads));
+                per[i].push(run(which, threads, false));
             }
         }
+        ceiling.push(run(0, 2, true));
     }
     let f = figures.map(|per| per.map(median));
+    let ceiling = median(ceiling);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "small-object churn (1–64 B, {LIVE} live, {STEPS} steps), wall ns per step \
@@ -110,6 +115,11 @@ fn main() {
         "| throughput, 2 threads ÷ 1 | ×{:.2} | ×{:.2} | |",
         f[0][0] / f[0][1],
         f[1][0] / f[1][1]
+    );
+    println!(
+        "ceiling (2 threads, a heap each: what the machine allows now): {ceiling:.1} ns, \
+         ×{:.2} the throughput of 1",
+        f[0][0] / ceiling
     );
 }
 

@@ -10,8 +10,10 @@
 //!
 //! [`WallE`] (wasm32 only) works on `wasm32-unknown-unknown`, `wasm32v1-none`, `wasm32-wasip1`
 //! and `wasm32-wasip2`. It uses only the memory it grows itself, serves every power-of-two
-//! alignment and reallocates in place where it can. Built with the `atomics` target feature it
-//! takes a lock around the heap.
+//! alignment and reallocates in place where it can. Built with the `atomics` target feature
+//! (threads; nightly) it gives each thread a cache of small freed blocks, which it allocates and
+//! frees without a lock, and takes a lock around the rest of the heap; a thread about to end
+//! hands its cache back with [`WallE::release_thread_cache`].
 //!
 //! # As a heap of `u32` pointers
 //!

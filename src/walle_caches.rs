@@ -203,6 +203,8 @@ unsafe impl GlobalAlloc for WallE {
         let _locked = self.lock.lock();
         // SAFETY: under the lock; not re-entered.
         let heap = unsafe { self.heap() };
-        to_ptr(heap.reallocate_aligned(p, new_size as u32, layout.align() as u32))
+        // The size from the `Layout`, as the lock-only `realloc` (`reallocate_sized`).
+        let old = layout.size() as u32;
+        to_ptr(heap.reallocate_sized(p, old, new_size as u32, layout.align() as u32))
     }
 }

@@ -292,7 +292,8 @@ fn a_thread_hands_its_cache_back_and_the_walk_sees_it() {
         (2, 0),
         "its stack and TLS, nothing cached"
     );
-    let heap = t.stat(3);
+    // (A large block may leave a free gap in front of it, off a page edge: heap.rs.)
+    let (heap, free) = (t.stat(3), t.stat(2));
     // 1,000 blocks of 8–256 B freed: they sit in the thread's cache (up to 64 a size), cached
     // to the walk, not used and not free; the walk checks the cache itself too.
     t.call("fill_cache", &[Val::I32(1_000)]);
@@ -304,7 +305,7 @@ fn a_thread_hands_its_cache_back_and_the_walk_sees_it() {
     t.call("flush_cache", &[]);
     assert_eq!(
         (t.stat(0), t.stat(1), t.stat(2)),
-        (2, 0, 0),
+        (2, 0, free),
         "used, cached, free blocks after the hand-back"
     );
     assert!(t.stat(3) >= heap);
@@ -313,5 +314,5 @@ fn a_thread_hands_its_cache_back_and_the_walk_sees_it() {
     assert!(t.stat(1) > 0);
     t.call("release_thread_cache", &[]);
     t.call("flush_cache", &[]);
-    assert_eq!((t.stat(0), t.stat(1), t.stat(2)), (2, 0, 0));
+    assert_eq!((t.stat(0), t.stat(1), t.stat(2)), (2, 0, free));
 }

@@ -17,7 +17,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 /** Statics below this address are scalars reached by constant addresses (`--global-base=8` in build.mjs): the
  * heap's fields up to `fresh`; its free-list heads follow. */
 const STATIC_START = 8;
-const STATIC_END = 28;
+const STATIC_END = 32;
 
 function parse(text) {
   const tokens = text.match(/\(|\)|"(?:[^"\\]|\\.)*"|[^\s()"]+/g);
@@ -80,6 +80,41 @@ function globalize(module) {
   return { used: [...used] };
 }
 
+/** The heap's lazy start (`Heap::start`, inlined into `grow`): `if first == 0 { limit = L;
+ * top = first = T; continue }`, every value a constant (the linker's `__heap_base` and the
+ * initial memory's end), evaluated here once and for all, as wasm-ctor-eval would: the globals
+ * start with those values and the test goes. Sound because the heap sets `first` only there
+ * and when memory first grows (to a page start, never 0), so after the start it is never 0.
+ * Returns the globals so initialised, or null when the pattern is not there exactly once. */
+function foldStart(module) {
+  const found = [];
+  const walk = (n, parent, k) => {
+    if (!Array.isArray(n)) return;
+    const [op, cond, body] = n;
+    if (op === "if" && n.length === 3 && Array.isArray(cond) && cond[0] === "i32.eqz" && Array.isArray(cond[1]) &&
+      cond[1][0] === "global.get" && Array.isArray(body) && body[0] === "block") {
+      const items = body.slice(1);
+      const sets = items.slice(0, -1);
+      const last = items[items.length - 1];
+      const constSet = (c) => Array.isArray(c) && c[0] === "global.set" && isConst(c[2]) && +c[2][1] !== 0;
+      if (sets.length && sets.every(constSet) && Array.isArray(last) && last[0] === "br" && last.length === 2 &&
+        sets.some((c) => c[1] === cond[1][1])) {
+        found.push({ parent, k, sets });
+      }
+    }
+    n.forEach((c, i) => walk(c, n, i));
+  };
+  module.filter((n) => Array.isArray(n) && n[0] === "func").forEach((f) => walk(f, null, 0));
+  if (found.length !== 1) return null;
+  const { parent, k, sets } = found[0];
+  parent.splice(k, 1, ["nop"]);
+  const inits = new Map(sets.map((c) => [c[1], c[2][1]]));
+  for (const g of module) {
+    if (Array.isArray(g) && g[0] === "global" && inits.has(g[1])) g[3] = ["i32.const", inits.get(g[1])];
+  }
+  return [...inits].map(([g, v]) => `${g.slice(2)}=${v}`);
+}
+
 /** Points exports at the functions their thunks call; returns the names redirected. */
 function skipThunks(module) {
   const funcs = new Map(module.filter((n) => Array.isArray(n) && n[0] === "func").map((f) => [f[1], f]));
@@ -107,10 +142,12 @@ function skipThunks(module) {
 const [input, output] = process.argv.slice(2);
 const module = parse(readFileSync(input, "utf8"));
 const g = globalize(module);
+const started = g.used ? foldStart(module) : null;
 const thunks = skipThunks(module);
 writeFileSync(output, print(module) + "\n");
 console.log(
   "small-post: " +
     (g.used ? `statics at ${g.used.sort((a, b) => a - b).join(", ")} as globals` : `statics kept in memory (${g.escaped} used otherwise)`) +
+    `; start folded: ${started ? started.join(", ") : "no"}` +
     `; exports without thunks: ${thunks.join(", ") || "none"}`,
 );

@@ -7,15 +7,18 @@
 //   when every access there is a whole 4-byte `i32.load`/`i32.store` at a constant address, and
 //   no constant in that range is passed, stored, set or returned as a value (the heap's address
 //   escaping, as in the builds with the heap walk): else the module is left as it is. (A
-//   heuristic: tests/wasm_abi/ runs the real module.) The free-list heads (from `STATIC_END`
-//   up, indexed by class) stay in memory.
+//   heuristic: tests/wasm_abi/ runs the real module.) The bitmap of non-empty lists (the first
+//   word of `lists`) is one of them; the free-list heads (from `STATIC_END` up, indexed by
+//   class) stay in memory.
+// - then the heap's lazy start (`if first == 0`: take the initial memory, all constants) is
+//   evaluated here: the globals start with those values and the test goes (21 bytes).
 // - an exported function that only passes its parameters on to another function of the same
 //   type is replaced in the export by that function (the thunk is then dropped).
 //   node scripts/small-post.mjs in.wat out.wat   (prints what it did)
 import { readFileSync, writeFileSync } from "node:fs";
 
 /** Statics below this address are scalars reached by constant addresses (`--global-base=8` in build.mjs): the
- * heap's fields up to `fresh`; its free-list heads follow. */
+ * heap's fields up to `fresh`, then the bitmap of non-empty lists; the free-list heads follow. */
 const STATIC_START = 8;
 const STATIC_END = 32;
 

@@ -1,7 +1,7 @@
 //! Size classes: how the free lists divide effective sizes, and how a search finds a non-empty
 //! list. Two schemes, one per policy (see policy.rs): [`Quarters`] (the speed-tuned one: exact
 //! classes below 64 bytes, then four per power of two, and a bitmap) and [`PowersOfTwo`] (the
-//! size-tuned one: a class per power of two, no bitmap).
+//! size-tuned one: a class per power of two, and a one-word bitmap).
 //!
 //! In both, classes are numbered by size: every block of a class above a request's own class is
 //! larger than the request, so a search takes the first non-empty class above its own.
@@ -9,12 +9,9 @@
 pub use crate::classes_pow2::PowersOfTwo;
 pub use crate::classes_quarter::Quarters;
 
-/// The heads of the free lists (header addresses, 0 = empty) of one class scheme, and what
-/// tells which lists are non-empty.
+/// The heads of the free lists (header addresses, 0 = empty) of one class scheme, and the index
+/// (a bitmap) that tells which lists are non-empty.
 pub trait Classes {
-    /// Whether an index (a bitmap) tells the non-empty lists; without one a search reads the
-    /// heads.
-    const INDEXED: bool;
     /// Whether every block of a request's own class that is at least as large as the request
     /// also serves it under the 125% rule (the class is narrower than a quarter of its sizes).
     const OWN_CLASS_FITS: bool;
@@ -39,10 +36,9 @@ pub trait Classes {
     const ABOVE_FITS: bool;
     /// The first class at or above `class` whose list may be non-empty, or `None`.
     fn first_at_or_above(&self, class: usize) -> Option<usize>;
-    /// False when every list is known to be empty (a bitmap knows; a scheme without one says
-    /// true).
+    /// False when every list is empty.
     fn any(&self) -> bool;
-    /// Whether the index of non-empty lists (if any) marks `class` (for the heap walker).
+    /// Whether the index of non-empty lists marks `class` (for the heap walker).
     fn is_marked(&self, class: usize) -> bool;
     /// The heads' storage, for the heap walker (its length may exceed `CLASSES`).
     fn heads(&self) -> &[u32];

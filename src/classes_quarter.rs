@@ -33,7 +33,6 @@ pub struct Quarters {
 }
 
 impl Classes for Quarters {
-    const INDEXED: bool = true;
     const OWN_CLASS_FITS: bool = true;
     const ABOVE_FITS: bool = true;
     const CLASSES: usize = CLASSES;

@@ -701,22 +701,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// The first class from `class` up whose head [`fits`] `need` (from `Classes::above` the
-    /// own class, the first head found fits; `PowersOfTwo`, without an index, reads the heads on
-    /// the way, at most 29).
+    /// own class, the first head found fits): the index skips the empty lists.
     #[inline(always)]
     fn class_fitting(&self, class: usize, need: u32) -> Option<usize> {
         let mut class = class;
-        if !P::Lists::INDEXED {
-            // Without an index every head is read in turn: one loop.
-            while class < P::Lists::CLASSES {
-                let head = self.lists.head(class);
-                if head != 0 && fits(self.eff(head), need) {
-                    return Some(class);
-                }
-                class += 1;
-            }
-            return None;
-        }
         while let Some(found) = self.lists.first_at_or_above(class) {
             if fits(self.eff(self.lists.head(found)), need) {
                 return Some(found);

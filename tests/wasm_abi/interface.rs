@@ -128,9 +128,10 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
 /// The goal is 1,024 bytes, met (1,014) while the size-tuned build had a core of its own. With
 /// one core for both policies it was 1,363 bytes; the size-tuned policy's constants that keep
 /// its paths out of line and one merge path for both policies (docs/design.md, "What `Small`
-/// leaves out") brought it to 1,129 (rustc 1.95, binaryen 108): the budget is that, not yet the
-/// goal.
-pub(crate) const SMALL_BUDGET: usize = 1_136;
+/// leaves out") brought it to 1,129 (rustc 1.95, binaryen 108); a bitmap of the non-empty
+/// lists (+44, for speed), the heap's start evaluated at build time (-21) and no growth at the
+/// top (-41) to 1,111 (docs/module.md): the budget is that, not yet the goal.
+pub(crate) const SMALL_BUDGET: usize = 1_111;
 
 #[test]
 pub(crate) fn small_module_is_within_its_budget() {

@@ -130,7 +130,7 @@ const CACHE_CAP: u32 = 1024;
 /// power of two with a one-word bitmap, none of `Fast`'s extras, one entry point, every path
 /// once and out of line (`release`, `ensure`), links written with branches, no growth at the
 /// top: pkg/wall-e.small.wasm 1,363 -> 1,129 bytes, step by step in docs/design.md, then
-/// 1,111 (docs/module.md, "The size-tuned module: what each byte buys").
+/// 1,108 (docs/module.md, "The size-tuned module: what each byte buys").
 pub struct Small;
 
 impl Tuning for Small {

@@ -4,7 +4,7 @@
 //! Class `c` holds the free blocks whose effective size is in `[2^c, 2^(c+1))`: finding it is
 //! one `clz`, and the first non-empty class at or above a request's is one `ctz` of the bitmap.
 //! (Without the bitmap a search read the heads from its class up, up to 29 words, on every
-//! request that found nothing listed: LIFO 403 -> 271 instructions a call, see
+//! request that found nothing listed: LIFO 403 -> 275 instructions a call, see
 //! docs/module.md.) The price is memory: a class spans a factor of 2, so a block found in a
 //! class above the request's may be up to twice as large (it is split), and a block of the
 //! request's own class that would fit may sit behind a head that does not.

@@ -985,8 +985,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let next = header + HEADER + eff;
         if next == self.top {
             // Growth may open a new region instead of extending this one: then move.
-            // (Not under `GROW_AT_TOP` = false: the block moves, see policy.rs.)
-            if P::GROW_AT_TOP && self.ensure(need - eff) && self.top == next {
+            if self.ensure(need - eff) && self.top == next {
                 self.set_top(header + HEADER + need);
                 return Some(need | (word & PREV_FREE));
             }

@@ -29,10 +29,6 @@ pub trait Tuning: 'static {
     /// A block that grows by a little and must move gets headroom for the next little growths,
     /// and a block shrunk in place keeps a slack within 125%.
     const HEADROOM: bool;
-    /// A block just below `top` that grows takes the room at the top, in place (growing memory
-    /// if needed); otherwise it moves like any other (and the room it leaves may be taken by
-    /// its left neighbour's growth). A block followed by a free block grows into it either way.
-    const GROW_AT_TOP: bool;
     /// When a region is left behind (memory grown by somebody else in between), the room above
     /// its top becomes a listed free block; otherwise its end marker spans that room.
     const LIST_REGION_REST: bool;
@@ -77,7 +73,6 @@ impl<P: Policy> Tuning for Traced<P> {
     const SPARE: bool = P::SPARE;
     const FIT_LOOKS: u32 = P::FIT_LOOKS;
     const HEADROOM: bool = P::HEADROOM;
-    const GROW_AT_TOP: bool = P::GROW_AT_TOP;
     const LIST_REGION_REST: bool = P::LIST_REGION_REST;
     const KEEP_LIST_PLACE: bool = P::KEEP_LIST_PLACE;
     const ONE_ENTRY: bool = P::ONE_ENTRY;
@@ -103,7 +98,6 @@ impl Tuning for Fast {
     const SPARE: bool = true;
     const FIT_LOOKS: u32 = 4;
     const HEADROOM: bool = true;
-    const GROW_AT_TOP: bool = true;
     const LIST_REGION_REST: bool = true;
     const KEEP_LIST_PLACE: bool = true;
     const ONE_ENTRY: bool = false;
@@ -128,9 +122,9 @@ const CACHE_CAP: u32 = 1024;
 
 /// The size-tuned policy (feature `small` for the standalone module and `WallE`): a class per
 /// power of two with a one-word bitmap, none of `Fast`'s extras, one entry point, every path
-/// once and out of line (`release`, `ensure`), links written with branches, no growth at the
-/// top: pkg/wall-e.small.wasm 1,363 -> 1,129 bytes, step by step in docs/design.md, then
-/// 1,108 (docs/module.md, "The size-tuned module: what each byte buys").
+/// once and out of line (`release`, `ensure`), links written with branches: pkg/wall-e.small.wasm
+/// 1,363 -> 1,129 bytes, step by step in docs/design.md, then 1,149 with the bitmap (docs/module.md,
+/// "The size-tuned module: what each byte buys").
 pub struct Small;
 
 impl Tuning for Small {
@@ -138,9 +132,6 @@ impl Tuning for Small {
     const SPARE: bool = false;
     const FIT_LOOKS: u32 = 0;
     const HEADROOM: bool = false;
-    // (57 bytes of pkg/wall-e.small.wasm; the raw benchmark's realloc growth 2,538 -> 2,883
-    // instructions a call without it, string building 511 -> 517, the rest equal or fewer.)
-    const GROW_AT_TOP: bool = false;
     const LIST_REGION_REST: bool = false;
     const KEEP_LIST_PLACE: bool = false;
     const ONE_ENTRY: bool = true;

@@ -159,13 +159,11 @@ pub(crate) fn contents_survive_reallocate() {
         Variant::SmallStats,
     ] {
         let mut wall = Wall::new(variant);
-        // In place at the top: grows without moving (the size-tuned module moves it: its policy
-        // has no growth at the top, `GROW_AT_TOP`, 41 bytes).
+        // In place at the top: grows without moving.
         let p = wall.allocate(40);
         wall.fill(p, 40, 3);
         let q = wall.reallocate(p, 4000);
-        let small = matches!(variant, Variant::Small | Variant::SmallStats);
-        assert_eq!(q == p, !small, "the topmost block grows in place");
+        assert_eq!(q, p, "the topmost block grows in place");
         assert_eq!(wall.mismatch(q, 40, 3), None);
         wall.fill(q, 4000, 4);
         // Blocked: must move, keeping everything.
@@ -183,10 +181,9 @@ pub(crate) fn contents_survive_reallocate() {
         assert_eq!(wall.size(s), 100);
         assert_eq!(wall.mismatch(s, 100, 5), None);
         assert_effective(&wall, s, 100, true);
-        // Growing into the freed tail in place (which went back to the top: the size-tuned
-        // module moves the block).
+        // Growing into the freed tail in place.
         let t = wall.reallocate(s, 5000);
-        assert_eq!(t == s, !small, "grows back into its own freed tail");
+        assert_eq!(t, s, "grows back into its own freed tail");
         assert_eq!(wall.mismatch(t, 100, 5), None);
         assert_effective(&wall, t, 5000, true);
         wall.deallocate(blocker);

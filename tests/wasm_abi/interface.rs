@@ -129,9 +129,11 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
 /// one core for both policies it was 1,363 bytes; the size-tuned policy's constants that keep
 /// its paths out of line and one merge path for both policies (docs/design.md, "What `Small`
 /// leaves out") brought it to 1,129 (rustc 1.95, binaryen 108); a bitmap of the non-empty
-/// lists (+44, for speed), the heap's start evaluated at build time (-21) and no growth at the
-/// top (-41) and a test fewer (-3) to 1,108 (docs/module.md): the budget is that, not yet the goal.
-pub(crate) const SMALL_BUDGET: usize = 1_108;
+/// lists (+44: ×1.53 -> ×1.31 the best peer's time under wasmtime, and ×1.58 -> ×1.21 as
+/// Rust programs meet it in Node) and the heap's start evaluated at build time (-21, and -3
+/// for a test the bitmap made useless) to 1,149 (docs/module.md): the budget is that, above
+/// 1,129 and not yet the goal.
+pub(crate) const SMALL_BUDGET: usize = 1_149;
 
 #[test]
 pub(crate) fn small_module_is_within_its_budget() {

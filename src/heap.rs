@@ -583,8 +583,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline]
     fn take(&mut self, need: u32) -> u32 {
         let listed = self.lists.any();
-        // Nothing free (stack-like use gives every block back to the top): bump at once.
-        if listed || self.spare() != 0 || HEADER + need > self.limit - self.top {
+        // Nothing free (stack-like use gives every block back to the top): bump at once. (Not
+        // tested in the size-tuned module: its search finds an empty bitmap at once, and the
+        // test cost it 25 bytes.)
+        if !P::INLINE_FAST_PATHS
+            || listed
+            || self.spare() != 0
+            || HEADER + need > self.limit - self.top
+        {
             let own = class_of::<P>(need);
             // The classes above `from` are searched for a head that fits: above the own class when
             // the policy has steps in between (a closer fit, the spare), else from the own class.
@@ -623,7 +629,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
                     }
                 }
             }
-            if listed {
+            // (Again not tested in the size-tuned module: 3 bytes.)
+            if listed || !P::INLINE_FAST_PATHS {
                 // From `Classes::above` every block may fit, and under some schemes does: then the
                 // first non-empty class is the one (tested in classes_quarter.rs).
                 let found = if P::Lists::ABOVE_FITS && from != own {

@@ -14,8 +14,10 @@
 // (4 on this 2-core machine is oversubscribed), each worker doing its share (1/k of the steps,
 // 1/k of the live blocks, so that the live memory is the same): same-thread churn, mixed sizes
 // and LIFO through bench/driver.wat, and producer/consumer through bench/ring.wat, where every
-// block is allocated by one worker and freed by another (a ring of 1,024 slots in the shared
-// memory per pair, published 64 blocks at a time, so the figure is the allocator's);
+// block is allocated by one worker and freed by another (a ring of 4,096 slots in the shared
+// memory per pair, published 64 blocks at a time, its counters and sleep flags on lines of their
+// own, so the figure is the allocator's: see bench/ring.wat; with 1,024 slots the ring's own
+// ceiling read ×0.13–×0.18 of one worker, with 4,096 ×0.43–×0.45, in the same runs);
 // with 1 worker, that worker does both (64 blocks at a time, allocated then freed). And a
 // ceiling: what this machine allows now (see STAND_IN). The single-threaded
 // module runs as 1 worker with its own memory, the same way. Every worker first warms up on a
@@ -37,7 +39,9 @@
 // panic path that ends in `unreachable` (so std's 8-byte TLS block goes unused too).
 // SHARED_STACK=1 skips the per-instance stacks (all instances then share the linker's one).
 // WALL_E_THREADS_WASM: another threaded build of wall-e to measure in its place.
-// PARTS=1 or PARTS=2: only that part.
+// PARTS=1 or PARTS=2: only that part. For quick runs while tuning (bench/RESULTS.md is then left
+// alone): PEERS=0 skips talc and std, ROWS=churn,pc only those rows of part 2 (kinds: churn,
+// lifo, pc; or words of a row's name, "mixed"), RING_CAP the ring's slots (default 4,096).
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { Worker, isMainThread, workerData, parentPort } from "node:worker_threads";
 
@@ -175,15 +179,19 @@ function check(alloc, memory, worker, ops) {
 }
 
 
-const RING_CAP = 1024;
+const RING_CAP = Number(process.env.RING_CAP || 4096); // slots, a power of two
 const RING_BATCH = 64;
+/** A ring's bytes (bench/ring.wat: counters and flags on lines of their own, then 4-byte slots),
+ * and its start: 64-aligned inside a block of 64 more. */
+const RING_BYTES = 256 + 4 * RING_CAP;
+const ringAt = (block) => (block + 63) & -64;
 /** What this machine allows, measured in the same run: the rows but producer/consumer on
  * wall-e.wasm with a heap and memory of its own per worker (nothing shared: k workers can do no
  * better); producer/consumer through the same rings with no allocator, each producer cycling
- * through a pool of 2,048 slots of 64 bytes of its own (more than a ring holds) and `deallocate`
+ * through a pool of 2 × RING_CAP slots of 64 bytes of its own (more than a ring holds) and `deallocate`
  * doing nothing (what the ring and the hand-off alone cost). */
 const STAND_IN = "ceiling (nothing shared)";
-const STAND_IN_POOL = 2048;
+const STAND_IN_POOL = 2 * RING_CAP;
 const STAND_IN_WAT = `(module
   (import "alloc" "memory" (memory 0 65536 shared))
   (import "env" "base" (global $base i32))
@@ -217,12 +225,11 @@ function scalingWorker({ module, single, standIn, memory, own, drivers, row, wor
   let ops;
   let bad;
   if (row.kind === "pc") {
-    const ringBytes = 128 + 8 * RING_CAP;
     const r = () => {
-      const p = alloc.allocate(ringBytes);
+      const p = alloc.allocate(RING_BYTES + 64);
       if (!p) throw new Error("no memory for a ring");
-      new Uint8Array(mem.buffer, p, ringBytes).fill(0);
-      return p;
+      new Uint8Array(mem.buffer, ringAt(p), RING_BYTES).fill(0);
+      return ringAt(p);
     };
     if (single) {
       ring = r();
@@ -339,6 +346,7 @@ if (!isMainThread) {
 
   // The check: two workers, then the blocks of both disjoint.
   for (const [name, module] of THREADED) {
+    if (process.env.PEERS === "0" && name !== "wall-e.threads") continue;
     const t0 = performance.now();
     const { results } = await twoWorkers(module, (i) => ({ seed: i, checkOps: CHECK_OPS }));
     const blocks = results.flat().sort((a, b) => a[0] - b[0]);
@@ -400,10 +408,10 @@ if (!isMainThread) {
       own = p.own;
       if (row.kind === "pc") {
         const ring = () => {
-          const r = p.e.allocate(128 + 8 * RING_CAP);
+          const r = p.e.allocate(RING_BYTES + 64);
           if (!r) throw new Error("no memory for a ring");
-          new Uint8Array(memory.buffer, r, 128 + 8 * RING_CAP).fill(0);
-          return r;
+          new Uint8Array(memory.buffer, ringAt(r), RING_BYTES).fill(0);
+          return ringAt(r);
         };
         rings = Array.from({ length: Math.max(1, workers >> 1) }, ring);
         warmRings = Array.from({ length: workers }, ring);
@@ -447,14 +455,23 @@ if (!isMainThread) {
       ...THREADED.flatMap(([name, module]) => KS.map((w) => ({ name, module, single: false, k: w }))),
       ...KS.map((w) => ({ name: STAND_IN, k: w, ceiling: true })),
     ];
+    // PEERS=0: the peers' columns are skipped (printed as –), for quick runs while tuning.
+    const skip = (c) => process.env.PEERS === "0" && (c.name === "talc + lock" || c.name === "std dlmalloc + lock");
     const table = [];
-    for (const row of SCALING) {
+    // ROWS=churn,pc (the rows' kinds, or words of their names): only those rows.
+    const rows = process.env.ROWS ? SCALING.filter((r) => process.env.ROWS.split(",").some((w) => r.kind === w || r.name.includes(w))) : SCALING;
+    for (const row of rows) {
       const times = configs.map(() => []);
       const grown = configs.map(() => []);
       for (let rep = 0; rep < scalingReps; rep++) {
         for (let i = 0; i < configs.length; i++) {
           const j = (i + rep) % configs.length;
           const c = configs[j];
+          if (skip(c)) {
+            times[j].push(NaN);
+            grown[j].push(NaN);
+            continue;
+          }
           const r = c.ceiling
             ? row.kind === "pc"
               ? await scalingRun(standInModule, false, row, c.k, rep + 1, true)
@@ -493,7 +510,7 @@ if (!isMainThread) {
     }
     console.log(`\nMedians of ${scalingReps}, scale ${k}, node ${process.version}, ${(await import("node:os")).cpus().length} CPUs, load average ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")}.`);
   }
-  if (parts === "12" && process.env.RESULTS !== "0" && !process.env.WALL_E_THREADS_WASM) {
+  if (parts === "12" && process.env.RESULTS !== "0" && !process.env.WALL_E_THREADS_WASM && !process.env.PEERS && !process.env.ROWS) {
     const file = new URL("bench/RESULTS.md", root);
     const old = existsSync(file) ? readFileSync(file, "utf8") : "";
     const body = printed.slice(printed.findIndex((l) => l.startsWith("Part 1")));

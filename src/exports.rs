@@ -28,8 +28,23 @@ type ModulePolicy = Traced<Chosen>;
 struct ModuleHeap {
     /// Taken by every export (atomics only).
     #[cfg(target_feature = "atomics")]
-    lock: Lock,
+    lock: LineLock,
     heap: UnsafeCell<Heap<LinearMemory<true>, ModulePolicy>>,
+}
+
+/// The lock on a 64-byte line of its own: threads spinning on it while another holds it read
+/// that line, and the heap's state the holder writes is then not on it (nor is anything else).
+#[cfg(target_feature = "atomics")]
+#[repr(C, align(64))]
+struct LineLock(Lock);
+
+#[cfg(target_feature = "atomics")]
+impl core::ops::Deref for LineLock {
+    type Target = Lock;
+    #[inline(always)]
+    fn deref(&self) -> &Lock {
+        &self.0
+    }
 }
 
 // SAFETY: without the `atomics` target feature a wasm instance runs one thread.
@@ -45,7 +60,7 @@ unsafe impl Sync for ModuleHeap {}
 // atomics: the heap's, shared by every instance of this module over the memory).
 static HEAP: ModuleHeap = ModuleHeap {
     #[cfg(target_feature = "atomics")]
-    lock: Lock::new(),
+    lock: LineLock(Lock::new()),
     heap: UnsafeCell::new(Heap::new(unsafe { LinearMemory::with_initial_memory() })),
 };
 
@@ -245,7 +260,9 @@ mod per_thread {
         };
         let eff = word & !crate::block::FLAGS;
         let need = (size.wrapping_add(7) & !7).max(8);
-        if need == eff {
+        // In place when the block holds the new size without a split (I5: the same effective
+        // size, or 8 bytes more from 32 up): no copy, nothing to give up.
+        if need <= eff && crate::block::fits(eff, need) && eff - need < 16 {
             w.publish(header, size);
             return Some(ptr);
         }
@@ -262,10 +279,21 @@ mod per_thread {
                 old.min(size) as usize,
             )
         };
-        // The old block is claimed (CACHED): give it straight back under the lock.
-        let _locked = HEAP.lock.lock();
-        // SAFETY: under the lock; the block is ours, claimed.
-        unsafe { HEAP.heap().give_back_claimed(header) };
+        // The old block is claimed (CACHED): into this thread's cache, as a free would put it
+        // (it gave it straight back under the lock: a turn of the lock every small resize
+        // that moved; string building, uncontended, ×1.39 → ×1.26 the single-threaded module's
+        // time).
+        match cache() {
+            Some(c) => {
+                // SAFETY: claimed above with this word 1, and still ours.
+                unsafe { c.keep(w, &HEAP, header, word) };
+            }
+            None => {
+                let _locked = HEAP.lock.lock();
+                // SAFETY: under the lock; the block is ours, claimed.
+                unsafe { HEAP.heap().give_back_claimed(header) };
+            }
+        }
         Some(q)
     }
 
@@ -277,7 +305,7 @@ mod per_thread {
         #[inline(always)]
         fn lock(&self) -> Held<'_, ModuleHeapType> {
             // SAFETY: `lock` guards `heap` (every export takes it before it reaches the heap).
-            unsafe { Held::new(&self.lock, &self.heap) }
+            unsafe { Held::new(&self.lock.0, &self.heap) }
         }
     }
 }

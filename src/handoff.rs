@@ -24,8 +24,14 @@
 //!   and claimable again.
 //! - **Batches under the lock.** A full bin gives half of its blocks back to the shared heap, an
 //!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::lock`]); the
-//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. Large blocks,
-//!   growth and everything else stay under the lock.
+//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. A full bin's
+//!   half goes, as the chain it already is, into the heap's own cache (I8) when that has room
+//!   ([`CacheHeap::give_chain`]), and an empty bin first takes up to half a bin of such a chain
+//!   ([`CacheHeap::take_chain`]), else `BATCH` blocks from the heap: a block that goes from one
+//!   thread to another (freed by a consumer, allocated again by a producer) crosses the lock
+//!   with a few loads and stores a batch, its header never written under the lock, not merged
+//!   and split again. Large blocks, growth and everything
+//!   else stay under the lock.
 //! - **A thread that ends** gives its whole cache back ([`ThreadCache::release`]). One that
 //!   never does (a terminated worker) leaves at most `BINS × CAP` blocks behind, for good: no
 //!   other thread can tell that it is gone.
@@ -84,6 +90,16 @@ pub trait CacheHeap {
     /// Takes back a block that a cache held (word 0 [`CACHED`]): merged, listed, or back to the
     /// bump pointer.
     fn give_back(&mut self, header: u32);
+    /// Up to `max` blocks of effective size `eff` at once from the heap's own cache (blocks a
+    /// thread's flush left there, [`CacheHeap::give_chain`]): the head of a chain linked
+    /// through the blocks' payloads ([`Words::link`]), its last link 0, word 0 [`CACHED`]
+    /// already, and how many; `(0, 0)` for none.
+    fn take_chain(&mut self, eff: u32, max: u32) -> (u32, u32);
+    /// Takes a thread's chain of `count` cached blocks of effective size `eff`, `head` to
+    /// `last` (linked through their payloads, word 0 [`CACHED`]), into the heap's own cache as
+    /// they are, in O(1): no block merged or split, no header written; false (nothing done)
+    /// when that cache has no room, and the caller gives them back one by one.
+    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool;
 }
 
 /// The shared heap behind its lock.
@@ -187,7 +203,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         // SAFETY: the block was claimed by this thread (or handed to its cache under the lock).
         unsafe { words.set_link(header, self.bins.head(bin)) };
         self.bins.set(bin, header, self.bins.count(bin) + 1);
-        self.bins.mark(true);
+        // (No `mark`: it tells the heap's own cache when to flush before growing; a thread's
+        // cache is never flushed that way, and the store cost every free.)
     }
 
     #[inline(always)]
@@ -220,6 +237,18 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
             // The first block taken is returned (the lowest address, as the heap alone would
             // give), the rest cached.
             let mut heap = shared.lock();
+            // First a chain a flush left in the heap's cache, up to half a bin (a flush gives
+            // half a bin and one: a producer fed by a consumer's flushes then takes the lock
+            // once per half bin, not once per `BATCH`).
+            let (chain, count) = heap.take_chain(eff, CAP / 2);
+            if count != 0 {
+                drop(heap);
+                // SAFETY: the chain is this thread's since the lock handed it over.
+                let next = unsafe { words.link(chain) };
+                self.bins.set(bin, next, count - 1);
+                words.publish(chain, size);
+                return chain;
+            }
             header = heap.take_cached(eff);
             if header == 0 {
                 return 0;
@@ -299,7 +328,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::MAX_EFF);
         let bin = (((word & !FLAGS) - 1) >> 3) as usize;
         if self.bins.count(bin) >= CAP {
-            self.flush(words, shared, bin, CAP / 2 + 1);
+            self.flush(words, shared, bin, CAP / 2 + 1, true);
         }
         self.push(words, bin, header);
         Freed::Cached
@@ -321,16 +350,45 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         Some(if logical <= eff { logical } else { 0 })
     }
 
-    /// Gives `n` blocks of `bin` (or all it has) back to the heap in one turn of the lock.
+    /// Gives `n` blocks of `bin` (or all it has) back to the heap in one turn of the lock:
+    /// into the heap's own cache as one chain when `chain` and it has room (the lock held
+    /// for O(1): the blocks are cut off the bin before it is taken), else one by one (merged).
     #[inline(always)]
-    fn flush<W: Words, S: Locked>(&mut self, words: &W, shared: &S, bin: usize, n: u32) {
+    fn flush<W: Words, S: Locked>(
+        &mut self,
+        words: &W,
+        shared: &S,
+        bin: usize,
+        n: u32,
+        chain: bool,
+    ) {
+        let head = self.bins.head(bin);
+        if head == 0 {
+            return;
+        }
+        // The first `n` blocks, cut off outside the lock (they are this thread's).
+        let mut last = head;
+        let mut count = 1;
+        // SAFETY (the links): the bin's blocks are this thread's.
+        let mut rest = unsafe { words.link(last) };
+        while count < n && rest != 0 {
+            last = rest;
+            count += 1;
+            rest = unsafe { words.link(last) };
+        }
+        self.bins.set(bin, rest, self.bins.count(bin) - count);
+        let eff = (bin as u32 + 1) << 3;
         let mut heap = shared.lock();
-        for _ in 0..n {
-            let b = self.pop(words, bin);
-            if b == 0 {
-                break;
-            }
-            heap.give_back(b);
+        if chain && heap.give_chain(eff, head, last, count) {
+            return;
+        }
+        let mut node = head;
+        for _ in 0..count {
+            // (Read before the block is given back: the heap writes its own links there.)
+            // SAFETY: the chain is still this thread's.
+            let next = unsafe { words.link(node) };
+            heap.give_back(node);
+            node = next;
         }
     }
 
@@ -340,7 +398,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
     pub fn release<W: Words, S: Locked>(&mut self, words: &W, shared: &S) {
         for bin in 0..B::BINS {
             while self.bins.count(bin) != 0 {
-                self.flush(words, shared, bin, 64);
+                self.flush(words, shared, bin, 64, false);
             }
         }
     }

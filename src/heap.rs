@@ -1504,6 +1504,75 @@ impl<S: Source, P: Policy> Heap<S, P> {
         header
     }
 
+    /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
+    /// ([`Heap::give_cached_chain`]).
+    const CHAIN_ROOM: u32 = 64;
+
+    /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
+    /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
+    /// linked behind it, of that very size (a bin may hold others when bins are classes), the
+    /// last one's link cleared; the head and how many, `(0, 0)` for none.
+    pub(crate) fn take_cached_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+            return (0, 0);
+        }
+        let bin = crate::cache::bin_of(eff);
+        let head = self.cache.head(bin);
+        let (mut node, mut last, mut count) = (head, 0, 0);
+        while node != 0 && count < max && self.eff(node) == eff {
+            last = node;
+            node = self.cache_link(node);
+            count += 1;
+        }
+        if count == 0 {
+            return (0, 0);
+        }
+        // SAFETY: `last` is a cached block of this heap (I8): its link word is the cache's.
+        unsafe { self.write(last + HEADER, 0) };
+        let left = self.cache.count(bin) - count;
+        self.cache.set(bin, node, left);
+        (head, count)
+    }
+
+    /// Takes a thread's chain of `count` cached blocks of effective size `eff` (`head` to
+    /// `last`, linked through their payloads as the cache's bins are) into the heap's own cache
+    /// in O(1); false when the bin has no room for them (or `eff` no bin).
+    ///
+    /// # Safety
+    /// The chain is `count` used blocks of this heap of effective size `eff`, word 0 `CACHED`,
+    /// in no bin, given up by their thread; `last`'s link is the cache's to write.
+    pub(crate) unsafe fn give_cached_chain(
+        &mut self,
+        eff: u32,
+        head: u32,
+        last: u32,
+        count: u32,
+    ) -> bool {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+            return false;
+        }
+        let bin = crate::cache::bin_of(eff);
+        let n = self.cache.count(bin);
+        // Room for one flushed chain at a time (a full bin's half, 33 blocks of 64): a chain waits
+        // there for the next refill (a producer's, fed by a consumer), and a thread that frees
+        // many blocks at once gives the rest back to merge. Two threads' blocks passed around as
+        // chains end up side by side on the same cache lines (the bins are LIFO lists of blocks
+        // freed at random): after a warm-up that frees everything and a churn, 9-45% of the
+        // lines of 2 workers' live blocks (median 23%, 6 runs) held blocks of both with room for
+        // 1,024 blocks, 12-24% (14%) with the heap's merges alone as before the chains, 7-21%
+        // (11%) with room for one chain; producer/consumer as fast with either room.
+        if n + count > Self::CHAIN_ROOM {
+            return false;
+        }
+        // SAFETY: the caller's promise.
+        unsafe { self.write(last + HEADER, self.cache.head(bin)) };
+        self.cache.set(bin, head, n + count);
+        // (A block whose left neighbour is free may come in this way: I8 allows it, and the
+        // heap's give-back before growing merges it, `flush_cache_for`.)
+        self.cache.mark(true);
+        true
+    }
+
     /// Takes back a block a thread's cache held, or a block a thread claimed (word 0 `CACHED`):
     /// released like any freed block, merging with its free neighbours.
     ///

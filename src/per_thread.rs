@@ -250,6 +250,15 @@ impl<S: Source, P: Policy> CacheHeap for Heap<S, P> {
         // SAFETY: a block of a cache (CACHED), given back by its thread.
         unsafe { self.give_back_claimed(header) }
     }
+    #[inline(always)]
+    fn take_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
+        self.take_cached_chain(eff, max)
+    }
+    #[inline(always)]
+    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
+        // SAFETY: a thread's chain of its cached blocks (handoff.rs), given up.
+        unsafe { self.give_cached_chain(eff, head, last, count) }
+    }
 }
 
 /// A heap with its lock held (a guard, not a closure: a closure's captured references would

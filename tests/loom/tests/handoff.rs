@@ -128,10 +128,31 @@ unsafe impl Words for TornClaim {
     }
 }
 
-/// The shared heap of the model: its free blocks, a stack.
+/// The shared heap of the model: its free blocks, a stack, and its own cache: a chain of
+/// cached blocks linked through their payload cells (as a thread's bin), at most `HEAP_CACHE`.
 struct Heap {
     memory: Arc<Memory>,
     free: Vec<u32>,
+    cache_head: u32,
+    cache_count: u32,
+}
+
+/// Room in the model heap's own cache: one flushed chain of 2 fits, a second one does not (the
+/// thread then gives its blocks back one by one).
+const HEAP_CACHE: u32 = 2;
+
+impl Heap {
+    /// The blocks of the heap's own cache, in order.
+    fn cached(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut node = self.cache_head;
+        while node != 0 {
+            out.push(node);
+            node = self.memory.block(node).link.with(|p| unsafe { *p });
+        }
+        assert_eq!(out.len() as u32, self.cache_count, "the heap's cache count");
+        out
+    }
 }
 
 impl CacheHeap for Heap {
@@ -160,12 +181,69 @@ impl CacheHeap for Heap {
         b.size_word.store(8 | FREE, Ordering::Relaxed);
         self.free.push(header);
     }
+    fn take_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
+        assert_eq!(eff, 8);
+        let head = self.cache_head;
+        let (mut node, mut last, mut count) = (head, 0, 0);
+        while node != 0 && count < max {
+            assert_eq!(
+                self.memory.block(node).logical.load(Ordering::Relaxed),
+                CACHED
+            );
+            last = node;
+            node = self.memory.block(node).link.with(|p| unsafe { *p });
+            count += 1;
+        }
+        if count == 0 {
+            return (0, 0);
+        }
+        self.memory.block(last).link.with_mut(|p| unsafe { *p = 0 });
+        self.cache_head = node;
+        self.cache_count -= count;
+        (head, count)
+    }
+    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
+        assert_eq!(eff, 8);
+        if self.cache_count + count > HEAP_CACHE {
+            return false;
+        }
+        // The chain as the thread cut it: `count` cached blocks from `head` to `last`.
+        let mut node = head;
+        for i in 0..count {
+            let b = self.memory.block(node);
+            assert_eq!(
+                b.logical.load(Ordering::Relaxed),
+                CACHED,
+                "a chain given back with a block no cache had claimed"
+            );
+            assert!(
+                !self.free.contains(&node),
+                "a chained block free in the heap"
+            );
+            if i + 1 == count {
+                assert_eq!(node, last, "the chain's last block");
+            } else {
+                node = b.link.with(|p| unsafe { *p });
+            }
+        }
+        let old = self.cache_head;
+        self.memory
+            .block(last)
+            .link
+            .with_mut(|p| unsafe { *p = old });
+        self.cache_head = head;
+        self.cache_count += count;
+        true
+    }
 }
 
 /// The heap behind the spin lock of src/lock.rs (test and test-and-set; acquire to take it,
 /// release to free it), with loom's yield where lock.rs spins.
 struct Shared {
     lock: AtomicU32,
+    /// False: the injected bug of `chain_without_the_lock_is_found`, the heap handed out
+    /// without taking the lock.
+    locking: bool,
     heap: UnsafeCell<Heap>,
 }
 
@@ -216,7 +294,9 @@ impl std::ops::DerefMut for Held<'_> {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.heap = None;
-        self.shared.lock.store(0, Ordering::Release);
+        if self.shared.locking {
+            self.shared.lock.store(0, Ordering::Release);
+        }
     }
 }
 
@@ -224,7 +304,9 @@ impl Locked for Shared {
     type Heap = Heap;
     type Guard<'a> = Held<'a>;
     fn lock(&self) -> Held<'_> {
-        self.take();
+        if self.locking {
+            self.take();
+        }
         Held {
             shared: self,
             heap: Some(self.heap.get_mut()),
@@ -233,13 +315,20 @@ impl Locked for Shared {
 }
 
 fn setup() -> (Arc<Memory>, Arc<Shared>) {
+    setup_locking(true)
+}
+
+fn setup_locking(locking: bool) -> (Arc<Memory>, Arc<Shared>) {
     let memory = Arc::new(Memory::new());
     let free = (1..=BLOCKS as u32).rev().map(|i| 16 * i).collect();
     let shared = Arc::new(Shared {
         lock: AtomicU32::new(0),
+        locking,
         heap: UnsafeCell::new(Heap {
             memory: memory.clone(),
             free,
+            cache_head: 0,
+            cache_count: 0,
         }),
     });
     (memory, shared)
@@ -263,6 +352,14 @@ fn check_places<W: Words>(words: &W, shared: &Shared, caches: &[&Cache], live: &
     shared.with(|heap| {
         for &b in &heap.free {
             seen[index(b)] += 1;
+        }
+        for b in heap.cached() {
+            seen[index(b)] += 1;
+            assert_eq!(
+                words.logical(b),
+                CACHED,
+                "a block of the heap's cache not marked cached"
+            );
         }
     });
     assert_eq!(seen, [1; BLOCKS], "every block in exactly one place");
@@ -412,7 +509,13 @@ fn cross_thread_free_with_refill_flush_and_release() {
         producer.join().unwrap();
         consumer.join().unwrap();
         check_places(&*words, &shared, &[], &[]);
-        shared.with(|heap| assert_eq!(heap.free.len(), BLOCKS, "all back in the heap"));
+        shared.with(|heap| {
+            assert_eq!(
+                heap.free.len() + heap.cached().len(),
+                BLOCKS,
+                "all back in the heap"
+            )
+        });
     });
 }
 
@@ -464,4 +567,73 @@ fn three_threads_double_free_beside_refill_and_flush() {
         let caches: Vec<&Cache> = results.iter().map(|r| &r.1).collect();
         check_places(&*words, &shared, &caches, &[]);
     });
+}
+
+/// A full bin's flush hands its blocks to the heap's own cache as one chain, and another
+/// thread's refill takes that chain whole, or what is left of the heap first: the chain's links are written by one thread and read by
+/// the other with only the lock between them (loom checks each link cell), and every block ends
+/// in exactly one place.
+#[test]
+fn chain_flushed_by_one_thread_refills_another() {
+    assert!(chain(true) > 1);
+}
+
+/// The chain's hand-over with the lock taken out (the heap handed to both threads at once) must
+/// be found: loom's causality check on the heap or on a link cell.
+#[test]
+fn chain_without_the_lock_is_found() {
+    let found =
+        std::panic::catch_unwind(|| chain(false)).expect_err("loom missed the unlocked chain");
+    let message = found
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| found.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        message.contains("Causality violation") || message.contains("exactly one place"),
+        "loom stopped for another reason: {message}"
+    );
+}
+
+fn chain(locking: bool) -> usize {
+    model(move || {
+        let (memory, shared) = setup_locking(locking);
+        let words = Arc::new(Atomic(memory.clone()));
+        let freer = {
+            let (words, shared, memory) = (words.clone(), shared.clone(), memory.clone());
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let a = cache.allocate(&*words, &*shared, 8);
+                let b = cache.allocate(&*words, &*shared, 8);
+                let c = cache.allocate(&*words, &*shared, 8);
+                for &p in &[a, b, c] {
+                    if p != 0 {
+                        memory.write_payload(p, 5);
+                    }
+                }
+                // The third free finds the bin full (2): the bin's two go as a chain.
+                for &p in &[a, b, c] {
+                    if p != 0 {
+                        assert_eq!(cache.deallocate(&*words, &*shared, p), Freed::Cached);
+                    }
+                }
+                cache
+            })
+        };
+        let taker = {
+            let (words, shared, memory) = (words.clone(), shared.clone(), memory.clone());
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let x = cache.allocate(&*words, &*shared, 6);
+                if x != 0 {
+                    memory.write_payload(x, 6);
+                }
+                (x, cache)
+            })
+        };
+        let freer = freer.join().unwrap();
+        let (x, taker) = taker.join().unwrap();
+        let live: Vec<u32> = [x].into_iter().filter(|&x| x != 0).collect();
+        check_places(&*words, &shared, &[&freer, &taker], &live);
+    })
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # wasm32-unknown-unknown for the module and the wasm-bindgen tests; the others for the crates of
 # tests/dependents and the suites of scripts/suites.sh.
-rustup target add wasm32-unknown-unknown wasm32v1-none wasm32-wasip1 wasm32-wasip2
+rustup target add wasm32-unknown-unknown wasm32v1-none wasm32-wasip1 wasm32-wasip2 wasm32-wasip1-threads
 rustup component list --installed | grep -q '^clippy' || rustup component add rustfmt clippy
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 # The threaded module and example (`node scripts/build.mjs --threads`, examples/threads): core and

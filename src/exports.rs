@@ -1,7 +1,7 @@
 //! The standalone module's ABI (`--cfg wall_e_module`, set by scripts/build.mjs): `u32` pointers, 0 is nil.
 
 use crate::heap::Heap;
-#[cfg(target_feature = "atomics")]
+#[cfg(wall_e_atomics)]
 use crate::lock::Lock;
 use crate::policy::Chosen;
 #[cfg(feature = "trace")]
@@ -27,18 +27,18 @@ type ModulePolicy = Traced<Chosen>;
 
 struct ModuleHeap {
     /// Taken by every export (atomics only).
-    #[cfg(target_feature = "atomics")]
+    #[cfg(wall_e_atomics)]
     lock: LineLock,
     heap: UnsafeCell<Heap<LinearMemory<true>, ModulePolicy>>,
 }
 
 /// The lock on a 64-byte line of its own: threads spinning on it while another holds it read
 /// that line, and the heap's state the holder writes is then not on it (nor is anything else).
-#[cfg(target_feature = "atomics")]
+#[cfg(wall_e_atomics)]
 #[repr(C, align(64))]
 struct LineLock(Lock);
 
-#[cfg(target_feature = "atomics")]
+#[cfg(wall_e_atomics)]
 impl core::ops::Deref for LineLock {
     type Target = Lock;
     #[inline(always)]
@@ -48,18 +48,18 @@ impl core::ops::Deref for LineLock {
 }
 
 // SAFETY: without the `atomics` target feature a wasm instance runs one thread.
-#[cfg(not(target_feature = "atomics"))]
+#[cfg(not(wall_e_atomics))]
 unsafe impl Sync for ModuleHeap {}
 
 // SAFETY: with `atomics`, every export takes `lock` before it reaches the heap.
-#[cfg(target_feature = "atomics")]
+#[cfg(wall_e_atomics)]
 unsafe impl Sync for ModuleHeap {}
 
 // SAFETY: nothing else in the module allocates, and client modules that import its memory keep no
 // data or stack there (README), so `[__heap_base, __heap_end)` is this heap's alone (with
 // atomics: the heap's, shared by every instance of this module over the memory).
 static HEAP: ModuleHeap = ModuleHeap {
-    #[cfg(target_feature = "atomics")]
+    #[cfg(wall_e_atomics)]
     lock: LineLock(Lock::new()),
     heap: UnsafeCell::new(Heap::new(unsafe { LinearMemory::with_initial_memory() })),
 };
@@ -88,11 +88,7 @@ impl ModuleHeap {
 /// Allocates `size` bytes (8-aligned); 0 for `size == 0` or when memory is exhausted.
 #[no_mangle]
 pub extern "C" fn allocate(size: u32) -> u32 {
-    #[cfg(all(
-        target_feature = "atomics",
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_atomics, not(feature = "checked"), not(feature = "trace")))]
     {
         if let Some(c) = per_thread::cache() {
             let header = c.allocate(&per_thread::LinearWords, &HEAP, size);
@@ -118,7 +114,7 @@ pub extern "C" fn allocate(size: u32) -> u32 {
     }
     #[allow(unreachable_code)]
     {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         checked::guard(0);
         // SAFETY: exports run one at a time (with atomics: under the lock) and never re-enter
@@ -132,11 +128,7 @@ pub extern "C" fn allocate(size: u32) -> u32 {
 /// Frees a block; nil, foreign pointers and double frees are ignored (see the README).
 #[no_mangle]
 pub extern "C" fn deallocate(ptr: u32) {
-    #[cfg(all(
-        target_feature = "atomics",
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_atomics, not(feature = "checked"), not(feature = "trace")))]
     {
         if ptr < crate::block::HEADER {
             return;
@@ -149,7 +141,7 @@ pub extern "C" fn deallocate(ptr: u32) {
             }
         }
     }
-    #[cfg(target_feature = "atomics")]
+    #[cfg(wall_e_atomics)]
     let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
@@ -159,17 +151,13 @@ pub extern "C" fn deallocate(ptr: u32) {
 /// Resizes a block, in place when possible; 0 on failure with the old block kept.
 #[no_mangle]
 pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
-    #[cfg(all(
-        target_feature = "atomics",
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_atomics, not(feature = "checked"), not(feature = "trace")))]
     {
         if let Some(q) = per_thread::reallocate(ptr, size) {
             return q;
         }
     }
-    #[cfg(target_feature = "atomics")]
+    #[cfg(wall_e_atomics)]
     let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
@@ -181,11 +169,7 @@ pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
 /// The size last asked for of a live block; 0 for nil or a pointer that is not one.
 #[no_mangle]
 pub extern "C" fn size(ptr: u32) -> u32 {
-    #[cfg(all(
-        target_feature = "atomics",
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_atomics, not(feature = "checked"), not(feature = "trace")))]
     if ptr >= crate::block::HEADER {
         if let Some(n) =
             per_thread::Cache::size(&per_thread::LinearWords, ptr - crate::block::HEADER)
@@ -193,7 +177,7 @@ pub extern "C" fn size(ptr: u32) -> u32 {
             return n;
         }
     }
-    #[cfg(target_feature = "atomics")]
+    #[cfg(wall_e_atomics)]
     let _locked = HEAP.lock.lock();
     checked::guard(ptr);
     // SAFETY: as in `allocate`.
@@ -202,11 +186,7 @@ pub extern "C" fn size(ptr: u32) -> u32 {
 
 /// Hands this thread's (this instance's) cache of small freed blocks back to the shared heap:
 /// for a worker about to end (docs/threads.md).
-#[cfg(all(
-    target_feature = "atomics",
-    not(feature = "checked"),
-    not(feature = "trace")
-))]
+#[cfg(all(wall_e_atomics, not(feature = "checked"), not(feature = "trace")))]
 #[no_mangle]
 pub extern "C" fn release_thread_cache() {
     per_thread::release();
@@ -215,11 +195,7 @@ pub extern "C" fn release_thread_cache() {
 /// Per-thread caches of the threaded module (src/handoff.rs, src/per_thread.rs): each
 /// instance's cache in the module's pool, its address in a wasm global of the instance (0 until
 /// first use).
-#[cfg(all(
-    target_feature = "atomics",
-    not(feature = "checked"),
-    not(feature = "trace")
-))]
+#[cfg(all(wall_e_atomics, not(feature = "checked"), not(feature = "trace")))]
 mod per_thread {
     use super::HEAP;
     use crate::handoff::{Claim, Locked, Words};
@@ -416,7 +392,7 @@ mod checked {
             message[len] = 0;
         }
         // SAFETY: called with the lock held, and the trap below never drops the guard.
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         unsafe {
             HEAP.lock.release()
         };
@@ -443,7 +419,7 @@ mod checked {
     /// pointer, 4 heap corruption.
     #[no_mangle]
     pub extern "C" fn last_error() -> u32 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         // SAFETY: single-threaded read (with atomics: under the lock).
         unsafe { *ERROR.code.get() }
@@ -452,7 +428,7 @@ mod checked {
     /// The address the last error is about (the pointer, or where the heap walk failed).
     #[no_mangle]
     pub extern "C" fn last_error_at() -> u32 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         // SAFETY: single-threaded read (with atomics: under the lock).
         unsafe { *ERROR.at.get() }
@@ -476,7 +452,7 @@ mod stats {
     /// Walks the heap: 0 when every invariant holds, else the address where one breaks (at least 1).
     #[no_mangle]
     pub extern "C" fn validate() -> u32 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         match HEAP.validate() {
             Ok(_) => 0,
@@ -489,7 +465,7 @@ mod stats {
     /// pointer, as a walk shows. (The heap does this itself before it grows memory.)
     #[no_mangle]
     pub extern "C" fn flush_cache() {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         // SAFETY: exports run one at a time (with atomics: under the lock).
         unsafe { HEAP.heap() }.flush_cache();
@@ -501,7 +477,7 @@ mod stats {
     /// used nor free). `u32::MAX` for an unknown index or a corrupt heap.
     #[no_mangle]
     pub extern "C" fn stat(which: u32) -> u32 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         let Ok(s) = HEAP.validate() else {
             return u32::MAX;
@@ -561,7 +537,7 @@ mod stats {
     /// until that is 0, without allocating in between.
     #[no_mangle]
     pub extern "C" fn blocks(cursor: u32) -> u32 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         // SAFETY: exports run one at a time (with atomics: under the lock): nothing else borrows
         // OUT or the heap now; `blocks` only reads the heap.
@@ -585,7 +561,7 @@ mod stats {
     /// stamped with a larger number are newer.
     #[no_mangle]
     pub extern "C" fn sequence() -> u32 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = HEAP.lock.lock();
         super::trace::last()
     }

@@ -1470,14 +1470,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
     not(any(
         all(
             target_arch = "wasm32",
-            target_feature = "atomics",
+            wall_e_atomics,
             wall_e_module,
             not(feature = "checked"),
             not(feature = "trace")
         ),
         all(
             target_arch = "wasm32",
-            target_feature = "atomics",
+            wall_e_atomics,
             not(wall_e_module),
             not(feature = "checked"),
             not(feature = "small"),

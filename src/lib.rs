@@ -58,14 +58,14 @@
     any(
         all(
             target_arch = "wasm32",
-            target_feature = "atomics",
+            wall_e_atomics,
             wall_e_module,
             not(feature = "checked"),
             not(feature = "trace")
         ),
         all(
             target_arch = "wasm32",
-            target_feature = "atomics",
+            wall_e_atomics,
             not(wall_e_module),
             not(feature = "checked"),
             not(feature = "small"),
@@ -94,7 +94,7 @@ mod walk;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod host;
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(all(target_arch = "wasm32", wall_e_atomics))]
 mod lock;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
@@ -103,14 +103,14 @@ mod wasm;
 #[cfg(any(
     all(
         target_arch = "wasm32",
-        target_feature = "atomics",
+        wall_e_atomics,
         wall_e_module,
         not(feature = "checked"),
         not(feature = "trace")
     ),
     all(
         target_arch = "wasm32",
-        target_feature = "atomics",
+        wall_e_atomics,
         not(wall_e_module),
         not(feature = "checked"),
         not(feature = "small"),

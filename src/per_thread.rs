@@ -14,8 +14,9 @@
 //! module's initial one, the main thread's block, so a TLS slot would hand the new thread the
 //! main thread's cache while the main thread uses it. And `__wbindgen_thread_destroy` frees the
 //! TLS block itself through the allocator: a cache inside it would be freed under its own feet.
-//! The global is written with `global_asm!`/`asm!` (nightly's `asm_experimental_arch`; every build
-//! with atomics is nightly: stable does not even set `target_feature = "atomics"`).
+//! The global is written with `global_asm!`/`asm!` (nightly's `asm_experimental_arch`): a build
+//! with atomics on stable (`wasm32-wasip1-threads`) gets the lock alone (`wall_e_lock_only`, set
+//! by build.rs, which explains why).
 //!
 //! **The caches live in a pool** of [`SLOTS`] in static memory (the module's static, or the
 //! `WallE` value's), each claimed by an instance with a compare-and-swap of its owner word on

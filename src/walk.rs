@@ -464,7 +464,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // `check_thread_cache`).
         if cfg!(all(
             target_arch = "wasm32",
-            target_feature = "atomics",
+            wall_e_atomics,
             not(feature = "checked")
         )) {
             check(binned <= cached, 0, "cache corrupt")
@@ -481,7 +481,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[cfg_attr(
         not(all(
             target_arch = "wasm32",
-            target_feature = "atomics",
+            wall_e_atomics,
             not(wall_e_module),
             not(feature = "checked"),
             not(feature = "small"),

@@ -1,13 +1,13 @@
 //! The wasm platform: linear memory as a [`Source`], and [`WallE`], the `GlobalAlloc`.
 
 use crate::heap::Heap;
-#[cfg(target_feature = "atomics")]
+#[cfg(wall_e_atomics)]
 use crate::lock::Lock;
 use crate::policy::Chosen;
 use crate::source::{Source, PAGE};
 use crate::walk::{Corruption, Stats};
 #[cfg(not(all(
-    target_feature = "atomics",
+    wall_e_atomics,
     not(wall_e_module),
     not(feature = "checked"),
     not(feature = "small"),
@@ -109,20 +109,21 @@ unsafe impl<const CLAIMS_INITIAL: bool> Source for LinearMemory<CLAIMS_INITIAL> 
 /// memory fresh from `memory.grow`.
 ///
 /// Without the `atomics` target feature a wasm instance runs one thread, and `WallE` has no lock
-/// (not one instruction more). With it (`-C target-feature=+atomics`, shared memory, threads;
-/// nightly), each thread (each instance of the module) gets a cache of small freed blocks of
+/// (not one instruction more). With it (`-C target-feature=+atomics` on nightly; or the
+/// `wasm32-wasip1-threads` target, where stable takes the lock around every call, build.rs says
+/// why), each thread (each instance of the module) gets a cache of small freed blocks of
 /// its own: a `Layout` of at most 256 bytes and alignment at most 8 is allocated and freed
 /// without a lock, and everything else takes a spin lock (`src/lock.rs`) around the heap. A
 /// thread about to end hands its cache back with [`WallE::release_thread_cache`]
 /// (docs/threads.md, "`WallE` in a threaded Rust program").
 pub struct WallE {
     /// Taken around every heap operation (atomics only).
-    #[cfg(target_feature = "atomics")]
+    #[cfg(wall_e_atomics)]
     lock: Lock,
     heap: UnsafeCell<Heap<LinearMemory, Chosen>>,
     /// The threads' caches (atomics only; not in the `small` and `checked` builds).
     #[cfg(all(
-        target_feature = "atomics",
+        wall_e_atomics,
         not(wall_e_module),
         not(feature = "checked"),
         not(feature = "small"),
@@ -132,24 +133,29 @@ pub struct WallE {
 }
 
 // SAFETY: without the `atomics` target feature a wasm instance runs one thread.
-#[cfg(not(target_feature = "atomics"))]
+#[cfg(not(wall_e_atomics))]
 unsafe impl Sync for WallE {}
 
 // SAFETY: with `atomics`, every method that reaches the heap holds `lock` while it does (the
 // per-thread caches' blocks are each their thread's, handed over by the protocol of
 // handoff.rs); `heap` leaves that to its caller (its contract).
-#[cfg(target_feature = "atomics")]
+#[cfg(wall_e_atomics)]
 unsafe impl Sync for WallE {}
 
 impl WallE {
+    /// Whether this build takes a lock (compiled with atomics: shared memory, threads), for
+    /// tests from the outside: a dependent built for a threads target must see `true`.
+    #[doc(hidden)]
+    pub const THREAD_SAFE: bool = cfg!(wall_e_atomics);
+
     /// A heap over the pages it grows itself, taken on first use.
     pub const fn new() -> Self {
         WallE {
-            #[cfg(target_feature = "atomics")]
+            #[cfg(wall_e_atomics)]
             lock: Lock::new(),
             heap: UnsafeCell::new(Heap::new(LinearMemory::new())),
             #[cfg(all(
-                target_feature = "atomics",
+                wall_e_atomics,
                 not(wall_e_module),
                 not(feature = "checked"),
                 not(feature = "small"),
@@ -178,14 +184,14 @@ impl WallE {
     /// the calling thread's own cache is checked too (every block in it a cached block of its
     /// bin's size, none in two places); the other threads' caches are theirs alone.
     pub fn validate(&self) -> Result<Stats, Corruption> {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = self.lock.lock();
         // SAFETY: single-threaded (with atomics, the lock is held); `validate` does not
         // allocate, so no other borrow is alive.
         let heap = unsafe { self.heap() };
         let stats = heap.validate()?;
         #[cfg(all(
-            target_feature = "atomics",
+            wall_e_atomics,
             not(wall_e_module),
             not(feature = "checked"),
             not(feature = "small"),
@@ -205,7 +211,7 @@ impl WallE {
     /// `flush_cache` export.
     #[doc(hidden)]
     pub fn flush_cache(&self) {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = self.lock.lock();
         // SAFETY: single-threaded (with atomics, the lock is held); not re-entered.
         unsafe { self.heap() }.flush_cache();
@@ -222,7 +228,7 @@ impl WallE {
     #[inline]
     pub fn release_thread_cache(&self) {
         #[cfg(all(
-            target_feature = "atomics",
+            wall_e_atomics,
             not(wall_e_module),
             not(feature = "checked"),
             not(feature = "small"),
@@ -244,7 +250,7 @@ impl Default for WallE {
 
 /// `WallE`'s `GlobalAlloc` with per-thread caches (atomics).
 #[cfg(all(
-    target_feature = "atomics",
+    wall_e_atomics,
     not(wall_e_module),
     not(feature = "checked"),
     not(feature = "small"),
@@ -266,7 +272,7 @@ fn to_ptr(addr: u32) -> *mut u8 {
 // SAFETY: the heap hands out disjoint blocks of at least the requested size and alignment, keeps
 // contents on realloc, and returns null on failure.
 #[cfg(not(all(
-    target_feature = "atomics",
+    wall_e_atomics,
     not(wall_e_module),
     not(feature = "checked"),
     not(feature = "small"),
@@ -274,7 +280,7 @@ fn to_ptr(addr: u32) -> *mut u8 {
 )))]
 unsafe impl GlobalAlloc for WallE {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = self.lock.lock();
         // SAFETY: see `heap`; GlobalAlloc methods are never re-entered, and with atomics the lock
         // is held.
@@ -283,7 +289,7 @@ unsafe impl GlobalAlloc for WallE {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };
@@ -291,7 +297,7 @@ unsafe impl GlobalAlloc for WallE {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };
@@ -301,7 +307,7 @@ unsafe impl GlobalAlloc for WallE {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        #[cfg(target_feature = "atomics")]
+        #[cfg(wall_e_atomics)]
         let _locked = self.lock.lock();
         // SAFETY: as in `alloc`.
         let heap = unsafe { self.heap() };

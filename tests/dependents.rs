@@ -161,6 +161,77 @@ fn nostd_cdylib_on(target: &str) {
     let (mut store, instance, module) = load(&path);
     assert_no_wall_e_exports(&module);
     run_cdylib(&mut store, &instance);
+    assert_eq!(
+        thread_safe(&mut store, &instance),
+        0,
+        "a lock on a one-thread target"
+    );
+}
+
+fn thread_safe(store: &mut Store<()>, instance: &Instance) -> u32 {
+    let f = instance
+        .get_typed_func::<(), u32>(&mut *store, "thread_safe")
+        .expect("thread_safe() -> u32");
+    f.call(&mut *store, ()).unwrap()
+}
+
+/// On stable, rustc does not set `cfg(target_feature = "atomics")` even for
+/// `wasm32-wasip1-threads`, whose programs run threads over a shared memory: wall-e's build.rs
+/// sees the target, so `WallE` takes its lock there (it took none before). Built with the
+/// toolchain `cargo test` runs on (stable in `make test`), then run under wasmtime over a shared
+/// memory, as that target's modules expect.
+#[test]
+fn nostd_cdylib_on_wasm32_wasip1_threads_takes_the_lock() {
+    let path = build("nostd-cdylib", "wasm32-wasip1-threads", "nostd_cdylib.wasm");
+    let mut config = wasmtime::Config::new();
+    config.wasm_threads(true);
+    config.shared_memory(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::from_file(&engine, &path).expect("load the module");
+    let mut store = Store::new(&engine, ());
+    let mut linker = wasmtime::Linker::new(&engine);
+    for import in module.imports() {
+        match (import.module(), import.name(), import.ty()) {
+            ("env", "memory", wasmtime::ExternType::Memory(ty)) => {
+                assert!(ty.is_shared(), "the threads target imports a shared memory");
+                let memory = wasmtime::SharedMemory::new(&engine, ty).unwrap();
+                linker.define(&store, "env", "memory", memory).unwrap();
+            }
+            // (No libc on a no_std module: the one C function core's code calls.)
+            ("env", "memcmp", _) => {
+                linker
+                    .func_wrap(
+                        "env",
+                        "memcmp",
+                        |mut caller: wasmtime::Caller<'_, ()>, a: u32, b: u32, n: u32| -> i32 {
+                            let Some(wasmtime::Extern::SharedMemory(m)) =
+                                caller.get_export("memory")
+                            else {
+                                panic!("memory export");
+                            };
+                            let data = m.data();
+                            // SAFETY: one thread runs the module, and it waits in this call.
+                            let byte = |at: u32| unsafe { *data[at as usize].get() };
+                            (0..n)
+                                .map(|i| byte(a + i) as i32 - byte(b + i) as i32)
+                                .find(|&d| d != 0)
+                                .unwrap_or(0)
+                        },
+                    )
+                    .unwrap();
+            }
+            (m, n, _) => panic!("unexpected import {m}.{n}"),
+        }
+    }
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .expect("instantiate");
+    assert_eq!(
+        thread_safe(&mut store, &instance),
+        1,
+        "WallE takes no lock on wasm32-wasip1-threads"
+    );
+    run_cdylib(&mut store, &instance);
 }
 
 #[test]

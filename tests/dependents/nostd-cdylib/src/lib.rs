@@ -21,6 +21,12 @@ pub extern "C" fn recurse(depth: u32) -> u32 {
     (workload::deep(depth) == workload::deep_expected(depth)) as u32
 }
 
+/// 1 if wall-e was built to take a lock (a threads target: `wasm32-wasip1-threads`), else 0.
+#[no_mangle]
+pub extern "C" fn thread_safe() -> u32 {
+    wall_e::WallE::THREAD_SAFE as u32
+}
+
 /// Walks wall-e's heap: the number of used blocks, or -1 if an invariant is broken.
 #[no_mangle]
 pub extern "C" fn heap_check() -> i32 {

@@ -1472,6 +1472,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             target_arch = "wasm32",
             wall_e_atomics,
             wall_e_module,
+            not(wall_e_lock_only),
             not(feature = "checked"),
             not(feature = "trace")
         ),

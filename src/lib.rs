@@ -60,6 +60,7 @@
             target_arch = "wasm32",
             wall_e_atomics,
             wall_e_module,
+            not(wall_e_lock_only),
             not(feature = "checked"),
             not(feature = "trace")
         ),
@@ -105,6 +106,7 @@ mod wasm;
         target_arch = "wasm32",
         wall_e_atomics,
         wall_e_module,
+        not(wall_e_lock_only),
         not(feature = "checked"),
         not(feature = "trace")
     ),

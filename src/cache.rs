@@ -212,6 +212,27 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.take_cached(bin, head, size) }
     }
 
+    /// The head of the bin just above the one of `size` when it is within 125% of the
+    /// request (I5, without a split: requests of 25 bytes or more), its logical size written;
+    /// else 0. The first step of [`Heap::cache_pop_near`], inlined into the caller.
+    #[inline(always)]
+    pub(crate) fn cache_pop_next(&mut self, size: u32) -> u32 {
+        let bins = <P::Cache as CacheBins>::BINS;
+        let below = size.wrapping_sub(1);
+        // Own bin `own` (`own + 1` words), the next one `own + 2` words: within 125% from
+        // `own = 3` (24 < `size` rounded).
+        if bins == 0 || below >= Self::CACHED_MAX - 8 || below < 24 {
+            return 0;
+        }
+        let bin = (below >> 3) as usize + 1;
+        let head = self.cache.head(bin);
+        if head == 0 {
+            return 0;
+        }
+        // SAFETY: `head` heads `bin` (I8), within 125% of `size` (above).
+        unsafe { self.take_cached(bin, head, size) }
+    }
+
     /// When the bin of `size` is empty: the head of the first non-empty bin among the
     /// `NEAR_BINS` above it whose blocks are within 125% of the request (I5, without a split),
     /// its logical size written; else 0. Called before the heap's search (`allocate_slow`): in steady churn most misses

@@ -215,6 +215,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
             if p != 0 {
                 return p;
             }
+            if near {
+                // The first bin above, inlined too (churn of 16-1,024 B: a fifth of the
+                // allocations come from a bin above, most from this one).
+                let p = self.cache_pop_next(size);
+                if p != 0 {
+                    return p;
+                }
+            }
             return self.allocate_slow(size, near);
         }
         self.allocate_uncached(size)
@@ -336,21 +344,49 @@ impl<S: Source, P: Policy> Heap<S, P> {
     pub fn deallocate_sized(&mut self, p: u32, size: u32) {
         if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
             let eff = (size + P::TAIL + 7) & !7;
-            let from = self.first + HEADER;
-            // The room for a block of `eff` bytes: negative (no such block) while the heap is
-            // empty or smaller. In i64, so that the heap may span the whole 4 GiB.
-            let room = self.top as i64 - from as i64 - eff as i64;
-            // Rotated, an offset that is not a multiple of 8 (or below `from`, wrapped) is at
-            // least 2^29, above any `room >> 3`.
-            let off = p.wrapping_sub(from).rotate_right(3);
-            if off as i64 <= room >> 3 {
+            if self.holds_block(p, eff) {
                 let header = p - HEADER;
-                let word = self.size_word(header);
-                let cached = if word == eff {
-                    eff
-                } else {
-                    self.cacheable_slack(p, eff, word)
-                };
+                // Exactly `eff` with no flag, and the logical size: the common case, inlined.
+                // A block with slack or after a free block is checked out of line
+                // (`deallocate_sized_slow`): the inlined free is then short enough for the
+                // compiler to inline it into the caller's loop (see docs/small-blocks.md).
+                if self.size_word(header) == eff
+                    && self.logical(header) == size
+                    // SAFETY: `header` is a used block of `eff` bytes inside the heap whose
+                    // left neighbour is not free (checked above).
+                    && unsafe { self.cache_push_fast(header, eff) }
+                {
+                    return;
+                }
+            }
+        }
+        self.deallocate_sized_slow(p, size)
+    }
+
+    /// The one-comparison bounds check of [`Heap::deallocate_sized`]: whether `p` is 8-aligned
+    /// with the whole block `[p - 8, p + eff)` inside the heap (`first + 8 <= p <= top - eff`).
+    #[inline(always)]
+    fn holds_block(&self, p: u32, eff: u32) -> bool {
+        let from = self.first + HEADER;
+        // The room for a block of `eff` bytes: negative (no such block) while the heap is
+        // empty or smaller. In i64, so that the heap may span the whole 4 GiB.
+        let room = self.top as i64 - from as i64 - eff as i64;
+        // Rotated, an offset that is not a multiple of 8 (or below `from`, wrapped) is at
+        // least 2^29, above any `room >> 3`.
+        let off = p.wrapping_sub(from).rotate_right(3);
+        off as i64 <= room >> 3
+    }
+
+    /// [`Heap::deallocate_sized`] when the block's header is not exactly the size's: a block
+    /// with slack or just below the top after a free block (`cacheable_slack`) is cached;
+    /// anything else, or a full bin, takes [`Heap::deallocate`]'s path.
+    #[inline(never)]
+    fn deallocate_sized_slow(&mut self, p: u32, size: u32) {
+        if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
+            let eff = (size + P::TAIL + 7) & !7;
+            if self.holds_block(p, eff) {
+                let header = p - HEADER;
+                let cached = self.cacheable_slack(p, eff, self.size_word(header));
                 if cached != 0 && self.logical(header) == size {
                     // SAFETY: `header` is a used block of `cached` bytes inside the heap whose
                     // left neighbour is not free, or which ends at the top (checked above and
@@ -361,7 +397,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 }
             }
         }
-        self.deallocate_slow(p);
+        self.deallocate(p)
     }
 
     /// For [`Heap::deallocate_sized`]: the effective size to cache the block at `p` under
@@ -382,12 +418,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return eff;
         }
         0
-    }
-
-    /// [`Heap::deallocate`] behind [`Heap::deallocate_sized`], out of line.
-    #[inline(never)]
-    fn deallocate_slow(&mut self, p: u32) {
-        self.deallocate(p)
     }
 
     /// Frees the used block at `header`: into the cache if it takes it, else to the heap.

@@ -346,21 +346,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let eff = (size + P::TAIL + 7) & !7;
             if self.holds_block(p, eff) {
                 let header = p - HEADER;
-                let word = self.size_word(header);
-                // No flag, at least `eff` and at most `CACHED_MAX` bytes (a block with slack:
-                // from a bin above, or an 8-byte split leftover), in one comparison: rotated, a
-                // difference with a flag bit is at least 2^29. Then the whole block inside the
-                // heap and the logical size. A block after a free block is checked out of line
-                // (`deallocate_sized_slow`): the inlined free stays short enough for the
-                // compiler to inline it into the caller's loop, and the fifth of churn's frees
-                // that hand back a block with slack stay inline too (see docs/small-blocks.md).
-                if word.wrapping_sub(eff).rotate_right(3) <= (Self::CACHED_MAX - eff) >> 3
-                    && self.top - p >= word
+                // Exactly `eff` with no flag, and the logical size: the common case, inlined.
+                // A block with slack or after a free block is checked out of line
+                // (`deallocate_sized_slow`): the inlined free is then short enough for the
+                // compiler to inline it into the caller's loop (see docs/small-blocks.md).
+                if self.size_word(header) == eff
                     && self.logical(header) == size
-                    // SAFETY: `header` is a used block of `word` bytes (a multiple of 8, at
-                    // most `CACHED_MAX`) inside the heap whose left neighbour is not free
-                    // (checked above).
-                    && unsafe { self.cache_push_fast(header, word) }
+                    // SAFETY: `header` is a used block of `eff` bytes inside the heap whose
+                    // left neighbour is not free (checked above).
+                    && unsafe { self.cache_push_fast(header, eff) }
                 {
                     return;
                 }
@@ -383,28 +377,47 @@ impl<S: Source, P: Policy> Heap<S, P> {
         off as i64 <= room >> 3
     }
 
-    /// [`Heap::deallocate_sized`] when the inlined checks did not cache the block: a block
-    /// just below the top after a free block is cached, as in `cache_push` (the 16-aligned
-    /// 32-byte pair has the gap before it free); anything else, or a full bin, takes
-    /// [`Heap::deallocate`]'s path.
+    /// [`Heap::deallocate_sized`] when the block's header is not exactly the size's: a block
+    /// with slack or just below the top after a free block (`cacheable_slack`) is cached;
+    /// anything else, or a full bin, takes [`Heap::deallocate`]'s path.
     #[inline(never)]
     fn deallocate_sized_slow(&mut self, p: u32, size: u32) {
         if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
             let eff = (size + P::TAIL + 7) & !7;
             if self.holds_block(p, eff) {
                 let header = p - HEADER;
-                if self.size_word(header) == eff | PREV_FREE
-                    && p + eff == self.top
-                    && self.logical(header) == size
-                    // SAFETY: `header` is a used block of `eff` bytes inside the heap that
-                    // ends at the top (checked above).
-                    && unsafe { self.cache_push_fast(header, eff) }
-                {
-                    return;
+                let cached = self.cacheable_slack(p, eff, self.size_word(header));
+                if cached != 0 && self.logical(header) == size {
+                    // SAFETY: `header` is a used block of `cached` bytes inside the heap whose
+                    // left neighbour is not free, or which ends at the top (checked above and
+                    // in `cacheable_slack`).
+                    if unsafe { self.cache_push_fast(header, cached) } {
+                        return;
+                    }
                 }
             }
         }
         self.deallocate(p)
+    }
+
+    /// For [`Heap::deallocate_sized`]: the effective size to cache the block at `p` under
+    /// (`eff` rounded from the caller's size, `word` its size word, `[p - 8, p + eff)` inside
+    /// the heap), when the word is not `eff` exactly; 0 when the heap's path must take it.
+    /// A block with slack (I5: split leftovers of 8 bytes, a block from a bin above,
+    /// `cache_pop_near`) whose whole `word` bytes lie in the heap and have a bin; a block just
+    /// below the top after a free block, as in `cache_push` (the 16-aligned 32-byte pair has
+    /// the gap before it free).
+    #[inline(always)]
+    fn cacheable_slack(&self, p: u32, eff: u32, word: u32) -> u32 {
+        if word & FLAGS == 0 {
+            // (`p < top`: checked by the caller.)
+            if word > eff && word <= Self::CACHED_MAX && self.top - p >= word {
+                return word;
+            }
+        } else if word == eff | PREV_FREE && p + eff == self.top {
+            return eff;
+        }
+        0
     }
 
     /// Frees the used block at `header`: into the cache if it takes it, else to the heap.

@@ -7,8 +7,10 @@
 //! non-empty bin takes the list's head, and one whose bin is empty, out of line, the head of
 //! the first non-empty bin within 125% above ([`Heap::cache_pop_near`]; the block keeps its
 //! effective size, so I5 holds and it goes back to its own bin when freed). `WallE` frees
-//! with its `Layout` ([`Heap::deallocate_sized`]): the size known, the pointer check is two
-//! comparisons and the push is inlined into the caller. Neither touches a neighbour, a class list or the bitmap:
+//! with its `Layout` ([`Heap::deallocate_sized`]): the size known, the pointer check of a block
+//! of exactly that size is two comparisons and the push is inlined into the caller (a block
+//! with slack, out of line). A miss in the request's bin takes the next bin's head inline
+//! ([`Heap::cache_pop_next`]) before the call. Neither touches a neighbour, a class list or the bitmap:
 //! the common small `allocate`/`deallocate` is a dozen instructions, inlined into the caller
 //! (`WallE`, the module's exports), with the heap behind it out of line.
 //!

@@ -10,7 +10,7 @@
 //! with its `Layout` ([`Heap::deallocate_sized`]): the size known, the pointer check of a block
 //! of exactly that size is two comparisons and the push is inlined into the caller (a block
 //! with slack, out of line). A miss in the request's bin takes the next bin's head inline
-//! ([`Heap::cache_pop_next`]) before the call. Neither touches a neighbour, a class list or the bitmap:
+//! ([`Heap::cache_pop_next`], `WallE`'s path) before the call. Neither touches a neighbour, a class list or the bitmap:
 //! the common small `allocate`/`deallocate` is a dozen instructions, inlined into the caller
 //! (`WallE`, the module's exports), with the heap behind it out of line.
 //!

@@ -60,8 +60,8 @@
 //! # Paths
 //! Under a policy with a cache, a small request first takes the head of its bin and a small
 //! block freed goes onto its bin (cache.rs), inlined into the caller; a request whose bin is
-//! empty then takes the head of the bin just above (inlined too) or looks at the bins within
-//! 125% above; the rest of this is the slow path behind it. [`Heap::deallocate_sized`]
+//! empty then takes the head of the bin just above (inlined too, in `allocate_aligned`) or
+//! looks at the bins within 125% above; the rest of this is the slow path behind it. [`Heap::deallocate_sized`]
 //! (`WallE`'s free, with the `Layout`'s size) checks a small block whose header holds exactly
 //! that size in two comparisons and caches it, inlined; a block with slack is checked and
 //! cached out of line, anything else taking [`Heap::deallocate`]'s path. Before the heap grows memory it gives back the cached blocks that may

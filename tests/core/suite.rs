@@ -829,6 +829,18 @@ fn a_request_takes_a_cached_block_within_125_percent() {
     assert_eq!((s.cached_blocks, s.cached_bytes), (1, 40), "cached with its slack");
     assert_eq!(h.allocate(40), a, "back in its own bin");
     valid(&h);
+    // The same through `allocate_aligned` (`WallE::alloc`), whose look at the next bin is
+    // inlined (`cache_pop_next`), and the sized free of a block with slack (out of line).
+    h.deallocate_sized(a, 40);
+    assert_ne!(h.allocate_aligned(24, 8), a, "40 bytes for 24: above 125%");
+    valid(&h);
+    assert_eq!(h.allocate_aligned(32, 8), a, "40 bytes for 32: the next bin");
+    assert_eq!((h.size(a), effective(&h, a)), (32, 40));
+    h.deallocate_sized(a, 32);
+    let s = valid(&h);
+    assert_eq!((s.cached_blocks, s.cached_bytes), (1, 40), "cached with its slack");
+    assert_eq!(h.allocate_aligned(40, 8), a, "back in its own bin");
+    valid(&h);
 }
 
 /// `deallocate_sized` (`WallE`'s free with its `Layout`): a block of the size given is cached

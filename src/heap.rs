@@ -362,9 +362,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // A block with slack or after a free block is checked out of line
                 // (`deallocate_sized_slow`): the inlined free is then short enough for LLVM
                 // to inline `WallE::dealloc` into the caller's loop (LIFO/FIFO batches of 32 B
-                // 3.6-3.7 against 4.0-4.4 ns a block, 32-byte alloc+free 3.7 against 4.1 ns a
-                // pair; churn of 16-1,024 B 23-24 against 25-28 ns a step in two pairs of full
-                // runs of three: docs/small-blocks.md). With the slack test inline too (one comparison and
+                // 3.7-3.9 against 4.0-4.4 ns a block; churn of 16-1,024 B x1.21-1.40
+                // wasmalloc's time against main's x1.31-1.50, faster in 7 of 8 engine-pairs
+                // of full runs: docs/small-blocks.md). With the slack test inline too (one comparison and
                 // the push to the word's bin), the push's address depended on the word loaded
                 // and the 32-byte pair took 5.7 ns.
                 if self.size_word(header) == eff

@@ -363,8 +363,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // (`deallocate_sized_slow`): the inlined free is then short enough for LLVM
                 // to inline `WallE::dealloc` into the caller's loop (LIFO/FIFO batches of 32 B
                 // 3.7-3.9 against 4.0-4.4 ns a block; churn of 16-1,024 B x1.21-1.40
-                // wasmalloc's time against main's x1.31-1.50, faster in 7 of 8 engine-pairs
-                // of full runs: docs/small-blocks.md). With the slack test inline too (one comparison and
+                // wasmalloc's time against main's x1.31-1.50 in two pairs of full runs,
+                // faster than main in 7 of 10 engine-pairs: docs/small-blocks.md). With the slack test inline too (one comparison and
                 // the push to the word's bin), the push's address depended on the word loaded
                 // and the 32-byte pair took 5.7 ns.
                 if self.size_word(header) == eff

@@ -1,0 +1,118 @@
+//! talc's random actions (bench/rust/src/workloads.rs, `random_actions`) replayed natively over
+//! `Heap<HostMemory, P>` with the calls `WallE` makes (`allocate_aligned`, `deallocate_sized`,
+//! `reallocate_sized`), the same generator and seed, so the heap sees the same requests as the
+//! wasm benchmark's. It does not touch the blocks (the benchmark writes and reads two bytes of
+//! each), and `HostMemory` bounds-checks every access (about 13% of the instructions counted),
+//! so its figures rank paths and policies; they are not the wasm figures.
+//!
+//! ```sh
+//! cargo build --release --manifest-path bench/replay/Cargo.toml
+//! R=bench/replay/target/release/replay
+//! $R 20 [small] [realloc]                      # ns/op, moves, pages (noisy on a shared machine)
+//! valgrind --tool=callgrind --branch-sim=yes $R 1 [small] [realloc]
+//! callgrind_annotate --inclusive=yes --tree=calling callgrind.out.<pid>
+//! STATS=1 $R 3                                 # the heap walk's counts before each run's frees
+//! ```
+
+use wall_e::{Fast, Heap, HostMemory, Policy, Small};
+
+/// bench/rust/src/rng.rs, the same sequence.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        (((self.next_u64() >> 32) * n as u64) >> 32) as u32
+    }
+
+    fn between(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + self.below(hi - lo + 1)
+    }
+}
+
+/// Successful actions per run, the minimum live set and the room for it, as in workloads.rs.
+const ACTIONS: u32 = 100_000;
+const MIN_LIVE: usize = 50;
+const MAX_LIVE: usize = 8_192;
+
+/// `runs` runs of `ACTIONS` actions; returns how many reallocations moved their block.
+#[inline(never)]
+fn run<P: Policy>(heap: &mut Heap<HostMemory, P>, runs: u32, with_realloc: bool) -> u64 {
+    let mut rng = Rng(0x7A1C);
+    let mut blocks = vec![(0u32, 0u32, 0u32); MAX_LIVE];
+    let choices = if with_realloc { 5 } else { 4 };
+    let mut moves = 0;
+    for _ in 0..runs {
+        let mut live = 0usize;
+        for _ in 0..ACTIONS {
+            let choice = rng.below(choices);
+            if live < MIN_LIVE || choice < 2 {
+                let size = rng.between(1, 10_000);
+                let align = 8u32 << ((rng.next_u64() as u16).trailing_zeros() / 2);
+                let p = heap.allocate_aligned(size, align);
+                assert!(p != 0 && p.is_multiple_of(align) && live < MAX_LIVE);
+                blocks[live] = (p, size, align);
+                live += 1;
+            } else if choice < 4 {
+                let i = rng.below(live as u32) as usize;
+                heap.deallocate_sized(blocks[i].0, blocks[i].1);
+                live -= 1;
+                blocks[i] = blocks[live];
+            } else {
+                let i = rng.below(live as u32) as usize;
+                let (p, size, align) = blocks[i];
+                let new_size = rng.between(1, 10_000);
+                let q = heap.reallocate_sized(p, size, new_size, align);
+                assert!(q != 0 && q.is_multiple_of(align));
+                moves += (q != p) as u64;
+                blocks[i] = (q, new_size, align);
+            }
+        }
+        if std::env::var_os("STATS").is_some() {
+            let s = heap.validate().expect("a valid heap");
+            eprintln!(
+                "live {live}: used {} blocks / {} B, free {} / {} B, cached {} / {} B, heap {} B",
+                s.used_blocks,
+                s.used_bytes,
+                s.free_blocks,
+                s.free_bytes,
+                s.cached_blocks,
+                s.cached_bytes,
+                s.heap_bytes
+            );
+        }
+        for &(p, size, _) in &blocks[..live] {
+            heap.deallocate_sized(p, size);
+        }
+    }
+    moves
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let small = args.iter().any(|a| a == "small");
+    let realloc = args.iter().any(|a| a == "realloc");
+    let runs: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);
+    // 256 MiB of host buffer at most; the heap starts past 1 KiB, as a module's data would.
+    let memory = HostMemory::new(1, 4096, 1024);
+    let start = std::time::Instant::now();
+    let (moves, pages) = if small {
+        let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
+        (run(&mut heap, runs, realloc), heap.source().pages())
+    } else {
+        let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
+        (run(&mut heap, runs, realloc), heap.source().pages())
+    };
+    let ns = start.elapsed().as_nanos() as f64 / (runs as f64 * ACTIONS as f64);
+    println!(
+        "{} realloc={realloc} runs={runs}: {ns:.1} ns/op, {moves} moves, {pages} pages",
+        if small { "Small" } else { "Fast" }
+    );
+}

@@ -91,6 +91,9 @@ impl<P: Policy> Tuning for Traced<P> {
 /// Each extra reviewed with the cache in front (docs/small-blocks.md), switched off alone: the
 /// spare costs realloc growth 2,594 -> 2,687 instructions a call and mixed sizes 4.3 -> 4.4 MiB
 /// when off; the closer fit, mixed sizes 4.3 -> 4.5 MiB; headroom, string building 371 -> 518.
+/// The closer fit costs talc's random actions (Rust-level, 1-10,000 B) ~5%: without it x1.61-1.67
+/// wasmalloc's time in wasmtime against x1.70-1.80, but `make bench`'s mixed sizes grow 4.2 ->
+/// 4.4 MiB, past dlmalloc's 4.2 (docs/small-blocks.md, "talc's random actions").
 pub struct Fast;
 
 impl Tuning for Fast {

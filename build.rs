@@ -8,6 +8,12 @@
 //! Where only stable's view of the target is available (no `target_feature = "atomics"`), the
 //! per-thread caches, which need nightly's wasm `asm!` for their per-instance slot, are left out
 //! (`cfg(wall_e_lock_only)`): every call takes the lock.
+//!
+//! Where the caches are built is also decided here, once, for the code's many `cfg`s:
+//! `wall_e_module_caches` (the threaded module's: not in its `checked` and `trace` builds) and
+//! `wall_e_walle_caches` (`WallE`'s: not with `checked` or `small`). The code pairs each with
+//! `wall_e_module` or its negation, and with `not(wall_e_lock_only)`, which tools pass to
+//! rustc directly, out of this script's sight.
 
 use std::env;
 
@@ -26,6 +32,14 @@ fn main() {
         println!("cargo:rustc-cfg=wall_e_atomics");
         if !seen_by_rustc {
             println!("cargo:rustc-cfg=wall_e_lock_only");
+        } else if var("CARGO_CFG_TARGET_ARCH") == "wasm32" {
+            let feature = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+            if !feature("CHECKED") && !feature("TRACE") {
+                println!("cargo:rustc-cfg=wall_e_module_caches");
+            }
+            if !feature("CHECKED") && !feature("SMALL") {
+                println!("cargo:rustc-cfg=wall_e_walle_caches");
+            }
         }
     }
 }

@@ -88,12 +88,7 @@ impl ModuleHeap {
 /// Allocates `size` bytes (8-aligned); 0 for `size == 0` or when memory is exhausted.
 #[no_mangle]
 pub extern "C" fn allocate(size: u32) -> u32 {
-    #[cfg(all(
-        wall_e_atomics,
-        not(wall_e_lock_only),
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
     {
         if let Some(c) = per_thread::cache() {
             let header = c.allocate(&per_thread::LinearWords, &HEAP, size);
@@ -133,12 +128,7 @@ pub extern "C" fn allocate(size: u32) -> u32 {
 /// Frees a block; nil, foreign pointers and double frees are ignored (see the README).
 #[no_mangle]
 pub extern "C" fn deallocate(ptr: u32) {
-    #[cfg(all(
-        wall_e_atomics,
-        not(wall_e_lock_only),
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
     {
         if ptr < crate::block::HEADER {
             return;
@@ -161,12 +151,7 @@ pub extern "C" fn deallocate(ptr: u32) {
 /// Resizes a block, in place when possible; 0 on failure with the old block kept.
 #[no_mangle]
 pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
-    #[cfg(all(
-        wall_e_atomics,
-        not(wall_e_lock_only),
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
     {
         if let Some(q) = per_thread::reallocate(ptr, size) {
             return q;
@@ -184,12 +169,7 @@ pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
 /// The size last asked for of a live block; 0 for nil or a pointer that is not one.
 #[no_mangle]
 pub extern "C" fn size(ptr: u32) -> u32 {
-    #[cfg(all(
-        wall_e_atomics,
-        not(wall_e_lock_only),
-        not(feature = "checked"),
-        not(feature = "trace")
-    ))]
+    #[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
     if ptr >= crate::block::HEADER {
         if let Some(n) =
             per_thread::Cache::size(&per_thread::LinearWords, ptr - crate::block::HEADER)
@@ -206,12 +186,7 @@ pub extern "C" fn size(ptr: u32) -> u32 {
 
 /// Hands this thread's (this instance's) cache of small freed blocks back to the shared heap:
 /// for a worker about to end (docs/threads.md).
-#[cfg(all(
-    wall_e_atomics,
-    not(wall_e_lock_only),
-    not(feature = "checked"),
-    not(feature = "trace")
-))]
+#[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
 #[no_mangle]
 pub extern "C" fn release_thread_cache() {
     per_thread::release();
@@ -220,12 +195,7 @@ pub extern "C" fn release_thread_cache() {
 /// Per-thread caches of the threaded module (src/handoff.rs, src/per_thread.rs): each
 /// instance's cache in the module's pool, its address in a wasm global of the instance (0 until
 /// first use).
-#[cfg(all(
-    wall_e_atomics,
-    not(wall_e_lock_only),
-    not(feature = "checked"),
-    not(feature = "trace")
-))]
+#[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
 mod per_thread {
     use super::HEAP;
     use crate::handoff::{Claim, Locked, Words};

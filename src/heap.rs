@@ -1514,22 +1514,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
 /// under atomics) take from and give back to the shared heap: used only by the builds that
 /// compile per_thread.rs (lib.rs), so the attribute is written once for both.
 #[cfg_attr(
-    not(any(
-        all(
-            target_arch = "wasm32",
-            wall_e_atomics,
-            wall_e_module,
-            not(wall_e_lock_only),
-            not(feature = "checked"),
-            not(feature = "trace")
-        ),
-        all(
-            target_arch = "wasm32",
-            wall_e_atomics,
-            not(wall_e_module),
-            not(feature = "checked"),
-            not(feature = "small"),
-            not(wall_e_lock_only)
+    not(all(
+        not(wall_e_lock_only),
+        any(
+            all(wall_e_module, wall_e_module_caches),
+            all(not(wall_e_module), wall_e_walle_caches)
         )
     )),
     allow(dead_code)

@@ -53,24 +53,13 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(rustdoc::broken_intra_doc_links))]
 #![no_std]
 // The per-thread caches' slot is a wasm global written with `asm!` (per_thread.rs): in the
-// threaded module, and in `WallE` under atomics (every build with atomics is nightly).
+// threaded module, and in `WallE` under atomics, on nightly (build.rs sets the caches' cfgs).
 #![cfg_attr(
-    any(
-        all(
-            target_arch = "wasm32",
-            wall_e_atomics,
-            wall_e_module,
-            not(wall_e_lock_only),
-            not(feature = "checked"),
-            not(feature = "trace")
-        ),
-        all(
-            target_arch = "wasm32",
-            wall_e_atomics,
-            not(wall_e_module),
-            not(feature = "checked"),
-            not(feature = "small"),
-            not(wall_e_lock_only)
+    all(
+        not(wall_e_lock_only),
+        any(
+            all(wall_e_module, wall_e_module_caches),
+            all(not(wall_e_module), wall_e_walle_caches)
         )
     ),
     feature(asm_experimental_arch)
@@ -101,22 +90,11 @@ mod lock;
 mod wasm;
 // What the threaded module and `WallE` share around handoff.rs: the instance's cache slot, the
 // pool of caches, the header words in shared memory (the two cfgs of `asm_experimental_arch`).
-#[cfg(any(
-    all(
-        target_arch = "wasm32",
-        wall_e_atomics,
-        wall_e_module,
-        not(wall_e_lock_only),
-        not(feature = "checked"),
-        not(feature = "trace")
-    ),
-    all(
-        target_arch = "wasm32",
-        wall_e_atomics,
-        not(wall_e_module),
-        not(feature = "checked"),
-        not(feature = "small"),
-        not(wall_e_lock_only)
+#[cfg(all(
+    not(wall_e_lock_only),
+    any(
+        all(wall_e_module, wall_e_module_caches),
+        all(not(wall_e_module), wall_e_walle_caches)
     )
 ))]
 mod per_thread;

@@ -479,14 +479,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// blocks than the walk found cached, so none is in two places. (Only the caller's own
     /// cache: another thread's is written by that thread without the lock.)
     #[cfg_attr(
-        not(all(
-            target_arch = "wasm32",
-            wall_e_atomics,
-            not(wall_e_module),
-            not(feature = "checked"),
-            not(feature = "small"),
-            not(wall_e_lock_only)
-        )),
+        not(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only))),
         allow(dead_code)
     )]
     pub(crate) fn check_thread_cache<B: CacheBins>(

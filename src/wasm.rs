@@ -6,13 +6,7 @@ use crate::lock::Lock;
 use crate::policy::Chosen;
 use crate::source::{Source, PAGE};
 use crate::walk::{Corruption, Stats};
-#[cfg(not(all(
-    wall_e_atomics,
-    not(wall_e_module),
-    not(feature = "checked"),
-    not(feature = "small"),
-    not(wall_e_lock_only)
-)))]
+#[cfg(not(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only))))]
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 use core::cell::UnsafeCell;
@@ -122,13 +116,7 @@ pub struct WallE {
     lock: Lock,
     heap: UnsafeCell<Heap<LinearMemory, Chosen>>,
     /// The threads' caches (atomics only; not in the `small` and `checked` builds).
-    #[cfg(all(
-        wall_e_atomics,
-        not(wall_e_module),
-        not(feature = "checked"),
-        not(feature = "small"),
-        not(wall_e_lock_only)
-    ))]
+    #[cfg(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only)))]
     threads: crate::per_thread::Pool,
 }
 
@@ -154,13 +142,7 @@ impl WallE {
             #[cfg(wall_e_atomics)]
             lock: Lock::new(),
             heap: UnsafeCell::new(Heap::new(LinearMemory::new())),
-            #[cfg(all(
-                wall_e_atomics,
-                not(wall_e_module),
-                not(feature = "checked"),
-                not(feature = "small"),
-                not(wall_e_lock_only)
-            ))]
+            #[cfg(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only)))]
             threads: crate::per_thread::Pool::new(),
         }
     }
@@ -190,13 +172,7 @@ impl WallE {
         // allocate, so no other borrow is alive.
         let heap = unsafe { self.heap() };
         let stats = heap.validate()?;
-        #[cfg(all(
-            wall_e_atomics,
-            not(wall_e_module),
-            not(feature = "checked"),
-            not(feature = "small"),
-            not(wall_e_lock_only)
-        ))]
+        #[cfg(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only)))]
         // SAFETY: no other reference to this thread's cache is alive (not re-entered).
         if let Some(cache) = unsafe { self.threads.existing() } {
             heap.check_thread_cache(cache.bins(), crate::per_thread::Cache::BIN_CAP, &stats)?;
@@ -227,13 +203,7 @@ impl WallE {
     /// Without the `atomics` target feature (one thread, no caches) it does nothing.
     #[inline]
     pub fn release_thread_cache(&self) {
-        #[cfg(all(
-            wall_e_atomics,
-            not(wall_e_module),
-            not(feature = "checked"),
-            not(feature = "small"),
-            not(wall_e_lock_only)
-        ))]
+        #[cfg(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only)))]
         // SAFETY: not re-entered (no other reference to the cache); the pool's caches are
         // this heap's.
         unsafe {
@@ -249,13 +219,7 @@ impl Default for WallE {
 }
 
 /// `WallE`'s `GlobalAlloc` with per-thread caches (atomics).
-#[cfg(all(
-    wall_e_atomics,
-    not(wall_e_module),
-    not(feature = "checked"),
-    not(feature = "small"),
-    not(wall_e_lock_only)
-))]
+#[cfg(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only)))]
 #[path = "walle_caches.rs"]
 mod caches;
 
@@ -271,13 +235,7 @@ fn to_ptr(addr: u32) -> *mut u8 {
 //
 // SAFETY: the heap hands out disjoint blocks of at least the requested size and alignment, keeps
 // contents on realloc, and returns null on failure.
-#[cfg(not(all(
-    wall_e_atomics,
-    not(wall_e_module),
-    not(feature = "checked"),
-    not(feature = "small"),
-    not(wall_e_lock_only)
-)))]
+#[cfg(not(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only))))]
 unsafe impl GlobalAlloc for WallE {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         #[cfg(wall_e_atomics)]

@@ -6,7 +6,10 @@
 # The app is built against that copy and the tests are pointed at it with
 # WALL_E_THREADS_BINDGEN_WASM (as WALL_E_THREADS_EXAMPLE_WASM does for the wasmtime tests).
 # Passes when the scenarios that run threads at once fail in both engines; prints what failed.
-# Not part of `make test` (`make threads-nosync`: ~1 min with a warm std build).
+# With `--wasmtime`, examples/threads is built against the same copy and tests/threads_example.rs
+# (wasmtime threads) runs against it too (WALL_E_THREADS_EXAMPLE_WASM): its three scenarios that
+# run threads at once must fail as well.
+# Not part of `make test` (`make threads-nosync`: ~20 s with a warm std build).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 copy="$root/target/nosync/tree"
@@ -37,4 +40,21 @@ if [ "$failed" -ge 4 ]; then
 else
   echo "threads-nosync: FAILED: only $failed of the 4 stress and storm runs failed without the caches' synchronisation"
   exit 1
+fi
+if [ "${1:-}" = "--wasmtime" ]; then
+  sed -i 's/^name = "threads-example"/name = "threads-example-nosync"/' "$copy/examples/threads/Cargo.toml"
+  (cd "$copy/examples/threads" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
+    cargo +nightly build --release --quiet --target-dir "$root/target/examples-threads")
+  example="$root/target/nosync/threads_example.wasm"
+  cp "$root/target/examples-threads/wasm32-unknown-unknown/release/threads_example_nosync.wasm" "$example"
+  cd "$root"
+  out=$(WALL_E_THREADS_EXAMPLE_WASM="$example" cargo test --test threads_example 2>&1 || true)
+  echo "$out" | grep -E "^test |panicked|test result" || true
+  failed=$(echo "$out" | grep -E "^test .*(threads_share|stress_with|free_storm).* FAILED" | wc -l)
+  if [ "$failed" -ge 3 ]; then
+    echo "threads-nosync: ok: under wasmtime, the three scenarios that run threads at once fail"
+  else
+    echo "threads-nosync: FAILED: only $failed of the 3 wasmtime scenarios that run threads at once failed"
+    exit 1
+  fi
 fi

@@ -69,7 +69,7 @@ async function runScenario(scenario, args, maxPages = 16384) {
 }
 
 test("Web Workers: the random stress, blocks swapped between threads, patterns checked", { timeout: 300_000 }, async () => {
-  await runScenario("stress", { n: 4, ops: 100_000 });
+  await runScenario("stress", { n: 4, ops: 300_000 });
 });
 
 test("Web Workers: the cross-thread free storm", { timeout: 300_000 }, async () => {

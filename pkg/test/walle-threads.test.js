@@ -53,7 +53,7 @@ async function run(name, maxPages, args) {
 }
 
 test("Node workers: the random stress, blocks swapped between threads, patterns checked", { timeout: 300_000 }, async () => {
-  const r = await run("stress", 16384, { n: 4, ops: 100_000 });
+  const r = await run("stress", 16384, { n: 4, ops: 300_000 });
   console.log(`# ${r.n} workers x ${r.ops} operations in ${r.ms} ms, ${r.left} blocks left in the exchange`);
 });
 

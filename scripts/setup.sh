@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown wasm32v1-none wasm32-wasip1 wasm32-wasip2 wasm32-wasip1-threads
 rustup component list --installed | grep -q '^clippy' || rustup component add rustfmt clippy
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-# The threaded module and example (`node scripts/build.mjs --threads`, examples/threads): core and
+# The threaded module and examples (`node scripts/build.mjs --threads`, examples/threads and
+# examples/threads-bindgen, the latter built by pkg/test/walle-threads*.test.js): core and
 # std rebuilt with atomics by nightly's `-Z build-std`, which needs the standard library's source.
 rustup component list --toolchain nightly --installed | grep -q '^rust-src' || rustup component add --toolchain nightly rust-src
 # The docs as docs.rs builds them (nightly, wasm32, `--cfg docsrs`): make docs-check.
@@ -26,6 +27,8 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || !
   $sudo apt-get install -y --no-install-recommends chromium chromium-driver binaryen clang-14 lld-14
 fi
 
+# The wasm-bindgen CLI (wasm-bindgen-test-runner for the wasm-bindgen tests, wasm-bindgen for
+# tests/dependents' bindgen-app and examples/threads-bindgen, which pin this version too).
 wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q "$wbg"; then
   scripts/cargo-install.sh wasm-bindgen-cli "$wbg"

@@ -284,19 +284,19 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// [`Heap::allocate_aligned`]; `near` as in [`Heap::allocate_from`].
     #[inline(always)]
     fn allocate_aligned_from(&mut self, size: u32, align: u32, near: bool) -> u32 {
-        if Self::caches() && align == 16 {
-            // 16 is common in Rust (`u128`, SIMD): a cached block whose payload happens to be
-            // 16-aligned (as every block placed for such a request is) serves it.
-            let p = self.cache_pop(size, 16);
+        if align <= 8 {
+            return self.allocate_from(size, near);
+        }
+        if Self::caches() {
+            // 16 is common in Rust (`u128`, SIMD): a cached block whose payload is aligned (as
+            // every block placed for such a request is, and its gap cached in front of it:
+            // `allocate_over_aligned`) serves it, the same pop as at 8 (`cache_pop`'s test).
+            let p = self.cache_pop(size, align);
             if p != 0 {
                 return p;
             }
         }
-        if align <= 8 {
-            self.allocate_from(size, near)
-        } else {
-            self.allocate_over_aligned(size, align)
-        }
+        self.allocate_over_aligned(size, align)
     }
 
     /// [`Heap::allocate_aligned`] for a block that moves (`reallocate`): one copy of the
@@ -943,21 +943,31 @@ impl<S: Source, P: Policy> Heap<S, P> {
             self.flush_cache_for(room);
         }
         let found = self.find_free(room);
+        // A small block's gap in front is cached rather than freed (`cache_gap`), so that the
+        // block, freed, has no free left neighbour and is cached in turn.
+        let small = Self::caches() && need <= Self::CACHED_MAX;
         let header = if found != 0 {
             let eff = self.eff(found);
-            let gap = Self::placement_gap(found, align, need, eff);
-            // SAFETY: `found` is a listed free block of `eff >= room` bytes: the gap and the
-            // aligned block lie inside it; its left neighbour is used (I2).
-            unsafe {
-                self.unlink(found, eff);
-                if gap == 0 {
-                    self.trim(found, eff, need);
-                } else {
-                    self.make_free(found, gap - HEADER);
-                    self.trim(found + gap, (eff - gap) | PREV_FREE, need);
+            if !small && !Self::off_edge(need, align) {
+                // SAFETY: `found` is a listed free block of `eff >= room` bytes.
+                unsafe { self.place_at_end(found, eff, align, need) }
+            } else {
+                let gap = Self::placement_gap(found, align, need, eff);
+                // SAFETY: `found` is a listed free block of `eff >= room` bytes: the gap and the
+                // aligned block lie inside it; its left neighbour is used (I2).
+                unsafe {
+                    self.unlink(found, eff);
+                    if gap == 0 {
+                        self.trim(found, eff, need);
+                    } else if small && self.cache_gap(found, gap) {
+                        self.trim(found + gap, eff - gap, need);
+                    } else {
+                        self.make_free(found, gap - HEADER);
+                        self.trim(found + gap, (eff - gap) | PREV_FREE, need);
+                    }
                 }
+                found + gap
             }
-            found + gap
         } else {
             loop {
                 let top = self.top;
@@ -970,13 +980,66 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // (`limit - top`: the room for the gap and the block's header and payload.)
                 let gap = Self::placement_gap(top, align, need, self.limit - top - HEADER);
                 // SAFETY: `ensure` made the room for the gap and the block; the block below
-                // `top` is used (I2).
-                break unsafe { self.bump_after(gap, need) };
+                // `top` is used (I2), so the gap, cached, has no free left neighbour.
+                unsafe {
+                    if gap != 0 && small && self.cache_gap(top, gap) {
+                        self.set_top(top + gap);
+                        break self.bump(need, 0);
+                    }
+                    break self.bump_after(gap, need);
+                }
             }
         };
         // SAFETY: `header` is the used block just placed.
         unsafe { self.set_logical(header, size) };
         header + HEADER
+    }
+
+    /// The gap of `gap` bytes at `header` in front of a small block placed aligned, as a
+    /// cached block (I8) when its bin has room: the block placed after it then has no free
+    /// left neighbour, so that, freed, it is cached (`WallE`'s free of exactly its size,
+    /// inlined) and comes back aligned to the next request of its layout (`cache_pop`). As a
+    /// free block, the gap sent every such free out of line (`deallocate_sized_slow`) or to
+    /// the heap: 32-byte alloc+free at align 16 took x1.24 / x1.35 wasmalloc's time (Node /
+    /// wasmtime) against x0.98 / x0.96 at align 8 (docs/small-blocks.md). False: the caller
+    /// frees the gap.
+    ///
+    /// # Safety
+    /// `[header, header + gap)` is this heap's, in no block yet, after a used block (or
+    /// cached one); `gap` is at least 16.
+    unsafe fn cache_gap(&mut self, header: u32, gap: u32) -> bool {
+        let eff = gap - HEADER;
+        // SAFETY: the caller's promise: a used block of `eff` bytes with no flag, whose left
+        // neighbour is not free, as `cache_push` takes it.
+        unsafe {
+            self.set_size_word(header, eff);
+            self.cache_push(header, eff)
+        }
+    }
+
+    /// Places a block of `need` bytes aligned to `align` at the end of the listed free block
+    /// `found` (`eff` bytes): the front stays free where it is (in its list place while its
+    /// class stays, `resize_free`), and the tail past the block, under `align`, is an 8-byte
+    /// slack (I5) or split off. At the front, the gap was a free block more and the rest behind
+    /// the block another: three list changes against one (talc's random actions, 1-10,000 B at
+    /// alignments 8-2,048: see docs/small-blocks.md). Returns the block's header.
+    ///
+    /// # Safety
+    /// `found` is a listed free block of `eff >= need + align + 8` bytes.
+    unsafe fn place_at_end(&mut self, found: u32, eff: u32, align: u32, need: u32) -> u32 {
+        let end = found + HEADER + eff;
+        let p = (end - need) & !(align - 1);
+        let header = p - HEADER;
+        // At least 16 (a free block): `eff >= need + align + 8` leaves `p >= found + 24`.
+        let front = header - found;
+        debug_assert!(front >= MIN_FREE_BLOCK && end - p - need < align);
+        // SAFETY: `found` is listed; the front and the block (with its tail) tile it; the
+        // block after `found` carries `PREV_FREE`, which `trim` clears or keeps for the tail.
+        unsafe {
+            self.resize_free(found, eff, found, front - HEADER);
+            self.trim(header, (end - p) | PREV_FREE, need);
+        }
+        header
     }
 
     /// Whether a block of `need` bytes aligned to `align` is placed off the page edges

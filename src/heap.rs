@@ -995,28 +995,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         header + HEADER
     }
 
-    /// The gap of `gap` bytes at `header` in front of a small block placed aligned, as a
-    /// cached block (I8) when its bin has room: the block placed after it then has no free
-    /// left neighbour, so that, freed, it is cached (`WallE`'s free of exactly its size,
-    /// inlined) and comes back aligned to the next request of its layout (`cache_pop`). As a
-    /// free block, the gap sent every such free out of line (`deallocate_sized_slow`) or to
-    /// the heap: 32-byte alloc+free at align 16 took x1.24 / x1.35 wasmalloc's time (Node /
-    /// wasmtime) against x0.98 / x0.96 at align 8 (docs/small-blocks.md). False: the caller
-    /// frees the gap.
-    ///
-    /// # Safety
-    /// `[header, header + gap)` is this heap's, in no block yet, after a used block (or
-    /// cached one); `gap` is at least 16.
-    unsafe fn cache_gap(&mut self, header: u32, gap: u32) -> bool {
-        let eff = gap - HEADER;
-        // SAFETY: the caller's promise: a used block of `eff` bytes with no flag, whose left
-        // neighbour is not free, as `cache_push` takes it.
-        unsafe {
-            self.set_size_word(header, eff);
-            self.cache_push(header, eff)
-        }
-    }
-
     /// Places a block of `need` bytes aligned to `align` at the end of the listed free block
     /// `found` (`eff` bytes): the front stays free where it is (in its list place while its
     /// class stays, `resize_free`), and the tail past the block, under `align`, is an 8-byte

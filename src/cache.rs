@@ -345,11 +345,18 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// align 8; x0.97-1.06 / x0.95-0.99 with this (docs/small-blocks.md). False: the caller
     /// frees the gap.
     ///
+    /// Not a gap of the block's own size (`need`): its payload, not aligned, would head the
+    /// bin the block's aligned requests look at, and each of them would miss (a batch of
+    /// 16-byte blocks at align 16 has a 24-byte gap before every other block).
+    ///
     /// # Safety
     /// `[header, header + gap)` is this heap's, in no block yet, right after a used (or
     /// cached) block; `gap` is at least 16.
-    pub(crate) unsafe fn cache_gap(&mut self, header: u32, gap: u32) -> bool {
+    pub(crate) unsafe fn cache_gap(&mut self, header: u32, gap: u32, need: u32) -> bool {
         let eff = gap - HEADER;
+        if eff == need {
+            return false;
+        }
         // SAFETY: the caller's promise: a used block of `eff` bytes with no flag (its left
         // neighbour is not free), as `cache_push` takes it.
         unsafe {

@@ -959,7 +959,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                     self.unlink(found, eff);
                     if gap == 0 {
                         self.trim(found, eff, need);
-                    } else if small && self.cache_gap(found, gap) {
+                    } else if small && self.cache_gap(found, gap, need) {
                         self.trim(found + gap, eff - gap, need);
                     } else {
                         self.make_free(found, gap - HEADER);
@@ -982,7 +982,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // SAFETY: `ensure` made the room for the gap and the block; the block below
                 // `top` is used (I2), so the gap, cached, has no free left neighbour.
                 unsafe {
-                    if gap != 0 && small && self.cache_gap(top, gap) {
+                    if gap != 0 && small && self.cache_gap(top, gap, need) {
                         self.set_top(top + gap);
                         break self.bump(need, 0);
                     }

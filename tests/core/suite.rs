@@ -810,6 +810,13 @@ fn small_over_aligned_blocks_come_back_aligned_from_the_cache() {
         h.flush_cache();
         valid(&h);
     }
+    // A gap of the block's own size is freed, not cached: unaligned, it would head the bin
+    // the block's aligned requests look at.
+    let mut h = heap(1, 16);
+    let p = h.allocate_aligned(16, 16);
+    assert!(p > 1032 && p % 16 == 0);
+    let stats = valid(&h);
+    assert_eq!((stats.free_blocks, stats.cached_blocks), (1, 0));
 }
 
 /// Before the heap grows for a request, cached blocks that cannot help stay cached: blocks too

@@ -65,7 +65,10 @@
 //! (`WallE`'s free, with the `Layout`'s size) checks a small block whose header holds exactly
 //! that size in two comparisons and caches it, inlined; a block with slack is checked and
 //! cached out of line, anything else taking [`Heap::deallocate`]'s path. Before the heap grows memory it gives back the cached blocks that may
-//! merge, or fit the request (released as below), and looks for a fit again.
+//! merge, or fit the request (released as below), and looks for a fit again. A request
+//! aligned above 8 takes its bin's head when the head's payload is aligned; else a small one
+//! is placed with its gap in front cached (so that, freed, it is cached in turn and comes back
+//! aligned), a large one at the end of the free block it is carved from.
 //!
 //! A request is served by [`Heap::take`]: the head of its own class if it [`fits`], a closer
 //! fit among the next few of that class (`FIT_LOOKS`), the spare (`SPARE`), the first class
@@ -925,7 +928,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// [`Heap::allocate_aligned`] for `align` > 8: the payload may start past the block's start;
-    /// the gap in front becomes a free block.
+    /// the gap in front becomes a free block, or, in front of a small block, a cached one
+    /// (`cache_gap`). A large block taken from a listed free block goes at its end
+    /// (`place_at_end`).
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
         let Some(need) = effective(size, P::TAIL) else {
             return 0;

@@ -1004,8 +1004,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// `found` (`eff` bytes): the front stays free where it is (in its list place while its
     /// class stays, `resize_free`), and the tail past the block, under `align`, is an 8-byte
     /// slack (I5) or split off. At the front, the gap was a free block more and the rest behind
-    /// the block another: three list changes against one (talc's random actions, 1-10,000 B at
-    /// alignments 8-2,048: see docs/small-blocks.md). Returns the block's header.
+    /// the block another: three list changes against one. talc's random actions (1-10,000 B at
+    /// alignments 8-2,048), natively: an over-aligned allocation 432 -> 375 instructions, the
+    /// run 36.7 -> 35.4 million in 100,000 actions (with the gap rule); in wasmtime 41.8-42.7
+    /// against 44.7-46.4 ns an action, 64 KiB less with realloc (docs/small-blocks.md).
+    /// Returns the block's header.
     ///
     /// # Safety
     /// `found` is a listed free block of `eff >= need + align + 8` bytes.

@@ -88,10 +88,11 @@ replay_suite!(small, wall_e::Heap<wall_e::HostMemory, wall_e::Small>);
 /// A heap whose free block (a gap left by an aligned allocation) has its last 8 bytes just below
 /// a used header: from 1024, a free block with its header at 1024, never-written zeros, its
 /// footer at 1076 (effective size 48); then the aligned block (header 1080, payload 1088) and one
-/// more block above, so that `top` lies well above.
+/// more block above, so that `top` lies well above. (The aligned block is larger than the cache's
+/// blocks: in front of a small one the gap would be cached, not free.)
 fn heap_with_a_gap_block() -> (wall_e::Heap<wall_e::HostMemory>, u32, wall_e::Stats) {
     let mut h = wall_e::Heap::new(wall_e::HostMemory::new(1, 4, 1024));
-    let p = h.allocate_aligned(24, 64);
+    let p = h.allocate_aligned(2000, 64);
     assert_eq!(p, 1088);
     h.allocate(64);
     let stats = h.validate().expect("valid");

@@ -768,6 +768,57 @@ fn the_cache_serves_16_aligned_requests_with_16_aligned_blocks() {
     assert_eq!(h.allocate(32), b);
 }
 
+/// A small block placed over-aligned has its gap in front cached, not free: freed with its size
+/// (`WallE`'s path), it is cached in turn, whether placed at the top or inside a free block,
+/// and comes back aligned to the next request of its layout. A large block placed inside a free
+/// block goes at its end, the front staying free.
+#[test]
+fn small_over_aligned_blocks_come_back_aligned_from_the_cache() {
+    if P::CACHE_CAP == 0 {
+        return;
+    }
+    for align in [16u32, 32, 64, 256] {
+        let mut h = heap(1, 16);
+        // At the top: the heap starts at 1024, so the first payload (1032) is not aligned and
+        // a gap goes in front.
+        let p = h.allocate_aligned(32, align);
+        assert!(p % align == 0 && p > 1032);
+        h.deallocate_sized(p, 32);
+        let stats = valid(&h);
+        assert!(stats.cached_blocks >= 2, "the gap and the block cached ({align})");
+        assert_eq!(stats.free_blocks, 0, "no free gap ({align})");
+        assert_eq!(h.allocate_aligned(32, align), p, "the same block, aligned ({align})");
+        // Inside a free block: a large block freed between used ones is the room.
+        let big = h.allocate(4000);
+        h.allocate(8); // a guard
+        h.deallocate(big);
+        let q = h.allocate_aligned(40, align);
+        assert!(q >= big && q < big + 4000 && q % align == 0, "{q} in the free block at {big}");
+        h.deallocate_sized(q, 40);
+        assert_eq!(h.allocate_aligned(40, align), q, "the same block, aligned ({align})");
+        valid(&h);
+        // A large block inside a free block: at its end, the front still free.
+        h.deallocate(q);
+        h.flush_cache();
+        let free = valid(&h).free_blocks;
+        let r = h.allocate_aligned(2000, align);
+        assert!(r >= big && r + 2000 <= big + 4000 && r % align == 0);
+        // (At 16 the tail past the block is 0 or 8 bytes, kept; above, it may be split off.)
+        let after = valid(&h).free_blocks;
+        assert!(after == free || (align > 16 && after == free + 1), "the front stays free");
+        h.deallocate_sized(r, 2000);
+        h.flush_cache();
+        valid(&h);
+    }
+    // A gap of the block's own size is freed, not cached: unaligned, it would head the bin
+    // the block's aligned requests look at.
+    let mut h = heap(1, 16);
+    let p = h.allocate_aligned(16, 16);
+    assert!(p > 1032 && p % 16 == 0);
+    let stats = valid(&h);
+    assert_eq!((stats.free_blocks, stats.cached_blocks), (1, 0));
+}
+
 /// Before the heap grows for a request, cached blocks that cannot help stay cached: blocks too
 /// small for it with no free or cached neighbour would only become free blocks as small. The
 /// next growth for a request that one of them can serve gives that one back.

@@ -89,7 +89,7 @@ use crate::block::{
     aligned_gap, effective, fits, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
     PREV_FREE,
 };
-use crate::cache::CacheBins;
+use crate::cache::{bin_for, class_need, CacheBins, FINE_MAX};
 use crate::classes::Classes;
 use crate::policy::{Fast, Policy};
 use crate::source::{Source, PAGE};
@@ -242,10 +242,18 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if P::ONE_ENTRY {
             return self.reallocate(0, size);
         }
-        let Some(need) = effective(size, P::TAIL) else {
+        let Some(need) = Self::effective_need(size) else {
             return 0;
         };
         self.take_for(need, size)
+    }
+
+    /// The effective size a request of `size` bytes is given (`effective`, and under a policy
+    /// with a cache, above 64 bytes the first size of its bin's class, cache.rs); `None` for 0
+    /// or impossible sizes.
+    #[inline(always)]
+    fn effective_need(size: u32) -> Option<u32> {
+        effective(size, P::TAIL).map(Self::need_of)
     }
 
     /// A new block from [`Heap::take`] for `size` bytes (effective size `need`), its logical
@@ -358,26 +366,33 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub fn deallocate_sized(&mut self, p: u32, size: u32) {
         if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
-            let eff = (size + P::TAIL + 7) & !7;
+            let below = size + P::TAIL - 1;
+            let eff = class_need((below | 7) + 1);
             if self.holds_block(p, eff) {
                 let header = p - HEADER;
-                // Exactly `eff` with no flag, and the logical size: the common case, inlined.
-                // A block with slack or after a free block is checked out of line
-                // (`deallocate_sized_slow`): the inlined free is then short enough for LLVM
-                // to inline `WallE::dealloc` into the caller's loop (LIFO/FIFO batches of 32 B
-                // 3.7-3.9 against 4.0-4.4 ns a block; churn of 16-1,024 B x1.21-1.40
-                // wasmalloc's time against main's x1.31-1.50 in two pairs of full runs,
-                // faster than main in 7 of 10 engine-pairs: docs/small-blocks.md). With the slack test inline too (one comparison and
-                // the push to the word's bin), the push's address depended on the word loaded
-                // and the 32-byte pair took 5.7 ns.
-                if self.size_word(header) == eff
+                // `eff` with no flag, or in a class of two sizes `eff + 8` (a tail too small
+                // to split off), and the logical size: the common case, inlined, the bin the
+                // request's (cache.rs, "The bins' classes").
+                let tail = if eff > FINE_MAX { HEADER } else { 0 };
+                if self.size_word(header).wrapping_sub(eff) & !tail == 0
                     && self.logical(header) == size
-                    // SAFETY: `header` is a used block of `eff` bytes inside the heap whose
-                    // left neighbour is not free (checked above).
-                    && unsafe { self.cache_push_fast(header, eff) }
+                    // SAFETY: `header` is a used block of `eff` or `eff + tail` bytes inside
+                    // the heap whose left neighbour is not free (checked above), in the bin
+                    // of `below`'s class.
+                    && unsafe {
+                        self.cache_push_to(header, eff, bin_for(below))
+                    }
                 {
                     return;
                 }
+                // A block with more slack (taken from a bin above) or after a free block is
+                // checked out of line (`deallocate_sized_slow`): the inlined free is then
+                // short enough for LLVM to inline `WallE::dealloc` into the caller's loop
+                // (LIFO/FIFO batches of 32 B 3.7-3.9 against 4.0-4.4 ns a block; churn of
+                // 16-1,024 B x1.21-1.40 wasmalloc's time against main's x1.31-1.50 in two
+                // pairs of full runs: docs/small-blocks.md). With that slack test inline too
+                // (one comparison and the push to the word's bin), the push's address depended
+                // on the word loaded and the 32-byte pair took 5.7 ns.
             }
         }
         self.deallocate_sized_slow(p, size)
@@ -403,7 +418,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(never)]
     fn deallocate_sized_slow(&mut self, p: u32, size: u32) {
         if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
-            let eff = (size + P::TAIL + 7) & !7;
+            let eff = class_need((size + P::TAIL + 7) & !7);
             if self.holds_block(p, eff) {
                 let header = p - HEADER;
                 let cached = self.cacheable_slack(p, eff, self.size_word(header));
@@ -431,7 +446,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     fn cacheable_slack(&self, p: u32, eff: u32, word: u32) -> u32 {
         if word & FLAGS == 0 {
             // (`p < top`: checked by the caller.)
-            if word > eff && word <= Self::CACHED_MAX && self.top - p >= word {
+            if word > eff && word <= Self::CACHED_EFF_MAX && self.top - p >= word {
                 return word;
             }
         } else if word == eff | PREV_FREE && p + eff == self.top {
@@ -540,12 +555,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let q = if size == 0 {
             0
         } else {
-            let Some(need) = effective(size, P::TAIL) else {
+            let Some(rounded) = effective(size, P::TAIL) else {
                 return 0;
             };
+            let need = Self::need_of(rounded);
             if old != 0 {
                 let eff = self.eff(header);
-                if P::HEADROOM && need <= eff && eff - need <= need / 4 {
+                // (Against the request rounded to 8, not to its cache class: I5.)
+                if P::HEADROOM && need <= eff && eff - rounded <= rounded / 4 {
                     // A slack within 125% stays (I5): a string growing into its headroom does no
                     // list work.
                     // SAFETY: `header` is a used block (checked above).
@@ -569,8 +586,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let q = if P::ONE_ENTRY && align <= 8 {
                 self.take_for(need, size)
             } else {
+                // (8 bytes less where the cache's classes may round the request up by 8.)
+                let grain = if Self::caches() && size < Self::CACHED_MAX {
+                    16
+                } else {
+                    8
+                };
                 let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
-                    ((size / 4) & !7).saturating_sub(8)
+                    ((size / 4) & !7).saturating_sub(grain)
                 } else {
                     0
                 };
@@ -932,7 +955,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (`cache_gap`). A large block taken from a listed free block goes at its end
     /// (`place_at_end`).
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
-        let Some(need) = effective(size, P::TAIL) else {
+        let Some(need) = Self::effective_need(size) else {
             return 0;
         };
         // A free block this large holds an aligned payload wherever it starts: the gap in front
@@ -1581,7 +1604,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return 0;
         }
         let header = p - HEADER;
-        if self.eff(header) != eff {
+        // (A block of the class of `eff`, `eff` or `eff + 8`, will do.)
+        if crate::cache::bin_of(self.eff(header)) != crate::cache::bin_of(eff) {
             self.deallocate(p);
             return 0;
         }
@@ -1596,16 +1620,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
     /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
-    /// linked behind it, of that very size (a bin may hold others when bins are classes), the
+    /// linked behind it, of its class (cache.rs: `eff` or `eff + 8` above 64 bytes), the
     /// last one's link cleared; the head and how many, `(0, 0)` for none.
     pub(crate) fn take_cached_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
-        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return (0, 0);
         }
         let bin = crate::cache::bin_of(eff);
         let head = self.cache.head(bin);
         let (mut node, mut last, mut count) = (head, 0, 0);
-        while node != 0 && count < max && self.eff(node) == eff {
+        while node != 0 && count < max && crate::cache::bin_of(self.eff(node)) == bin {
             last = node;
             node = self.cache_link(node);
             count += 1;
@@ -1634,7 +1658,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         last: u32,
         count: u32,
     ) -> bool {
-        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return false;
         }
         let bin = crate::cache::bin_of(eff);

@@ -351,12 +351,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Frees the block at `p`, which the caller says holds `size` bytes (the size it was
     /// allocated or last resized with: `WallE`'s `Layout`). With that size known, a small
-    /// block whose header holds exactly that size goes to the cache after a pointer check of
-    /// two comparisons, inlined into the caller; a block with slack or just below the top
-    /// after a free block is checked and cached out of line (`deallocate_sized_slow`), and
-    /// anything else (no cache, a large size, a size the header does not confirm, a block
-    /// after a free one) takes [`Heap::deallocate`]'s path, out of line. A wrong size or
-    /// a bad pointer is therefore ignored exactly as there.
+    /// block whose header holds that size's class goes to the cache after a pointer check of
+    /// two comparisons, inlined into the caller; anything else (no cache, a large size, a
+    /// block taken from a bin above or after a free one, a size the header does not confirm)
+    /// takes [`Heap::deallocate`]'s path, out of line. A wrong size or a bad pointer is
+    /// therefore ignored exactly as there.
     ///
     /// The check: one comparison finds `p` 8-aligned with the whole block `[p - 8, p + eff)`
     /// inside the heap (`first + 8 <= p <= top - eff`), a second that the header holds `size`
@@ -412,47 +411,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
         off as i64 <= room >> 3
     }
 
-    /// [`Heap::deallocate_sized`] when the block's header is not exactly the size's: a block
-    /// with slack or just below the top after a free block (`cacheable_slack`) is cached;
-    /// anything else, or a full bin, takes [`Heap::deallocate`]'s path.
+    /// [`Heap::deallocate_sized`] when the header is not the size's class (a block taken
+    /// from a bin above, one just below the top after a free block, a full bin, a large block,
+    /// a wrong size, a bad pointer): [`Heap::deallocate`]'s path, where the header decides,
+    /// out of line (inlined, it kept `WallE::dealloc` out of the caller's loop). Its own checks
+    /// of a block with slack, once here, cost the size-tuned app 90 bytes and saved nothing
+    /// measurable once the classes left few such blocks (docs/small-blocks.md).
     #[inline(never)]
-    fn deallocate_sized_slow(&mut self, p: u32, size: u32) {
-        if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
-            let eff = class_need((size + P::TAIL + 7) & !7);
-            if self.holds_block(p, eff) {
-                let header = p - HEADER;
-                let cached = self.cacheable_slack(p, eff, self.size_word(header));
-                if cached != 0 && self.logical(header) == size {
-                    // SAFETY: `header` is a used block of `cached` bytes inside the heap whose
-                    // left neighbour is not free, or which ends at the top (checked above and
-                    // in `cacheable_slack`).
-                    if unsafe { self.cache_push_fast(header, cached) } {
-                        return;
-                    }
-                }
-            }
-        }
+    fn deallocate_sized_slow(&mut self, p: u32, _size: u32) {
         self.deallocate(p)
-    }
-
-    /// For [`Heap::deallocate_sized`]: the effective size to cache the block at `p` under
-    /// (`eff` rounded from the caller's size, `word` its size word, `[p - 8, p + eff)` inside
-    /// the heap), when the word is not `eff` exactly; 0 when the heap's path must take it.
-    /// A block with slack (I5: split leftovers of 8 bytes, a block from a bin above,
-    /// `cache_pop_near`) whose whole `word` bytes lie in the heap and have a bin; a block just
-    /// below the top after a free block, as in `cache_push` (the 16-aligned 32-byte pair has
-    /// the gap before it free).
-    #[inline(always)]
-    fn cacheable_slack(&self, p: u32, eff: u32, word: u32) -> u32 {
-        if word & FLAGS == 0 {
-            // (`p < top`: checked by the caller.)
-            if word > eff && word <= Self::CACHED_EFF_MAX && self.top - p >= word {
-                return word;
-            }
-        } else if word == eff | PREV_FREE && p + eff == self.top {
-            return eff;
-        }
-        0
     }
 
     /// Frees the used block at `header`: into the cache if it takes it, else to the heap.

@@ -29,7 +29,9 @@
 //!   the rounded request: larger blocks are split (a remainder of 16 bytes or more becomes a
 //!   free block), and a block that cannot be split is taken only if it is within 125%. (A block
 //!   resized in place, or placed at an alignment above 8, may keep an 8-byte tail too small to
-//!   split off.)
+//!   split off.) Under a policy with a cache a request of 65 bytes up to the cache's largest
+//!   is first rounded up to an odd multiple of 8 (its bin's class, cache.rs): 8 bytes more at
+//!   most, the whole block still within 125% of the request rounded to 8.
 //! - **I6 fresh memory:** bytes from `fresh` (>= `top`) to the end of the current region have
 //!   never been written since the memory grew, so they are zero.
 //! - **I7 tail:** under a policy with a `TAIL` ([`crate::policy::Traced`]), a used block's
@@ -39,7 +41,8 @@
 //! - **I8 the cache** (cache.rs; `Fast` only): a cached block is a used block to the heap (no
 //!   `FREE` flag: nothing merges with it, the block after it has no `PREV_FREE` on its account)
 //!   whose logical size word is `CACHED`, so the pointer check refuses it. Every cached block is
-//!   in exactly one bin, the one of its effective size, once; every block in a bin is cached;
+//!   in exactly one bin, the one of its effective size (`bin_of`: one size a bin to 64 bytes,
+//!   then classes of two, 72 and 80, 88 and 96, ...), once; every block in a bin is cached;
 //!   a bin's count is its list's length, at most `CACHE_CAP`; unless the cache is marked (a
 //!   block cached since the last flush before growth), every non-empty bin is below
 //!   `kept_below`. In the checked build a cached payload after its link is poisoned, as a free

@@ -266,6 +266,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
     }
 
+    /// `bin`, which the caller knows to be below `BINS`, with that fact told to the compiler:
+    /// the bins' accessors then need no check of the index (the map's `min` hides the bound
+    /// from it: with the checks `pkg/wall-e.wasm` was 7,638 bytes, 7,556 without, 7,243 before
+    /// the classes; the small app 7,943 against 7,909).
+    ///
+    /// # Safety
+    /// `bin < BINS`.
+    #[inline(always)]
+    unsafe fn known_bin(bin: usize) -> usize {
+        debug_assert!(bin < <P::Cache as CacheBins>::BINS);
+        // SAFETY: the caller's promise.
+        unsafe { core::hint::assert_unchecked(bin < <P::Cache as CacheBins>::BINS) };
+        bin
+    }
+
     /// **The fast allocation:** the head of the bin of `size` rounded up (a block of exactly
     /// that effective size: I5 holds), its logical size written; 0 when `size` is 0, larger
     /// than the cache's sizes, or its bin is empty, or when the head's payload is not aligned
@@ -278,7 +293,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if bins == 0 || below >= Self::CACHED_MAX {
             return 0;
         }
-        let bin = bin_for(below);
+        // SAFETY: `below < CACHED_MAX`, the first size of the last bin's class.
+        let bin = unsafe { Self::known_bin(bin_for(below)) };
         let head = self.cache.head(bin);
         // (Every payload is 8-aligned: only a larger alignment is checked.)
         if head == 0 || (align > 8 && (head + HEADER) & (align - 1) != 0) {
@@ -301,7 +317,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if bins == 0 || below >= bin_min(bins - 2) || below < 112 {
             return 0;
         }
-        let bin = bin_for(below) + 1;
+        // SAFETY: `below` is below the first size of the class before the last bin's.
+        let bin = unsafe { Self::known_bin(bin_for(below) + 1) };
         let head = self.cache.head(bin);
         if head == 0 {
             return 0;
@@ -326,9 +343,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let own = bin_for(below);
         // The last bin whose largest blocks are within 125% of the rounded request `r` (the
-        // bin holding `r * 5 / 4 - 8` rounded down to 8 bytes), and within `NEAR_BINS`.
+        // bin holding `r * 5 / 4 - 8` rounded down to 8 bytes, bin 0 for the smallest), and
+        // within `NEAR_BINS`.
         let r = (below | 7) + 1;
-        let last = bin_of(((r + r / 4) & !7) - 8)
+        let last = bin_of(((r + r / 4) & !7).max(16) - 8)
             .min(own + NEAR_BINS)
             .min(bins - 1);
         for bin in own + 1..=last {
@@ -371,7 +389,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if bins == 0 || below >= Self::CACHED_EFF_MAX {
             return false;
         }
-        let bin = bin_of(eff);
+        // SAFETY: `eff <= CACHED_EFF_MAX`, the largest size of the last bin's class.
+        let bin = unsafe { Self::known_bin(bin_of(eff)) };
         let count = self.cache.count(bin);
         if count >= P::CACHE_CAP {
             return false;
@@ -403,6 +422,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub(crate) unsafe fn cache_push_to(&mut self, header: u32, eff: u32, bin: usize) -> bool {
         debug_assert!(bin == bin_of(eff));
+        // SAFETY: `bin_of(eff)` for an `eff` up to `CACHED_EFF_MAX` (the caller's promise).
+        let bin = unsafe { Self::known_bin(bin) };
         let count = self.cache.count(bin);
         if count >= P::CACHE_CAP {
             return false;

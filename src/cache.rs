@@ -342,11 +342,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return 0;
         }
         let own = bin_for(below);
-        // The last bin whose largest blocks are within 125% of the rounded request `r` (the
-        // bin holding `r * 5 / 4 - 8` rounded down to 8 bytes, bin 0 for the smallest), and
-        // within `NEAR_BINS`.
+        // The last bin whose largest blocks are within 125% of the rounded request `r`: with
+        // `l` that bound rounded down to 8, the bin before the one of `l + 8` (a class's first
+        // size is an odd multiple of 8 above 64 bytes), and within `NEAR_BINS`.
         let r = (below | 7) + 1;
-        let last = bin_of(((r + r / 4) & !7).max(16) - 8)
+        let last = (bin_of(((r + r / 4) & !7) + 8) - 1)
             .min(own + NEAR_BINS)
             .min(bins - 1);
         for bin in own + 1..=last {

@@ -263,7 +263,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// size written: its payload, or 0.
     #[inline(always)]
     fn take_for(&mut self, need: u32, size: u32) -> u32 {
-        let header = self.take(need);
+        let mut header = self.take(need);
+        if header == 0 && Self::caches() {
+            // Out of memory with the request rounded up to its cache class: the request
+            // rounded to 8 may still fit (a heap under a cap must not fail a request the room
+            // holds: found by the fuzzer).
+            match effective(size, P::TAIL) {
+                Some(rounded) if rounded != need => header = self.take(rounded),
+                _ => {}
+            }
+        }
         if header == 0 {
             return 0;
         }
@@ -925,7 +934,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (`cache_gap`). A large block taken from a listed free block goes at its end
     /// (`place_at_end`).
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
-        let Some(need) = Self::effective_need(size) else {
+        // (Rounded to 8 only: a block placed aligned is not one a cache class serves often,
+        // and its free takes the header's word.)
+        let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
         // A free block this large holds an aligned payload wherever it starts: the gap in front

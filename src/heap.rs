@@ -385,7 +385,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // to split off), and the logical size: the common case, inlined, the bin the
                 // request's (cache.rs, "The bins' classes").
                 let tail = if eff > FINE_MAX { HEADER } else { 0 };
-                if self.size_word(header).wrapping_sub(eff) & !(tail | PREV_FREE) == 0
+                if self.size_word(header).wrapping_sub(eff) & !tail == 0
                     && self.logical(header) == size
                     // SAFETY: `header` is a used block of `eff` or `eff + tail` bytes inside
                     // the heap whose left neighbour is not free (checked above), in the bin

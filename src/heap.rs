@@ -540,8 +540,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let need = Self::need_of(rounded);
             if old != 0 {
                 let eff = self.eff(header);
-                // (Against the request rounded to 8, not to its cache class: I5.)
-                if P::HEADROOM && need <= eff && eff - rounded <= rounded / 4 {
+                // (Against the request rounded to 8, not to its cache class: I5; and a block
+                // that holds the request but not its class, as one the out-of-memory fallback
+                // or an aligned placement made, stays: a shrink never moves, the fuzzer's find.)
+                if P::HEADROOM && rounded <= eff && eff - rounded <= rounded / 4 {
                     // A slack within 125% stays (I5): a string growing into its headroom does no
                     // list work.
                     // SAFETY: `header` is a used block (checked above).

@@ -476,9 +476,18 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe {
             self.set_logical(header, CACHED);
             self.write(header + CACHE_LINK, head);
-            #[cfg(feature = "checked")]
-            self.at(header + CACHE_LINK + 4, eff - 4)
-                .write_bytes(crate::block::POISON, eff as usize - 4);
+        }
+        // The whole payload after the link, from the header (`eff` may be its class's first
+        // size, 8 bytes short of the block's).
+        #[cfg(feature = "checked")]
+        {
+            let eff = self.size_word(header) & !FLAGS;
+            // SAFETY: the block's payload after its link, inside the block (the caller's
+            // promise).
+            unsafe {
+                self.at(header + CACHE_LINK + 4, eff - 4)
+                    .write_bytes(crate::block::POISON, eff as usize - 4)
+            };
         }
         self.cache.set(bin, header, count + 1);
         self.cache.mark(true);

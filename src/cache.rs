@@ -186,9 +186,9 @@ impl CacheBins for NoCache {
 // class of the block it was cut for. So the bin of a block freed with its `Layout` is the
 // request's, known before its header is read (no mispredicted branch on a block with a tail,
 // no load feeding the push's address), and each bin serves twice the sizes, empty half as
-// often. (Rust-level churn of 16-1,024 B under wasmtime, callgrind, per step: 180 -> 169
-// instructions, the own bin empty 30% -> 16% of the allocations, 23% -> 13% of the frees out of
-// line; x1.28-1.61 -> x1.08-1.20 wasmalloc's time in two pairs of full runs; peak memory
+// often. (Rust-level churn of 16-1,024 B under wasmtime, callgrind, per step: 180 -> 170
+// instructions, the own bin empty 30% -> 17% of the allocations, 23% -> 13% of the frees out of
+// line; x1.27-1.39 -> x1.12-1.20 wasmalloc's time in two pairs of full runs; churn's peak
 // unchanged, +4 bytes a block on average: docs/small-blocks.md, "Classes of two sizes".) Every
 // size in a class is within 125% of every request the class serves (I5): 80 for 72, 1,040 for
 // 1,032; the fine bins below 72 bytes, where 8 bytes are more than 25%, hold one size each.

@@ -228,8 +228,9 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         if below >= Self::MAX_EFF {
             return 0;
         }
-        let bin = (below >> 3) as usize;
-        let eff = (bin as u32 + 1) << 3;
+        // The bins' classes are the heap cache's (cache.rs).
+        let bin = crate::cache::bin_for(below);
+        let eff = crate::cache::bin_min(bin);
         let mut header = self.pop(words, bin);
         if header == 0 {
             // One turn of the lock for a batch, pushed as it comes (no array: the threaded
@@ -326,7 +327,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
             return Freed::Merged;
         }
         debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::MAX_EFF);
-        let bin = (((word & !FLAGS) - 1) >> 3) as usize;
+        let bin = crate::cache::bin_of(word & !FLAGS);
         if self.bins.count(bin) >= CAP {
             self.flush(words, shared, bin, CAP / 2 + 1, true);
         }
@@ -377,7 +378,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
             rest = unsafe { words.link(last) };
         }
         self.bins.set(bin, rest, self.bins.count(bin) - count);
-        let eff = (bin as u32 + 1) << 3;
+        let eff = crate::cache::bin_min(bin);
         let mut heap = shared.lock();
         if chain && heap.give_chain(eff, head, last, count) {
             return;

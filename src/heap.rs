@@ -29,7 +29,9 @@
 //!   the rounded request: larger blocks are split (a remainder of 16 bytes or more becomes a
 //!   free block), and a block that cannot be split is taken only if it is within 125%. (A block
 //!   resized in place, or placed at an alignment above 8, may keep an 8-byte tail too small to
-//!   split off.)
+//!   split off.) Under a policy with a cache a request of 65 bytes up to the cache's largest
+//!   is first rounded up to an odd multiple of 8 (its bin's class, cache.rs): 8 bytes more at
+//!   most, the whole block still within 125% of the request rounded to 8.
 //! - **I6 fresh memory:** bytes from `fresh` (>= `top`) to the end of the current region have
 //!   never been written since the memory grew, so they are zero.
 //! - **I7 tail:** under a policy with a `TAIL` ([`crate::policy::Traced`]), a used block's
@@ -39,7 +41,8 @@
 //! - **I8 the cache** (cache.rs; `Fast` only): a cached block is a used block to the heap (no
 //!   `FREE` flag: nothing merges with it, the block after it has no `PREV_FREE` on its account)
 //!   whose logical size word is `CACHED`, so the pointer check refuses it. Every cached block is
-//!   in exactly one bin, the one of its effective size, once; every block in a bin is cached;
+//!   in exactly one bin, the one of its effective size (`bin_of`: one size a bin to 64 bytes,
+//!   then classes of two, 72 and 80, 88 and 96, ...), once; every block in a bin is cached;
 //!   a bin's count is its list's length, at most `CACHE_CAP`; unless the cache is marked (a
 //!   block cached since the last flush before growth), every non-empty bin is below
 //!   `kept_below`. In the checked build a cached payload after its link is poisoned, as a free
@@ -89,7 +92,7 @@ use crate::block::{
     aligned_gap, effective, fits, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
     PREV_FREE,
 };
-use crate::cache::CacheBins;
+use crate::cache::{bin_for, class_need, CacheBins, FINE_MAX};
 use crate::classes::Classes;
 use crate::policy::{Fast, Policy};
 use crate::source::{Source, PAGE};
@@ -242,17 +245,34 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if P::ONE_ENTRY {
             return self.reallocate(0, size);
         }
-        let Some(need) = effective(size, P::TAIL) else {
+        let Some(need) = Self::effective_need(size) else {
             return 0;
         };
         self.take_for(need, size)
+    }
+
+    /// The effective size a request of `size` bytes is given (`effective`, and under a policy
+    /// with a cache, above 64 bytes the first size of its bin's class, cache.rs); `None` for 0
+    /// or impossible sizes.
+    #[inline(always)]
+    fn effective_need(size: u32) -> Option<u32> {
+        effective(size, P::TAIL).map(Self::need_of)
     }
 
     /// A new block from [`Heap::take`] for `size` bytes (effective size `need`), its logical
     /// size written: its payload, or 0.
     #[inline(always)]
     fn take_for(&mut self, need: u32, size: u32) -> u32 {
-        let header = self.take(need);
+        let mut header = self.take(need);
+        if header == 0 && Self::caches() {
+            // Out of memory with the request rounded up to its cache class: the request
+            // rounded to 8 may still fit (a heap under a cap must not fail a request the room
+            // holds: found by the fuzzer).
+            match effective(size, P::TAIL) {
+                Some(rounded) if rounded != need => header = self.take(rounded),
+                _ => {}
+            }
+        }
         if header == 0 {
             return 0;
         }
@@ -343,12 +363,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Frees the block at `p`, which the caller says holds `size` bytes (the size it was
     /// allocated or last resized with: `WallE`'s `Layout`). With that size known, a small
-    /// block whose header holds exactly that size goes to the cache after a pointer check of
-    /// two comparisons, inlined into the caller; a block with slack or just below the top
-    /// after a free block is checked and cached out of line (`deallocate_sized_slow`), and
-    /// anything else (no cache, a large size, a size the header does not confirm, a block
-    /// after a free one) takes [`Heap::deallocate`]'s path, out of line. A wrong size or
-    /// a bad pointer is therefore ignored exactly as there.
+    /// block whose header holds that size's class goes to the cache after a pointer check of
+    /// two comparisons, inlined into the caller; anything else (no cache, a large size, a
+    /// block taken from a bin above or after a free one, a size the header does not confirm)
+    /// takes [`Heap::deallocate`]'s path, out of line. A wrong size or a bad pointer is
+    /// therefore ignored exactly as there.
     ///
     /// The check: one comparison finds `p` 8-aligned with the whole block `[p - 8, p + eff)`
     /// inside the heap (`first + 8 <= p <= top - eff`), a second that the header holds `size`
@@ -358,26 +377,33 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(always)]
     pub fn deallocate_sized(&mut self, p: u32, size: u32) {
         if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
-            let eff = (size + P::TAIL + 7) & !7;
+            let below = size + P::TAIL - 1;
+            let eff = class_need((below | 7) + 1);
             if self.holds_block(p, eff) {
                 let header = p - HEADER;
-                // Exactly `eff` with no flag, and the logical size: the common case, inlined.
-                // A block with slack or after a free block is checked out of line
-                // (`deallocate_sized_slow`): the inlined free is then short enough for LLVM
-                // to inline `WallE::dealloc` into the caller's loop (LIFO/FIFO batches of 32 B
-                // 3.7-3.9 against 4.0-4.4 ns a block; churn of 16-1,024 B x1.21-1.40
-                // wasmalloc's time against main's x1.31-1.50 in two pairs of full runs,
-                // faster than main in 7 of 10 engine-pairs: docs/small-blocks.md). With the slack test inline too (one comparison and
-                // the push to the word's bin), the push's address depended on the word loaded
-                // and the 32-byte pair took 5.7 ns.
-                if self.size_word(header) == eff
+                // `eff` with no flag, or in a class of two sizes `eff + 8` (a tail too small
+                // to split off), and the logical size: the common case, inlined, the bin the
+                // request's (cache.rs, "The bins' classes").
+                let tail = if eff > FINE_MAX { HEADER } else { 0 };
+                if self.size_word(header).wrapping_sub(eff) & !tail == 0
                     && self.logical(header) == size
-                    // SAFETY: `header` is a used block of `eff` bytes inside the heap whose
-                    // left neighbour is not free (checked above).
-                    && unsafe { self.cache_push_fast(header, eff) }
+                    // SAFETY: `header` is a used block of `eff` or `eff + tail` bytes inside
+                    // the heap whose left neighbour is not free (checked above), in the bin
+                    // of `below`'s class.
+                    && unsafe {
+                        self.cache_push_to(header, eff, bin_for(below))
+                    }
                 {
                     return;
                 }
+                // A block with more slack (taken from a bin above) or after a free block is
+                // checked out of line (`deallocate_sized_slow`): the inlined free is then
+                // short enough for LLVM to inline `WallE::dealloc` into the caller's loop
+                // (LIFO/FIFO batches of 32 B 3.7-3.9 against 4.0-4.4 ns a block; churn of
+                // 16-1,024 B x1.21-1.40 wasmalloc's time against main's x1.31-1.50 in two
+                // pairs of full runs: docs/small-blocks.md). With that slack test inline too
+                // (one comparison and the push to the word's bin), the push's address depended
+                // on the word loaded and the 32-byte pair took 5.7 ns.
             }
         }
         self.deallocate_sized_slow(p, size)
@@ -397,47 +423,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
         off as i64 <= room >> 3
     }
 
-    /// [`Heap::deallocate_sized`] when the block's header is not exactly the size's: a block
-    /// with slack or just below the top after a free block (`cacheable_slack`) is cached;
-    /// anything else, or a full bin, takes [`Heap::deallocate`]'s path.
+    /// [`Heap::deallocate_sized`] when the header is not the size's class (a block taken
+    /// from a bin above, one just below the top after a free block, a full bin, a large block,
+    /// a wrong size, a bad pointer): [`Heap::deallocate`]'s path, where the header decides,
+    /// out of line (inlined, it kept `WallE::dealloc` out of the caller's loop). Its own checks
+    /// of a block with slack, once here, cost the size-tuned app 90 bytes and saved nothing
+    /// measurable once the classes left few such blocks (docs/small-blocks.md).
     #[inline(never)]
-    fn deallocate_sized_slow(&mut self, p: u32, size: u32) {
-        if Self::caches() && size.wrapping_sub(1) < Self::CACHED_MAX - P::TAIL {
-            let eff = (size + P::TAIL + 7) & !7;
-            if self.holds_block(p, eff) {
-                let header = p - HEADER;
-                let cached = self.cacheable_slack(p, eff, self.size_word(header));
-                if cached != 0 && self.logical(header) == size {
-                    // SAFETY: `header` is a used block of `cached` bytes inside the heap whose
-                    // left neighbour is not free, or which ends at the top (checked above and
-                    // in `cacheable_slack`).
-                    if unsafe { self.cache_push_fast(header, cached) } {
-                        return;
-                    }
-                }
-            }
-        }
+    fn deallocate_sized_slow(&mut self, p: u32, _size: u32) {
         self.deallocate(p)
-    }
-
-    /// For [`Heap::deallocate_sized`]: the effective size to cache the block at `p` under
-    /// (`eff` rounded from the caller's size, `word` its size word, `[p - 8, p + eff)` inside
-    /// the heap), when the word is not `eff` exactly; 0 when the heap's path must take it.
-    /// A block with slack (I5: split leftovers of 8 bytes, a block from a bin above,
-    /// `cache_pop_near`) whose whole `word` bytes lie in the heap and have a bin; a block just
-    /// below the top after a free block, as in `cache_push` (the 16-aligned 32-byte pair has
-    /// the gap before it free).
-    #[inline(always)]
-    fn cacheable_slack(&self, p: u32, eff: u32, word: u32) -> u32 {
-        if word & FLAGS == 0 {
-            // (`p < top`: checked by the caller.)
-            if word > eff && word <= Self::CACHED_MAX && self.top - p >= word {
-                return word;
-            }
-        } else if word == eff | PREV_FREE && p + eff == self.top {
-            return eff;
-        }
-        0
     }
 
     /// Frees the used block at `header`: into the cache if it takes it, else to the heap.
@@ -540,12 +534,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let q = if size == 0 {
             0
         } else {
-            let Some(need) = effective(size, P::TAIL) else {
+            let Some(rounded) = effective(size, P::TAIL) else {
                 return 0;
             };
+            let need = Self::need_of(rounded);
             if old != 0 {
                 let eff = self.eff(header);
-                if P::HEADROOM && need <= eff && eff - need <= need / 4 {
+                // (Against the request rounded to 8, not to its cache class: I5; and a block
+                // that holds the request but not its class, as one the out-of-memory fallback
+                // or an aligned placement made, stays: a shrink never moves, the fuzzer's find.)
+                if P::HEADROOM && rounded <= eff && eff - rounded <= rounded / 4 {
                     // A slack within 125% stays (I5): a string growing into its headroom does no
                     // list work.
                     // SAFETY: `header` is a used block (checked above).
@@ -569,8 +567,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let q = if P::ONE_ENTRY && align <= 8 {
                 self.take_for(need, size)
             } else {
+                // (8 bytes less where the cache's classes may round the request up by 8.)
+                let grain = if Self::caches() && size < Self::CACHED_MAX {
+                    16
+                } else {
+                    8
+                };
                 let headroom = if P::HEADROOM && size > old && size - old <= old / 4 {
-                    ((size / 4) & !7).saturating_sub(8)
+                    ((size / 4) & !7).saturating_sub(grain)
                 } else {
                     0
                 };
@@ -932,6 +936,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (`cache_gap`). A large block taken from a listed free block goes at its end
     /// (`place_at_end`).
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
+        // (Rounded to 8 only: a block placed aligned is not one a cache class serves often,
+        // and its free takes the header's word.)
         let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
@@ -1581,7 +1587,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return 0;
         }
         let header = p - HEADER;
-        if self.eff(header) != eff {
+        // (A block of the class of `eff`, `eff` or `eff + 8`, will do.)
+        if crate::cache::bin_of(self.eff(header)) != crate::cache::bin_of(eff) {
             self.deallocate(p);
             return 0;
         }
@@ -1596,16 +1603,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
     /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
-    /// linked behind it, of that very size (a bin may hold others when bins are classes), the
+    /// linked behind it, of its class (cache.rs: `eff` or `eff + 8` above 64 bytes), the
     /// last one's link cleared; the head and how many, `(0, 0)` for none.
     pub(crate) fn take_cached_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
-        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return (0, 0);
         }
         let bin = crate::cache::bin_of(eff);
         let head = self.cache.head(bin);
         let (mut node, mut last, mut count) = (head, 0, 0);
-        while node != 0 && count < max && self.eff(node) == eff {
+        while node != 0 && count < max && crate::cache::bin_of(self.eff(node)) == bin {
             last = node;
             node = self.cache_link(node);
             count += 1;
@@ -1634,7 +1641,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         last: u32,
         count: u32,
     ) -> bool {
-        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return false;
         }
         let bin = crate::cache::bin_of(eff);

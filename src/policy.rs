@@ -113,11 +113,11 @@ impl Tuning for Fast {
     const CACHE_CAP: u32 = CACHE_CAP;
 }
 
-/// `Fast`'s cache: effective sizes up to `8 * CACHE_BINS` bytes, 1,024 (Rust programs' small
-/// objects reach that). Against bins up to 256 bytes, on the raw benchmark: mixed sizes 297 ->
+/// `Fast`'s cache: 69 bins, requests up to 1,032 bytes (Rust programs' small objects reach
+/// 1,024; bins of one size to 64 bytes, then of two: cache.rs). Against bins up to 256 bytes, on the raw benchmark: mixed sizes 297 ->
 /// 285 instructions a call, but 4.2 -> 4.4 MiB of heap, realloc growth 2,576 -> 2,663. See
 /// docs/small-blocks.md.
-const CACHE_BINS: usize = 128;
+const CACHE_BINS: usize = 69;
 /// `Fast`'s bound on each bin: a large one costs no memory (the cache gives blocks back before
 /// the heap grows), and a structure freed whole comes back from the cache (parser tree: 269,
 /// 255, 218 instructions a call at caps 64, 256, 1,024).

@@ -101,11 +101,13 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     // inlined fast paths, flushes and out-of-line slow paths cost ~1,800 (5,229 before it), and
     // a miss's look at up to 4 bins above, ~190 more: Rust-level churn 50 -> 27 ns a step in
     // wasmtime, docs/small-blocks.md; then 7,243 with large blocks placed off the page edges,
-    // docs/large-blocks.md): a guard against growth; the size-tuned one has its own budget
-    // below.
+    // docs/large-blocks.md; 7,282 with over-aligned requests from the cache; ~7,530 with the
+    // cache's classes of two sizes, ~240 for the class arithmetic at each inlined bin look:
+    // Rust-level churn 11-17% faster, docs/small-blocks.md): a guard against growth; the
+    // size-tuned one has its own budget below.
     assert!(
-        bytes.len() <= 7296,
-        "pkg/wall-e.wasm is {} bytes, over 7.125 KiB",
+        bytes.len() <= 7552,
+        "pkg/wall-e.wasm is {} bytes, over 7.375 KiB",
         bytes.len()
     );
     for variant in Variant::ALL {

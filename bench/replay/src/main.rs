@@ -12,7 +12,11 @@
 //! valgrind --tool=callgrind --branch-sim=yes $R 1 [small] [realloc]
 //! callgrind_annotate --inclusive=yes --tree=calling callgrind.out.<pid>
 //! STATS=1 $R 3                                 # the heap walk's counts before each run's frees
+//! $R churn 400000 [small]                       # bench/rust's churn instead: N steps
 //! ```
+//!
+//! `churn`: the workload `churn` (10,000 live objects of 16-1,024 B, align 8; each step frees
+//! a random one and allocates one of a new random size), the same generator and seed.
 
 use wall_e::{Fast, Heap, HostMemory, Policy, Small};
 
@@ -95,8 +99,62 @@ fn run<P: Policy>(heap: &mut Heap<HostMemory, P>, runs: u32, with_realloc: bool)
     moves
 }
 
+/// bench/rust's `churn`: `setup_churn`, then `steps` steps; returns the sum of the addresses.
+#[inline(never)]
+fn churn<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32) -> u64 {
+    const LIVE: usize = 10_000;
+    let mut rng = Rng(0xC4_0122);
+    let mut blocks = vec![(0u32, 0u32); LIVE];
+    for block in blocks.iter_mut() {
+        let size = rng.between(16, 1024);
+        let p = heap.allocate_aligned(size, 8);
+        assert!(p != 0);
+        *block = (p, size);
+    }
+    let mut sum = 0u64;
+    for _ in 0..steps {
+        let i = rng.below(LIVE as u32) as usize;
+        let (p, size) = blocks[i];
+        let new_size = rng.between(16, 1024);
+        heap.deallocate_sized(p, size);
+        let q = heap.allocate_aligned(new_size, 8);
+        assert!(q != 0);
+        sum += q as u64;
+        blocks[i] = (q, new_size);
+    }
+    if std::env::var_os("STATS").is_some() {
+        let s = heap.validate().expect("a valid heap");
+        eprintln!(
+            "used {} blocks / {} B, free {} / {} B, cached {} / {} B, heap {} B",
+            s.used_blocks,
+            s.used_bytes,
+            s.free_blocks,
+            s.free_bytes,
+            s.cached_blocks,
+            s.cached_bytes,
+            s.heap_bytes
+        );
+    }
+    sum
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "churn") {
+        let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(400_000);
+        let memory = HostMemory::new(1, 4096, 1024);
+        let start = std::time::Instant::now();
+        let (sum, pages) = if args.iter().any(|a| a == "small") {
+            let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
+            (churn(&mut heap, steps), heap.source().pages())
+        } else {
+            let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
+            (churn(&mut heap, steps), heap.source().pages())
+        };
+        let ns = start.elapsed().as_nanos() as f64 / steps as f64;
+        println!("churn steps={steps}: {ns:.1} ns/step, {pages} pages (sum {sum})");
+        return;
+    }
     let small = args.iter().any(|a| a == "small");
     let realloc = args.iter().any(|a| a == "realloc");
     let runs: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);

@@ -100,6 +100,12 @@ pub trait CacheHeap {
     /// they are, in O(1): no block merged or split, no header written; false (nothing done)
     /// when that cache has no room, and the caller gives them back one by one.
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool;
+    /// A **run** for a thread's refill: `n` blocks of effective size `eff` laid end to end from
+    /// a 64-byte line boundary (`n × (eff + 8)` a multiple of 64), carved as one piece from a
+    /// free block, or when `grow` from the top (growing memory if needed), so that no other
+    /// thread's block shares their lines; each a cached block (word 0 [`CACHED`]). The first
+    /// one's header, or 0 (then the caller takes blocks one by one, [`CacheHeap::take_cached`]).
+    fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32;
 }
 
 /// The shared heap behind its lock.
@@ -151,7 +157,15 @@ pub enum Claim {
 /// of at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
 pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32> {
     bins: B,
+    /// Per bin: blocks this thread gave back to the heap less blocks it took (saturating).
+    /// Positive only for a thread that freed more blocks of that size than it allocated (a
+    /// consumer: blocks of other threads): only then does a flush hand its chain over
+    /// ([`ThreadCache::flush`]). Any value is safe: it decides where blocks go, not whether.
+    balance: [i16; MAX_BINS],
 }
+
+/// The most bins a thread's cache has (the size of its balance array).
+const MAX_BINS: usize = 32;
 
 impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
     fn default() -> Self {
@@ -176,9 +190,29 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         bytes
     };
 
+    /// The balance array covers every bin.
+    const FITS: () = assert!(B::BINS <= MAX_BINS);
+
     /// An empty cache.
+    #[allow(clippy::let_unit_value)]
     pub const fn new() -> Self {
-        ThreadCache { bins: B::EMPTY }
+        let () = Self::FITS;
+        ThreadCache {
+            bins: B::EMPTY,
+            balance: [0; MAX_BINS],
+        }
+    }
+
+    /// Adds `delta` to `bin`'s balance; whether it is then positive (a consumer's surplus).
+    #[inline(always)]
+    fn account(&mut self, bin: usize, delta: i16) -> bool {
+        match self.balance.get_mut(bin) {
+            Some(b) => {
+                *b = b.saturating_add(delta);
+                *b > 0
+            }
+            None => false,
+        }
     }
 
     /// The bins, for a heap walk of the caller's own cache (walk.rs).
@@ -243,22 +277,63 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
             let (chain, count) = heap.take_chain(eff, CAP / 2);
             if count != 0 {
                 drop(heap);
+                self.account(bin, -(count as i16));
                 // SAFETY: the chain is this thread's since the lock handed it over.
                 let next = unsafe { words.link(chain) };
                 self.bins.set(bin, next, count - 1);
                 words.publish(chain, size);
                 return chain;
             }
-            header = heap.take_cached(eff);
-            if header == 0 {
-                return 0;
-            }
-            for _ in 1..BATCH {
-                let b = heap.take_cached(eff);
-                if b == 0 {
-                    break;
+            // Else a run: `BATCH` blocks end to end on lines of their own (no other thread's
+            // block on them: two threads' blocks side by side on a line pull it between their
+            // cores on every write).
+            let step = eff + HEADER;
+            // The fewest blocks that fill whole lines: runs that small fit the holes merges
+            // leave in the free lists; else one run of `BATCH` at the top, growing memory.
+            let few = 64 >> step.trailing_zeros().min(6);
+            let mut taken = 0;
+            header = 0;
+            while taken < BATCH {
+                let mut n = few;
+                let mut run = heap.take_run(eff, few, false);
+                if run == 0 {
+                    if taken != 0 {
+                        break;
+                    }
+                    n = BATCH;
+                    run = heap.take_run(eff, BATCH, true);
+                    if run == 0 {
+                        break;
+                    }
                 }
-                self.push(words, bin, b);
+                taken += n;
+                if header == 0 {
+                    header = run;
+                    run += step;
+                    n -= 1;
+                }
+                for _ in 0..n {
+                    self.push(words, bin, run);
+                    run += step;
+                }
+            }
+            if header != 0 {
+                self.account(bin, -(taken as i16));
+            } else {
+                header = heap.take_cached(eff);
+                if header == 0 {
+                    return 0;
+                }
+                let mut taken = 1;
+                for _ in 1..BATCH {
+                    let b = heap.take_cached(eff);
+                    if b == 0 {
+                        break;
+                    }
+                    self.push(words, bin, b);
+                    taken += 1;
+                }
+                self.account(bin, -taken);
             }
             drop(heap);
         }
@@ -378,8 +453,13 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         }
         self.bins.set(bin, rest, self.bins.count(bin) - count);
         let eff = (bin as u32 + 1) << 3;
+        // Only a consumer's surplus goes over as a chain (to a producer, whose blocks they
+        // mostly are: remote frees back to their owner's side in a batch). A thread that gives
+        // back blocks it allocated itself (churn) has them merged: handed to another thread as
+        // a chain, they would sit on lines that thread's other blocks share (the runs above).
+        let surplus = self.account(bin, count as i16);
         let mut heap = shared.lock();
-        if chain && heap.give_chain(eff, head, last, count) {
+        if chain && surplus && heap.give_chain(eff, head, last, count) {
             return;
         }
         let mut node = head;
@@ -401,5 +481,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
                 self.flush(words, shared, bin, 64, false);
             }
         }
+        // The next owner of this cache (or this thread, after running out of memory) starts
+        // with no history.
+        self.balance = [0; MAX_BINS];
     }
 }

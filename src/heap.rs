@@ -1659,6 +1659,89 @@ impl<S: Source, P: Policy> Heap<S, P> {
         true
     }
 
+    /// A run of `n` cached blocks of effective size `eff` for a thread's refill (handoff.rs,
+    /// `CacheHeap::take_run`; I9): `n × (eff + 8)` bytes from a 64-byte line boundary, carved
+    /// as one block from the first listed free block that holds it with the gap in front (a
+    /// free block) and a rest that splits off (none, or a free block), else, when `grow`, from
+    /// the top, then cut into `n` blocks, word 0 `CACHED`. The first one's header, or 0 (no
+    /// such room, memory exhausted, or a span that is not whole lines).
+    pub(crate) fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32 {
+        /// A cache line.
+        const LINE: u32 = 64;
+        let step = eff + HEADER;
+        let span = n * step;
+        if n == 0 || span % LINE != 0 || self.limit == 0 {
+            return 0;
+        }
+        let need = span - HEADER;
+        // Whether the free block at `at` holds the run aligned, with no unsplittable rest.
+        let holds = |heap: &Self, at: u32| {
+            at != 0 && {
+                let rest = heap
+                    .eff(at)
+                    .wrapping_sub(aligned_gap(at - HEADER, LINE) + need);
+                rest < 1 << 31 && rest != HEADER
+            }
+        };
+        // The first free block that holds the run where it lies, else one that holds it
+        // wherever it lies (the gap is at most `LINE + 8`: `aligned_gap`; 16 more for the rest).
+        let mut found = self.find_free(need);
+        if !holds(self, found) {
+            found = self.find_free(need + LINE + 3 * HEADER);
+        }
+        let header = if found != 0 {
+            debug_assert!(holds(self, found));
+            let eff = self.eff(found);
+            let gap = aligned_gap(found - HEADER, LINE);
+            // SAFETY: `found` is a listed free block of `eff` bytes, at least the gap and the
+            // run: both lie inside it; its left neighbour is used (I2). (As
+            // `allocate_over_aligned`, with the header aligned rather than the payload.)
+            unsafe {
+                self.unlink(found, eff);
+                if gap == 0 {
+                    self.trim(found, eff, need);
+                } else {
+                    self.make_free(found, gap - HEADER);
+                    self.trim(found + gap, (eff - gap) | PREV_FREE, need);
+                }
+            }
+            found + gap
+        } else {
+            if !grow {
+                return 0;
+            }
+            loop {
+                let top = self.top;
+                let gap = aligned_gap(top - HEADER, LINE);
+                if !self.ensure(gap + HEADER + need) {
+                    return 0;
+                }
+                if self.top != top {
+                    continue; // growth opened a new region: align again there
+                }
+                // SAFETY: the room for the gap and the run is there; the block below `top` is
+                // used (I2).
+                break unsafe { self.bump_after(gap, need) };
+            }
+        };
+        let word = self.size_word(header);
+        debug_assert!(word & !FLAGS == need);
+        let mut at = header;
+        // SAFETY: `[header, header + 8 + need)` is the used block just placed: cut into blocks
+        // that tile it, the first keeping its `PREV_FREE`; the block after it is used (trim)
+        // or `top`.
+        unsafe {
+            self.set_size_word(at, eff | (word & PREV_FREE));
+            for _ in 1..n {
+                self.set_logical(at, crate::cache::CACHED);
+                at += step;
+                self.set_size_word(at, eff);
+            }
+            self.set_logical(at, crate::cache::CACHED);
+        }
+        header
+    }
+
     /// Takes back a block a thread's cache held, or a block a thread claimed (word 0 `CACHED`):
     /// released like any freed block, merging with its free neighbours.
     ///

@@ -256,6 +256,10 @@ impl<S: Source, P: Policy> CacheHeap for Heap<S, P> {
         self.take_cached_chain(eff, max)
     }
     #[inline(always)]
+    fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32 {
+        Heap::take_run(self, eff, n, grow)
+    }
+    #[inline(always)]
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
         // SAFETY: a thread's chain of its cached blocks (handoff.rs), given up.
         unsafe { self.give_cached_chain(eff, head, last, count) }

@@ -202,6 +202,11 @@ impl CacheHeap for Heap {
         self.cache_count -= count;
         (head, count)
     }
+    /// The model's blocks are not laid out in memory: no runs (the refill then takes blocks
+    /// one by one, as it does when the heap has no room for a run).
+    fn take_run(&mut self, _eff: u32, _n: u32, _grow: bool) -> u32 {
+        0
+    }
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
         assert_eq!(eff, 8);
         if self.cache_count + count > HEAP_CACHE {
@@ -599,18 +604,22 @@ fn chain(locking: bool) -> usize {
     model(move || {
         let (memory, shared) = setup_locking(locking);
         let words = Arc::new(Atomic(memory.clone()));
+        // A producer (this thread, before the others start) allocates every block; the freer
+        // frees them (a consumer: it frees more than it allocated, so its flush hands its
+        // blocks over as a chain, handoff.rs).
+        let mut producer = Cache::new();
+        let a = producer.allocate(&*words, &*shared, 8);
+        let b = producer.allocate(&*words, &*shared, 8);
+        let c = producer.allocate(&*words, &*shared, 8);
+        for &p in &[a, b, c] {
+            if p != 0 {
+                memory.write_payload(p, 5);
+            }
+        }
         let freer = {
-            let (words, shared, memory) = (words.clone(), shared.clone(), memory.clone());
+            let (words, shared) = (words.clone(), shared.clone());
             thread::spawn(move || {
                 let mut cache = Cache::new();
-                let a = cache.allocate(&*words, &*shared, 8);
-                let b = cache.allocate(&*words, &*shared, 8);
-                let c = cache.allocate(&*words, &*shared, 8);
-                for &p in &[a, b, c] {
-                    if p != 0 {
-                        memory.write_payload(p, 5);
-                    }
-                }
                 // The third free finds the bin full (2): the bin's two go as a chain.
                 for &p in &[a, b, c] {
                     if p != 0 {
@@ -634,6 +643,6 @@ fn chain(locking: bool) -> usize {
         let freer = freer.join().unwrap();
         let (x, taker) = taker.join().unwrap();
         let live: Vec<u32> = [x].into_iter().filter(|&x| x != 0).collect();
-        check_places(&*words, &shared, &[&freer, &taker], &live);
+        check_places(&*words, &shared, &[&producer, &freer, &taker], &live);
     })
 }

@@ -574,14 +574,19 @@ fn three_threads_double_free_beside_refill_and_flush() {
     });
 }
 
-/// A full bin's flush hands its blocks to the heap's own cache as one chain, and another
-/// thread's refill takes that chain whole, or what is left of the heap first: the chain's links are written by one thread and read by
+/// A consumer's full bin (blocks a producer allocated) flushes its blocks to the heap's own
+/// cache as one chain, and another thread's refill takes that chain whole: the chain's links are written by one thread and read by
 /// the other with only the lock between them (loom checks each link cell), and every block ends
 /// in exactly one place.
 #[test]
 fn chain_flushed_by_one_thread_refills_another() {
     assert!(chain(true) > 1);
+    // The producer took every block: the taker's refill got one only through the chain.
+    assert!(CHAIN_TAKEN.load(std::sync::atomic::Ordering::Relaxed));
 }
+
+/// Whether some execution of `chain` had the taker refill from the freer's chain.
+static CHAIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The chain's hand-over with the lock taken out (the heap handed to both threads at once) must
 /// be found: loom's causality check on the heap or on a link cell.
@@ -642,6 +647,9 @@ fn chain(locking: bool) -> usize {
         };
         let freer = freer.join().unwrap();
         let (x, taker) = taker.join().unwrap();
+        if x != 0 {
+            CHAIN_TAKEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let live: Vec<u32> = [x].into_iter().filter(|&x| x != 0).collect();
         check_places(&*words, &shared, &[&producer, &freer, &taker], &live);
     })

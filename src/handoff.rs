@@ -12,7 +12,7 @@
 //!   goes to the heap (under the lock) to merge. Nobody else reads or writes it, so its pushes and pops
 //!   are plain loads and stores. Blocks are not owned by the thread that allocated them (glibc's
 //!   tcache, not mimalloc's owner lists): a block freed by another thread goes into *that*
-//!   thread's cache, and the two never meet on a cache line for it.
+//!   thread's cache (and, in its flush, back towards a producer: below).
 //! - **A block's header word 0 is its claim** (I7 in heap.rs): its logical size `1..=eff` while
 //!   it is live, [`CACHED`] while it sits in a cache. `deallocate` from any thread checks the
 //!   header (not free, not a region end, small, a logical size that fits) and then moves word 0
@@ -24,14 +24,21 @@
 //!   and claimable again.
 //! - **Batches under the lock.** A full bin gives half of its blocks back to the shared heap, an
 //!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::lock`]); the
-//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. A full bin's
-//!   half goes, as the chain it already is, into the heap's own cache (I8) when that has room
-//!   ([`CacheHeap::give_chain`]), and an empty bin first takes up to half a bin of such a chain
-//!   ([`CacheHeap::take_chain`]), else `BATCH` blocks from the heap: a block that goes from one
-//!   thread to another (freed by a consumer, allocated again by a producer) crosses the lock
-//!   with a few loads and stores a batch, its header never written under the lock, not merged
-//!   and split again. Large blocks, growth and everything
-//!   else stay under the lock.
+//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. An empty bin
+//!   first takes up to half a bin of a chain a consumer left ([`CacheHeap::take_chain`]), else
+//!   **runs** ([`CacheHeap::take_run`]): blocks carved end to end from a 64-byte line boundary
+//!   over whole lines, so that no other thread's block shares a line with them — runs of the
+//!   fewest blocks that fill whole lines from the free lists, else one of `BATCH` at the top —
+//!   and only when the heap has room for neither, blocks one by one.
+//! - **Where a flush goes: by the bin's balance** (blocks given back less blocks taken). A
+//!   thread that freed more blocks of a size than it allocated (a consumer: the blocks are other
+//!   threads') hands its full bin's half over as the chain it already is, into the heap's own
+//!   cache (I8) when that has room ([`CacheHeap::give_chain`]): the next producer's refill takes
+//!   it, so a block freed remotely goes back to a producer in a batch, crossing the lock with a
+//!   few loads and stores, its header never written under the lock. A thread that gives back
+//!   blocks it allocated itself (churn) has them merged: handed to another thread, they would
+//!   lie on lines the flusher's other blocks share. Large blocks, growth and everything else
+//!   stay under the lock.
 //! - **A thread that ends** gives its whole cache back ([`ThreadCache::release`]). One that
 //!   never does (a terminated worker) leaves at most `BINS × CAP` blocks behind, for good: no
 //!   other thread can tell that it is gone.

@@ -50,6 +50,12 @@
 //!   thread's cache, once, and in none of the heap's bins; a bin holds at most `CAP` blocks.
 //!   Word 0 of a live small block moves to `CACHED` only by one compare-and-swap (the claim),
 //!   and back only by its claimer; word 1 of a live or cached block changes only under the lock.
+//!   A refill's run (`Heap::take_run`) is an ordinary stretch of such blocks: `n` cached blocks
+//!   of one size tiling `[h, h + n × (eff + 8))` from a 64-byte boundary `h` over whole lines,
+//!   cut from one block under the lock before any thread sees them (so I1–I3 hold as for any
+//!   split, and the walk checks them as any cached blocks). A thread cache's per-bin balance
+//!   (blocks given back less taken) decides only whether a flush hands its chain over or
+//!   merges it: any value keeps every invariant, and the walk has nothing of it to check.
 //!   The walk counts these blocks as cached (neither used nor free) and finds at least the
 //!   heap's bins among them; the calling thread's own cache is checked by
 //!   `check_thread_cache` (walk.rs; `WallE::validate`).

@@ -64,7 +64,8 @@ pub const FREE: u32 = crate::block::FREE;
 /// acquire-release), [`Words::publish`] a single store of the aligned word (relaxed: only the
 /// owner writes it, and another thread learns the pointer through a channel that orders it),
 /// [`Words::size_word`] an atomic read of word 1,
-/// and [`Words::link`]/[`Words::set_link`] plain accesses to the first payload word.
+/// [`Words::link`]/[`Words::set_link`] plain accesses to the first payload word, and
+/// [`Words::tag`]/[`Words::set_tag`] to the second.
 pub unsafe trait Words {
     /// Whether `header` may be read at all (inside the heap's memory): a pointer from a caller is
     /// checked with it before any other call.
@@ -87,7 +88,22 @@ pub unsafe trait Words {
     /// # Safety
     /// As for [`Words::link`].
     unsafe fn set_link(&self, header: u32, next: u32);
+    /// The tag of a chain in the heap's cache: the second payload word of its head (every
+    /// block has 8 payload bytes at least), a plain access.
+    ///
+    /// # Safety
+    /// The caller owns the cached block, or holds the lock while it is in the heap's cache.
+    unsafe fn tag(&self, header: u32) -> u32;
+    /// Sets the tag of a chain's head.
+    ///
+    /// # Safety
+    /// As for [`Words::tag`].
+    unsafe fn set_tag(&self, header: u32, tag: u32);
 }
+
+/// The tag of a chain any thread's refill takes (a consumer's surplus); a thread's own chains
+/// carry its cache's address (aligned: never this).
+pub const ANY_THREAD: u32 = 1;
 
 /// The shared heap, as a cache needs it: called only under the lock.
 pub trait CacheHeap {
@@ -113,6 +129,9 @@ pub trait CacheHeap {
     /// thread's block shares their lines; each a cached block (word 0 [`CACHED`]). The first
     /// one's header, or 0 (then the caller takes blocks one by one, [`CacheHeap::take_cached`]).
     fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32;
+    /// The head of the heap cache's bin for `eff` when it is a block of that size (the head
+    /// of the chain [`CacheHeap::take_chain`] would take), else 0: for its tag.
+    fn chain_head(&self, eff: u32) -> u32;
 }
 
 /// The shared heap behind its lock.
@@ -210,6 +229,12 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         }
     }
 
+    /// This cache's tag for its own chains: its address (aligned, so never [`ANY_THREAD`]).
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self as *const Self as usize as u32
+    }
+
     /// Adds `delta` to `bin`'s balance; whether it is then positive (a consumer's surplus).
     #[inline(always)]
     fn account(&mut self, bin: usize, delta: i16) -> bool {
@@ -292,10 +317,22 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         // The first block taken is returned (the lowest address, as the heap alone would
         // give), the rest cached.
         let mut heap = shared.lock();
-        // First a chain a flush left in the heap's cache, up to half a bin (a flush gives
-        // half a bin and one: a producer fed by a consumer's flushes then takes the lock
-        // once per half bin, not once per `BATCH`).
-        let (chain, count) = heap.take_chain(eff, CAP / 2);
+        // First a chain a flush left in the heap's cache, whole (a flush gives half a bin and
+        // one: a producer fed by a consumer's flushes then takes the lock once per half bin,
+        // not once per `BATCH`): a consumer's (any thread's), or this thread's own (blocks it
+        // allocated, on lines of its runs: another thread taking them would share those lines).
+        let head = heap.chain_head(eff);
+        // SAFETY: a block in the heap's cache, read under the lock.
+        let tag = if head != 0 {
+            unsafe { words.tag(head) }
+        } else {
+            0
+        };
+        let (chain, count) = if tag == ANY_THREAD || tag == self.tag() {
+            heap.take_chain(eff, CAP / 2 + 1)
+        } else {
+            (0, 0)
+        };
         if count != 0 {
             drop(heap);
             self.account(bin, -(count as i16));
@@ -470,13 +507,17 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         }
         self.bins.set(bin, rest, self.bins.count(bin) - count);
         let eff = (bin as u32 + 1) << 3;
-        // Only a consumer's surplus goes over as a chain (to a producer, whose blocks they
-        // mostly are: remote frees back to their owner's side in a batch). A thread that gives
-        // back blocks it allocated itself (churn) has them merged: handed to another thread as
-        // a chain, they would sit on lines that thread's other blocks share (the runs above).
+        // A consumer's surplus goes over as a chain any thread takes (a producer's, whose blocks
+        // they mostly are: remote frees back to their owner's side in a batch). The chain of a
+        // thread that gives back blocks it allocated itself (churn) is tagged as its own: only
+        // its refill takes it back (handed to another thread, its blocks would sit on lines the
+        // flusher's other blocks share, the runs above).
         let surplus = self.account(bin, count as i16);
+        let tag = if surplus { ANY_THREAD } else { self.tag() };
+        // SAFETY: the chain is this thread's until the lock hands it over.
+        unsafe { words.set_tag(head, tag) };
         let mut heap = shared.lock();
-        if chain && surplus && heap.give_chain(eff, head, last, count) {
+        if chain && heap.give_chain(eff, head, last, count) {
             return;
         }
         let mut node = head;

@@ -1598,7 +1598,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
     /// ([`Heap::give_cached_chain`]).
-    const CHAIN_ROOM: u32 = 64;
+    const CHAIN_ROOM: u32 = 128;
+
+    /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
+    /// chain `take_cached_chain` would take starts there).
+    pub(crate) fn cached_chain_head(&self, eff: u32) -> u32 {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+            return 0;
+        }
+        let head = self.cache.head(crate::cache::bin_of(eff));
+        if head != 0 && self.eff(head) == eff {
+            head
+        } else {
+            0
+        }
+    }
 
     /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
     /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
@@ -1645,14 +1659,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let bin = crate::cache::bin_of(eff);
         let n = self.cache.count(bin);
-        // Room for one flushed chain at a time (a full bin's half, 33 blocks of 64): a chain waits
-        // there for the next refill (a producer's, fed by a consumer), and a thread that frees
-        // many blocks at once gives the rest back to merge. Two threads' blocks passed around as
-        // chains end up side by side on the same cache lines (the bins are LIFO lists of blocks
-        // freed at random): after a warm-up that frees everything and a churn, 9-45% of the
-        // lines of 2 workers' live blocks (median 23%, 6 runs) held blocks of both with room for
-        // 1,024 blocks, 12-24% (14%) with the heap's merges alone as before the chains, 7-21%
-        // (11%) with room for one chain; producer/consumer as fast with either room.
+        // Room for a few flushed chains at a time (a full bin's half, 33 blocks of 64): a chain
+        // waits there for the next refill that takes it (a producer's, fed by a consumer; or
+        // its own thread's, handoff.rs: the tag of its head), and a thread that frees many
+        // blocks at once gives the rest back to merge. With room for one chain (64) and chains
+        // that any thread took, two threads' blocks ended up side by side on the same cache
+        // lines: 7-21% of the lines of 2 workers' live blocks held blocks of both (9-45% with
+        // room for 1,024; `node bench/threads-mixing.mjs`); with runs and tagged chains, 0%
+        // (docs/threads.md, "Lines of their own").
         if n + count > Self::CHAIN_ROOM {
             return false;
         }

@@ -26,6 +26,7 @@ struct Block {
     logical: AtomicU32,
     size_word: AtomicU32,
     link: UnsafeCell<u32>,
+    tag: UnsafeCell<u32>,
 }
 
 struct Memory {
@@ -47,6 +48,7 @@ impl Memory {
                     logical: AtomicU32::new(0),
                     size_word: AtomicU32::new(8 | FREE),
                     link: UnsafeCell::new(0),
+                    tag: UnsafeCell::new(0),
                 })
                 .collect(),
         }
@@ -95,6 +97,12 @@ unsafe impl Words for Atomic {
     unsafe fn set_link(&self, header: u32, next: u32) {
         self.0.block(header).link.with_mut(|p| unsafe { *p = next })
     }
+    unsafe fn tag(&self, header: u32) -> u32 {
+        self.0.block(header).tag.with(|p| unsafe { *p })
+    }
+    unsafe fn set_tag(&self, header: u32, tag: u32) {
+        self.0.block(header).tag.with_mut(|p| unsafe { *p = tag })
+    }
 }
 
 /// The injected bug: word 0 claimed by a load and a store, not one compare-and-swap.
@@ -125,6 +133,12 @@ unsafe impl Words for TornClaim {
     }
     unsafe fn set_link(&self, header: u32, next: u32) {
         unsafe { self.0.set_link(header, next) }
+    }
+    unsafe fn tag(&self, header: u32) -> u32 {
+        unsafe { self.0.tag(header) }
+    }
+    unsafe fn set_tag(&self, header: u32, tag: u32) {
+        unsafe { self.0.set_tag(header, tag) }
     }
 }
 
@@ -204,6 +218,10 @@ impl CacheHeap for Heap {
     }
     /// The model's blocks are not laid out in memory: no runs (the refill then takes blocks
     /// one by one, as it does when the heap has no room for a run).
+    fn chain_head(&self, eff: u32) -> u32 {
+        assert_eq!(eff, 8);
+        self.cache_head
+    }
     fn take_run(&mut self, _eff: u32, _n: u32, _grow: bool) -> u32 {
         0
     }

@@ -672,3 +672,41 @@ fn chain(locking: bool) -> usize {
         check_places(&*words, &shared, &[&producer, &freer, &taker], &live);
     })
 }
+
+/// A thread's flush of blocks it allocated itself (not a consumer's surplus) tags the chain as
+/// its own: another thread's refill leaves it (it would share the flusher's lines), the
+/// flusher's next refill takes it back. The second thread runs beside the flusher's refill.
+#[test]
+fn own_chain_goes_back_to_its_thread_only() {
+    model(|| {
+        let (memory, shared) = setup();
+        let words = Arc::new(Atomic(memory.clone()));
+        // Every block allocated and freed by this thread: the third free flushes two as a chain.
+        let mut owner = Cache::new();
+        let blocks: Vec<u32> = (0..3)
+            .map(|_| owner.allocate(&*words, &*shared, 8))
+            .collect();
+        assert!(blocks.iter().all(|&p| p != 0));
+        for &p in &blocks {
+            assert_eq!(owner.deallocate(&*words, &*shared, p), Freed::Cached);
+        }
+        // Its bin holds one; the chain of two is in the heap's cache.
+        let other = {
+            let (words, shared) = (words.clone(), shared.clone());
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let x = cache.allocate(&*words, &*shared, 8);
+                (x, cache)
+            })
+        };
+        let a = owner.allocate(&*words, &*shared, 8); // from its bin
+        let b = owner.allocate(&*words, &*shared, 8); // its chain back, under the lock
+        let (x, other) = other.join().unwrap();
+        assert_eq!(
+            x, 0,
+            "another thread took a chain tagged as the flusher's own"
+        );
+        assert!(a != 0 && b != 0);
+        check_places(&*words, &shared, &[&owner, &other], &[a, b]);
+    });
+}

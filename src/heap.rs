@@ -1774,3 +1774,68 @@ impl<S: Source, P: Policy> Heap<S, P> {
         unsafe { self.release(header, word) }
     }
 }
+
+/// A refill's runs (`Heap::take_run`, I9) on the host: whole lines of cached blocks that tile
+/// their span, from the top and from a hole in the free lists; given back, they merge and the
+/// heap walks clean.
+#[cfg(test)]
+mod run_tests {
+    use crate::cache::CACHED;
+    use crate::heap::Heap;
+    use crate::host::HostMemory;
+
+    type H = Heap<HostMemory>;
+
+    /// The `n` blocks of the run at `run`, checked (size, mark, line alignment), given back.
+    fn check_and_give_back(heap: &mut H, run: u32, eff: u32, n: u32) {
+        assert!(run != 0 && run % 64 == 0, "run at {run}");
+        assert_eq!((n * (eff + 8)) % 64, 0);
+        for i in 0..n {
+            let b = run + i * (eff + 8);
+            assert_eq!(heap.eff(b), eff, "block {i} of a run of {eff}");
+            assert_eq!(heap.logical(b), CACHED);
+        }
+        for i in 0..n {
+            // SAFETY: a block of the run, cached and this test's.
+            unsafe { heap.give_back_claimed(run + i * (eff + 8)) };
+        }
+        heap.validate().expect("the heap after a run went back");
+    }
+
+    #[test]
+    fn runs_tile_whole_lines_from_the_top_and_from_holes() {
+        let mut heap = H::new(HostMemory::new(1, 64, 1000));
+        // The top misaligned by a block first.
+        let a = heap.allocate(20);
+        for eff in [8, 16, 24, 40, 56, 64, 200, 256] {
+            let run = heap.take_run(eff, 16, true);
+            check_and_give_back(&mut heap, run, eff, 16);
+        }
+        // A hole of 1,000 bytes between live blocks: a small run comes from it, not the top.
+        let b = heap.allocate(1000);
+        let c = heap.allocate(20);
+        heap.deallocate(b);
+        heap.flush_cache();
+        let top = heap.top;
+        let run = heap.take_run(24, 8, false);
+        assert!(
+            run > b && run < c,
+            "the run of 8 × 32 bytes came from the hole ({run})"
+        );
+        assert_eq!(heap.top, top);
+        check_and_give_back(&mut heap, run, 24, 8);
+        // No hole holds 16 × 264 bytes, and without `grow` the top is not used.
+        assert_eq!(heap.take_run(256, 16, false), 0);
+        // Not whole lines: refused.
+        assert_eq!(heap.take_run(16, 3, true), 0);
+        heap.deallocate(a);
+        heap.deallocate(c);
+        heap.flush_cache();
+        let stats = heap.validate().expect("walk");
+        assert_eq!(
+            (stats.used_blocks, stats.free_blocks),
+            (0, 0),
+            "back at the bump pointer"
+        );
+    }
+}

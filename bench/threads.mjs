@@ -396,8 +396,10 @@ if (!isMainThread) {
 
   /** `workers` workers doing `row` on one new heap of `module` (or the single-threaded module). */
   async function scalingRun(module, isSingle, row, workers, seed, isStandIn) {
-    // SEPARATE=1: every worker gets a shared memory and heap of its own (an experiment: the
-    // threaded module with nothing shared but the memory's kind).
+    // SEPARATE=1 (a quick-run option, docs/threads.md): every worker of the threaded module gets
+    // a shared memory and heap of its own, so its 2- and 4-worker columns show what the rows
+    // would take with nothing shared inside one heap (producer/consumer, which must share, is
+    // left as it is); heap growth is not measured then (0).
     if (process.env.SEPARATE === "1" && !isSingle && !isStandIn && workers > 1 && row.kind !== "pc") {
       const parts = await Promise.all(Array.from({ length: workers }, async (_, index) => {
         const memory = newShared();

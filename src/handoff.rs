@@ -25,20 +25,23 @@
 //! - **Batches under the lock.** A full bin gives half of its blocks back to the shared heap, an
 //!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::lock`]); the
 //!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. An empty bin
-//!   first takes up to half a bin of a chain a consumer left ([`CacheHeap::take_chain`]), else
-//!   **runs** ([`CacheHeap::take_run`]): blocks carved end to end from a 64-byte line boundary
-//!   over whole lines, so that no other thread's block shares a line with them — runs of the
-//!   fewest blocks that fill whole lines from the free lists, else one of `BATCH` at the top —
-//!   and only when the heap has room for neither, blocks one by one.
-//! - **Where a flush goes: by the bin's balance** (blocks given back less blocks taken). A
-//!   thread that freed more blocks of a size than it allocated (a consumer: the blocks are other
-//!   threads') hands its full bin's half over as the chain it already is, into the heap's own
-//!   cache (I8) when that has room ([`CacheHeap::give_chain`]): the next producer's refill takes
-//!   it, so a block freed remotely goes back to a producer in a batch, crossing the lock with a
-//!   few loads and stores, its header never written under the lock. A thread that gives back
-//!   blocks it allocated itself (churn) has them merged: handed to another thread, they would
-//!   lie on lines the flusher's other blocks share. Large blocks, growth and everything else
-//!   stay under the lock.
+//!   first takes whole a chain a flush left whose tag lets it ([`CacheHeap::take_chain`],
+//!   below), else **runs** ([`CacheHeap::take_run`]): blocks carved end to end from a 64-byte
+//!   line boundary over whole lines, so that no other thread's block shares a line with them —
+//!   runs of the fewest blocks that fill whole lines from the free lists, else one of `BATCH`
+//!   at the top — and only when the heap has room for neither, blocks one by one.
+//! - **A flush's chain is tagged, by the bin's balance** (blocks given back less blocks taken).
+//!   A full bin's half goes, as the chain it already is, into the heap's own cache (I8) when
+//!   that has room ([`CacheHeap::give_chain`]; else its blocks merge), its head's second
+//!   payload word tagged ([`Words::set_tag`]). A thread that freed more blocks of a size than it
+//!   allocated (a consumer: the blocks are other threads') tags it [`ANY_THREAD`]: the next
+//!   producer's refill takes it, so a block freed remotely goes back to a producer in a batch,
+//!   crossing the lock with a few loads and stores, its header never written under the lock.
+//!   Any other thread (churn: it gives back blocks it allocated itself) tags it with its
+//!   cache's address, and only its own refill takes it back: handed to another thread, those
+//!   blocks would lie on lines the flusher's other blocks share. A wrong tag (user data, when
+//!   the heap's own cache popped a chain's head) only sends blocks to another thread. Large
+//!   blocks, growth and everything else stay under the lock.
 //! - **A thread that ends** gives its whole cache back ([`ThreadCache::release`]). One that
 //!   never does (a terminated worker) leaves at most `BINS × CAP` blocks behind, for good: no
 //!   other thread can tell that it is gone.

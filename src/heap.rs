@@ -1709,6 +1709,18 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if !holds(self, found) {
             found = self.find_free(need + LINE + 3 * HEADER);
         }
+        let room = aligned_gap(self.top.wrapping_sub(HEADER), LINE) + HEADER + need;
+        if found == 0
+            && grow
+            && Self::caches()
+            && room > self.limit - self.top
+            && self.cache_may_serve(need)
+            && self.flush_cache_for(need)
+        {
+            // Memory would grow: the heap's cached blocks that may merge go back first, as
+            // before any growth (I8), and the free lists are looked at again.
+            found = self.find_free(need + LINE + 3 * HEADER);
+        }
         let header = if found != 0 {
             debug_assert!(holds(self, found));
             let eff = self.eff(found);

@@ -1683,7 +1683,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// `CacheHeap::take_run`; I9): `n × (eff + 8)` bytes from a 64-byte line boundary, carved
     /// as one block from the first listed free block that holds it with the gap in front (a
     /// free block) and a rest that splits off (none, or a free block), else, when `grow`, from
-    /// the top, then cut into `n` blocks, word 0 `CACHED`. The first one's header, or 0 (no
+    /// the top (growing memory after the heap's cached blocks that may merge went back, I8),
+    /// then cut into `n` blocks, word 0 `CACHED`. The first one's header, or 0 (no
     /// such room, memory exhausted, or a span that is not whole lines).
     pub(crate) fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32 {
         /// A cache line.

@@ -346,26 +346,25 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         }
         // Else runs: blocks end to end on lines of their own (no other thread's block on them:
         // two threads' blocks side by side on a line pull it between their cores on every
-        // write). First runs of the fewest blocks that fill whole lines, from the free lists
-        // (runs that small fit the holes that merges leave there), else one run of `BATCH` at
-        // the top, growing memory if needed; only when that fails, blocks one by one.
+        // write). From the free lists a run of `BATCH` if one free block holds it, else runs of
+        // the fewest blocks that fill whole lines (they fit the holes merges leave there); else
+        // one run of `BATCH` at the top, growing memory if needed; only when that fails, blocks
+        // one by one.
         let step = eff + HEADER;
         let few = 64 >> step.trailing_zeros().min(6);
         let mut taken = 0;
         let mut header = 0;
-        while taken < BATCH {
-            let mut n = few;
-            let mut run = heap.take_run(eff, few, false);
-            if run == 0 {
-                if taken != 0 {
-                    break;
-                }
-                n = BATCH;
-                run = heap.take_run(eff, BATCH, true);
-                if run == 0 {
-                    break;
-                }
-            }
+        let mut n = BATCH;
+        let mut run = heap.take_run(eff, BATCH, false);
+        if run == 0 {
+            n = few;
+            run = heap.take_run(eff, few, false);
+        }
+        if run == 0 {
+            n = BATCH;
+            run = heap.take_run(eff, BATCH, true);
+        }
+        while run != 0 {
             taken += n;
             if header == 0 {
                 header = run;
@@ -376,6 +375,11 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
                 self.push(words, bin, run);
                 run += step;
             }
+            if taken >= BATCH {
+                break;
+            }
+            n = few;
+            run = heap.take_run(eff, few, false);
         }
         if header != 0 {
             self.account(bin, -(taken as i16));

@@ -1,7 +1,7 @@
 // How interleaved two workers' live blocks are on 64-byte lines (docs/threads.md, `CHAIN_ROOM`
 // in src/heap.rs): 2 workers on one heap each churn 5,000 blocks of 1-64 B, free them all, then
 // allocate 5,000 again and churn; printed: the fraction of the 64-byte lines their live blocks
-// (headers and payloads) touch that hold blocks of both. It varies with how much the two workers
+// (headers and payloads) touch that hold blocks of both, and the memory's pages. It varies with how much the two workers
 // overlap in time (a loaded machine runs them in turn): repeat it.
 //   node bench/threads-mixing.mjs [pkg/wall-e.threads.wasm]
 import { readFileSync } from "node:fs";
@@ -30,7 +30,8 @@ if (isMainThread) {
     }
   });
   for (const v of owner.values()) { lines++; if (v === 3) both++; }
-  console.log(`${file}: ${lines} lines, ${both} shared by both workers (${(100 * both / lines).toFixed(1)}%)`);
+  const pages = memory.buffer.byteLength >> 16;
+  console.log(`${file}: ${lines} lines, ${both} shared by both workers (${(100 * both / lines).toFixed(1)}%), ${pages} pages`);
 } else {
   const { module, memory, go, seed } = workerData;
   const e = new WebAssembly.Instance(module, { env: { memory } }).exports;

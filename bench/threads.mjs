@@ -396,6 +396,31 @@ if (!isMainThread) {
 
   /** `workers` workers doing `row` on one new heap of `module` (or the single-threaded module). */
   async function scalingRun(module, isSingle, row, workers, seed, isStandIn) {
+    // SEPARATE=1 (a quick-run option, docs/threads.md): every worker of the threaded module gets
+    // a shared memory and heap of its own, so its 2- and 4-worker columns show what the rows
+    // would take with nothing shared inside one heap (producer/consumer, which must share, is
+    // left as it is); heap growth is not measured then (0).
+    if (process.env.SEPARATE === "1" && !isSingle && !isStandIn && workers > 1 && row.kind !== "pc") {
+      const parts = await Promise.all(Array.from({ length: workers }, async (_, index) => {
+        const memory = newShared();
+        const p = prepare(module, memory, 1);
+        return { memory, own: p.own[0], pages0: new WebAssembly.Instance(ringDriver, { alloc: { ...p.e, memory } }).exports.pages() };
+      }));
+      const go = new Int32Array(new SharedArrayBuffer(8));
+      const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver, plainRing: plainRingDriver };
+      const runs = parts.map((part, index) => new Promise((ok, fail) => {
+        const scaling = { module, single: false, standIn: null, memory: part.memory, own: part.own, drivers, row, workers, index, ring: 0, warmRing: 0, go, seed: seed * 16 + index };
+        const w = new Worker(new URL(import.meta.url), { workerData: { scaling } });
+        w.once("message", (m) => { ok(m); w.terminate(); });
+        w.once("error", fail);
+      }));
+      while (Atomics.load(go, 0) < workers) await new Promise((r) => setTimeout(r, 1));
+      Atomics.store(go, 1, 1);
+      Atomics.notify(go, 1);
+      const results = await Promise.all(runs);
+      const ns = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) * 1e6;
+      return { nsPerOp: ns / results.reduce((a, r) => a + r.ops, 0), grown: 0 };
+    }
     const memory = isSingle ? null : newShared();
     let own = Array.from({ length: workers }, () => ({}));
     let rings = [];

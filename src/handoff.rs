@@ -12,7 +12,7 @@
 //!   goes to the heap (under the lock) to merge. Nobody else reads or writes it, so its pushes and pops
 //!   are plain loads and stores. Blocks are not owned by the thread that allocated them (glibc's
 //!   tcache, not mimalloc's owner lists): a block freed by another thread goes into *that*
-//!   thread's cache, and the two never meet on a cache line for it.
+//!   thread's cache (and, in its flush, back towards a producer: below).
 //! - **A block's header word 0 is its claim** (I7 in heap.rs): its logical size `1..=eff` while
 //!   it is live, [`CACHED`] while it sits in a cache. `deallocate` from any thread checks the
 //!   header (not free, not a region end, small, a logical size that fits) and then moves word 0
@@ -24,14 +24,24 @@
 //!   and claimable again.
 //! - **Batches under the lock.** A full bin gives half of its blocks back to the shared heap, an
 //!   empty bin takes up to `BATCH` blocks, each in one turn of the lock ([`Locked::lock`]); the
-//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. A full bin's
-//!   half goes, as the chain it already is, into the heap's own cache (I8) when that has room
-//!   ([`CacheHeap::give_chain`]), and an empty bin first takes up to half a bin of such a chain
-//!   ([`CacheHeap::take_chain`]), else `BATCH` blocks from the heap: a block that goes from one
-//!   thread to another (freed by a consumer, allocated again by a producer) crosses the lock
-//!   with a few loads and stores a batch, its header never written under the lock, not merged
-//!   and split again. Large blocks, growth and everything
-//!   else stay under the lock.
+//!   heap marks the blocks it hands to a cache `CACHED` before they leave the lock. An empty bin
+//!   first takes whole a chain a flush left whose tag lets it ([`CacheHeap::take_chain`],
+//!   below), else **runs** ([`CacheHeap::take_run`]): blocks carved end to end from a 64-byte
+//!   line boundary over whole lines, so that no other thread's block shares a line with them —
+//!   runs of the fewest blocks that fill whole lines from the free lists, else one of `BATCH`
+//!   at the top — and only when the heap has room for neither, blocks one by one.
+//! - **A flush's chain is tagged, by the bin's balance** (blocks given back less blocks taken).
+//!   A full bin's half goes, as the chain it already is, into the heap's own cache (I8) when
+//!   that has room ([`CacheHeap::give_chain`]; else its blocks merge), its head's second
+//!   payload word tagged ([`Words::set_tag`]). A thread that freed more blocks of a size than it
+//!   allocated (a consumer: the blocks are other threads') tags it [`ANY_THREAD`]: the next
+//!   producer's refill takes it, so a block freed remotely goes back to a producer in a batch,
+//!   crossing the lock with a few loads and stores, its header never written under the lock.
+//!   Any other thread (churn: it gives back blocks it allocated itself) tags it with its
+//!   cache's address, and only its own refill takes it back: handed to another thread, those
+//!   blocks would lie on lines the flusher's other blocks share. A wrong tag (user data, when
+//!   the heap's own cache popped a chain's head) only sends blocks to another thread. Large
+//!   blocks, growth and everything else stay under the lock.
 //! - **A thread that ends** gives its whole cache back ([`ThreadCache::release`]). One that
 //!   never does (a terminated worker) leaves at most `BINS × CAP` blocks behind, for good: no
 //!   other thread can tell that it is gone.
@@ -57,7 +67,8 @@ pub const FREE: u32 = crate::block::FREE;
 /// acquire-release), [`Words::publish`] a single store of the aligned word (relaxed: only the
 /// owner writes it, and another thread learns the pointer through a channel that orders it),
 /// [`Words::size_word`] an atomic read of word 1,
-/// and [`Words::link`]/[`Words::set_link`] plain accesses to the first payload word.
+/// [`Words::link`]/[`Words::set_link`] plain accesses to the first payload word, and
+/// [`Words::tag`]/[`Words::set_tag`] to the second.
 pub unsafe trait Words {
     /// Whether `header` may be read at all (inside the heap's memory): a pointer from a caller is
     /// checked with it before any other call.
@@ -80,7 +91,22 @@ pub unsafe trait Words {
     /// # Safety
     /// As for [`Words::link`].
     unsafe fn set_link(&self, header: u32, next: u32);
+    /// The tag of a chain in the heap's cache: the second payload word of its head (every
+    /// block has 8 payload bytes at least), a plain access.
+    ///
+    /// # Safety
+    /// The caller owns the cached block, or holds the lock while it is in the heap's cache.
+    unsafe fn tag(&self, header: u32) -> u32;
+    /// Sets the tag of a chain's head.
+    ///
+    /// # Safety
+    /// As for [`Words::tag`].
+    unsafe fn set_tag(&self, header: u32, tag: u32);
 }
+
+/// The tag of a chain any thread's refill takes (a consumer's surplus); a thread's own chains
+/// carry its cache's address (aligned: never this).
+pub const ANY_THREAD: u32 = 1;
 
 /// The shared heap, as a cache needs it: called only under the lock.
 pub trait CacheHeap {
@@ -100,6 +126,15 @@ pub trait CacheHeap {
     /// they are, in O(1): no block merged or split, no header written; false (nothing done)
     /// when that cache has no room, and the caller gives them back one by one.
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool;
+    /// A **run** for a thread's refill: `n` blocks of effective size `eff` laid end to end from
+    /// a 64-byte line boundary (`n × (eff + 8)` a multiple of 64), carved as one piece from a
+    /// free block, or when `grow` from the top (growing memory if needed), so that no other
+    /// thread's block shares their lines; each a cached block (word 0 [`CACHED`]). The first
+    /// one's header, or 0 (then the caller takes blocks one by one, [`CacheHeap::take_cached`]).
+    fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32;
+    /// The head of the heap cache's bin for `eff` when it is a block of that size (the head
+    /// of the chain [`CacheHeap::take_chain`] would take), else 0: for its tag.
+    fn chain_head(&self, eff: u32) -> u32;
 }
 
 /// The shared heap behind its lock.
@@ -151,7 +186,15 @@ pub enum Claim {
 /// of at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
 pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32> {
     bins: B,
+    /// Per bin: blocks this thread gave back to the heap less blocks it took (saturating).
+    /// Positive only for a thread that freed more blocks of that size than it allocated (a
+    /// consumer: blocks of other threads): only then does a flush hand its chain over
+    /// ([`ThreadCache::flush`]). Any value is safe: it decides where blocks go, not whether.
+    balance: [i16; MAX_BINS],
 }
+
+/// The most bins a thread's cache has (the size of its balance array).
+const MAX_BINS: usize = 32;
 
 impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
     fn default() -> Self {
@@ -176,9 +219,35 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         bytes
     };
 
+    /// The balance array covers every bin.
+    const FITS: () = assert!(B::BINS <= MAX_BINS);
+
     /// An empty cache.
+    #[allow(clippy::let_unit_value)]
     pub const fn new() -> Self {
-        ThreadCache { bins: B::EMPTY }
+        let () = Self::FITS;
+        ThreadCache {
+            bins: B::EMPTY,
+            balance: [0; MAX_BINS],
+        }
+    }
+
+    /// This cache's tag for its own chains: its address (aligned, so never [`ANY_THREAD`]).
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self as *const Self as usize as u32
+    }
+
+    /// Adds `delta` to `bin`'s balance; whether it is then positive (a consumer's surplus).
+    #[inline(always)]
+    fn account(&mut self, bin: usize, delta: i16) -> bool {
+        match self.balance.get_mut(bin) {
+            Some(b) => {
+                *b = b.saturating_add(delta);
+                *b > 0
+            }
+            None => false,
+        }
     }
 
     /// The bins, for a heap walk of the caller's own cache (walk.rs).
@@ -230,41 +299,108 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         }
         // The bins' classes are the heap cache's (cache.rs).
         let bin = crate::cache::bin_for(below);
-        let eff = crate::cache::bin_min(bin);
         let mut header = self.pop(words, bin);
         if header == 0 {
-            // One turn of the lock for a batch, pushed as it comes (no array: the threaded
-            // module has no stack).
-            // The first block taken is returned (the lowest address, as the heap alone would
-            // give), the rest cached.
-            let mut heap = shared.lock();
-            // First a chain a flush left in the heap's cache, up to half a bin (a flush gives
-            // half a bin and one: a producer fed by a consumer's flushes then takes the lock
-            // once per half bin, not once per `BATCH`).
-            let (chain, count) = heap.take_chain(eff, CAP / 2);
-            if count != 0 {
-                drop(heap);
-                // SAFETY: the chain is this thread's since the lock handed it over.
-                let next = unsafe { words.link(chain) };
-                self.bins.set(bin, next, count - 1);
-                words.publish(chain, size);
-                return chain;
+            header = self.refill(words, shared, bin);
+            if header == 0 {
+                return 0;
             }
+        }
+        // The block is this thread's alone (word 0 CACHED, out of every list): live from here.
+        words.publish(header, size);
+        header
+    }
+
+    /// An empty bin's refill, in one turn of the lock: a block for the caller (word 0 still
+    /// [`CACHED`]: the caller publishes it), the rest pushed on the bin as they come (no array:
+    /// the threaded module has no stack); 0 when the heap has nothing. (Inlined: out of line,
+    /// the threaded module was 575 bytes larger.)
+    #[inline(always)]
+    fn refill<W: Words, S: Locked>(&mut self, words: &W, shared: &S, bin: usize) -> u32 {
+        let eff = crate::cache::bin_min(bin);
+        // The first block taken is returned (the lowest address, as the heap alone would
+        // give), the rest cached.
+        let mut heap = shared.lock();
+        // First a chain a flush left in the heap's cache, whole (a flush gives half a bin and
+        // one: a producer fed by a consumer's flushes then takes the lock once per half bin,
+        // not once per `BATCH`): a consumer's (any thread's), or this thread's own (blocks it
+        // allocated, on lines of its runs: another thread taking them would share those lines).
+        let head = heap.chain_head(eff);
+        // SAFETY: a block in the heap's cache, read under the lock.
+        let tag = if head != 0 {
+            unsafe { words.tag(head) }
+        } else {
+            0
+        };
+        let (chain, count) = if tag == ANY_THREAD || tag == self.tag() {
+            heap.take_chain(eff, CAP / 2 + 1)
+        } else {
+            (0, 0)
+        };
+        if count != 0 {
+            drop(heap);
+            self.account(bin, -(count as i16));
+            // SAFETY: the chain is this thread's since the lock handed it over.
+            let next = unsafe { words.link(chain) };
+            self.bins.set(bin, next, count - 1);
+            return chain;
+        }
+        // Else runs: blocks end to end on lines of their own (no other thread's block on them:
+        // two threads' blocks side by side on a line pull it between their cores on every
+        // write). From the free lists a run of `BATCH` if one free block holds it, else runs of
+        // the fewest blocks that fill whole lines (they fit the holes merges leave there); else
+        // one run of `BATCH` at the top, growing memory if needed; only when that fails, blocks
+        // one by one.
+        let step = eff + HEADER;
+        let few = 64 >> step.trailing_zeros().min(6);
+        let mut taken = 0;
+        let mut header = 0;
+        let mut n = BATCH;
+        let mut run = heap.take_run(eff, BATCH, false);
+        if run == 0 {
+            n = few;
+            run = heap.take_run(eff, few, false);
+        }
+        if run == 0 {
+            n = BATCH;
+            run = heap.take_run(eff, BATCH, true);
+        }
+        while run != 0 {
+            taken += n;
+            if header == 0 {
+                header = run;
+                run += step;
+                n -= 1;
+            }
+            for _ in 0..n {
+                self.push(words, bin, run);
+                run += step;
+            }
+            if taken >= BATCH {
+                break;
+            }
+            n = few;
+            run = heap.take_run(eff, few, false);
+        }
+        if header != 0 {
+            self.account(bin, -(taken as i16));
+        } else {
             header = heap.take_cached(eff);
             if header == 0 {
                 return 0;
             }
+            let mut taken = 1;
             for _ in 1..BATCH {
                 let b = heap.take_cached(eff);
                 if b == 0 {
                     break;
                 }
                 self.push(words, bin, b);
+                taken += 1;
             }
-            drop(heap);
+            self.account(bin, -taken);
         }
-        // The block is this thread's alone (word 0 CACHED, out of every list): live from here.
-        words.publish(header, size);
+        drop(heap);
         header
     }
 
@@ -379,6 +515,15 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         }
         self.bins.set(bin, rest, self.bins.count(bin) - count);
         let eff = crate::cache::bin_min(bin);
+        // A consumer's surplus goes over as a chain any thread takes (a producer's, whose blocks
+        // they mostly are: remote frees back to their owner's side in a batch). The chain of a
+        // thread that gives back blocks it allocated itself (churn) is tagged as its own: only
+        // its refill takes it back (handed to another thread, its blocks would sit on lines the
+        // flusher's other blocks share, the runs above).
+        let surplus = self.account(bin, count as i16);
+        let tag = if surplus { ANY_THREAD } else { self.tag() };
+        // SAFETY: the chain is this thread's until the lock hands it over.
+        unsafe { words.set_tag(head, tag) };
         let mut heap = shared.lock();
         if chain && heap.give_chain(eff, head, last, count) {
             return;
@@ -402,5 +547,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
                 self.flush(words, shared, bin, 64, false);
             }
         }
+        // The next owner of this cache (or this thread, after running out of memory) starts
+        // with no history.
+        self.balance = [0; MAX_BINS];
     }
 }

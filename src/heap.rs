@@ -53,6 +53,12 @@
 //!   thread's cache, once, and in none of the heap's bins; a bin holds at most `CAP` blocks.
 //!   Word 0 of a live small block moves to `CACHED` only by one compare-and-swap (the claim),
 //!   and back only by its claimer; word 1 of a live or cached block changes only under the lock.
+//!   A refill's run (`Heap::take_run`) is an ordinary stretch of such blocks: `n` cached blocks
+//!   of one size tiling `[h, h + n × (eff + 8))` from a 64-byte boundary `h` over whole lines,
+//!   cut from one block under the lock before any thread sees them (so I1–I3 hold as for any
+//!   split, and the walk checks them as any cached blocks). A thread cache's per-bin balance
+//!   (blocks given back less taken) decides only whether a flush hands its chain over or
+//!   merges it: any value keeps every invariant, and the walk has nothing of it to check.
 //!   The walk counts these blocks as cached (neither used nor free) and finds at least the
 //!   heap's bins among them; the calling thread's own cache is checked by
 //!   `check_thread_cache` (walk.rs; `WallE::validate`).
@@ -1599,7 +1605,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
     /// ([`Heap::give_cached_chain`]).
-    const CHAIN_ROOM: u32 = 64;
+    const CHAIN_ROOM: u32 = 128;
+
+    /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
+    /// chain `take_cached_chain` would take starts there).
+    pub(crate) fn cached_chain_head(&self, eff: u32) -> u32 {
+        if !Self::caches() || eff < 8 || eff > Self::CACHED_MAX {
+            return 0;
+        }
+        let head = self.cache.head(crate::cache::bin_of(eff));
+        if head != 0 && self.eff(head) == eff {
+            head
+        } else {
+            0
+        }
+    }
 
     /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
     /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
@@ -1646,14 +1666,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let bin = crate::cache::bin_of(eff);
         let n = self.cache.count(bin);
-        // Room for one flushed chain at a time (a full bin's half, 33 blocks of 64): a chain waits
-        // there for the next refill (a producer's, fed by a consumer), and a thread that frees
-        // many blocks at once gives the rest back to merge. Two threads' blocks passed around as
-        // chains end up side by side on the same cache lines (the bins are LIFO lists of blocks
-        // freed at random): after a warm-up that frees everything and a churn, 9-45% of the
-        // lines of 2 workers' live blocks (median 23%, 6 runs) held blocks of both with room for
-        // 1,024 blocks, 12-24% (14%) with the heap's merges alone as before the chains, 7-21%
-        // (11%) with room for one chain; producer/consumer as fast with either room.
+        // Room for a few flushed chains at a time (a full bin's half, 33 blocks of 64): a chain
+        // waits there for the next refill that takes it (a producer's, fed by a consumer; or
+        // its own thread's, handoff.rs: the tag of its head), and a thread that frees many
+        // blocks at once gives the rest back to merge. With room for one chain (64) and chains
+        // that any thread took, two threads' blocks ended up side by side on the same cache
+        // lines: 7-21% of the lines of 2 workers' live blocks held blocks of both (9-45% with
+        // room for 1,024; `node bench/threads-mixing.mjs`); with runs and tagged chains, 0%
+        // (docs/threads.md, "Lines of their own").
         if n + count > Self::CHAIN_ROOM {
             return false;
         }
@@ -1666,6 +1686,102 @@ impl<S: Source, P: Policy> Heap<S, P> {
         true
     }
 
+    /// A run of `n` cached blocks of effective size `eff` for a thread's refill (handoff.rs,
+    /// `CacheHeap::take_run`; I9): `n × (eff + 8)` bytes from a 64-byte line boundary, carved
+    /// as one block from the first listed free block that holds it with the gap in front (a
+    /// free block) and a rest that splits off (none, or a free block), else, when `grow`, from
+    /// the top (growing memory after the heap's cached blocks that may merge went back, I8),
+    /// then cut into `n` blocks, word 0 `CACHED`. The first one's header, or 0 (no
+    /// such room, memory exhausted, or a span that is not whole lines).
+    pub(crate) fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32 {
+        /// A cache line.
+        const LINE: u32 = 64;
+        let step = eff + HEADER;
+        let span = n * step;
+        if n == 0 || span % LINE != 0 || self.limit == 0 {
+            return 0;
+        }
+        let need = span - HEADER;
+        // Whether the free block at `at` holds the run aligned, with no unsplittable rest.
+        let holds = |heap: &Self, at: u32| {
+            at != 0 && {
+                let rest = heap
+                    .eff(at)
+                    .wrapping_sub(aligned_gap(at - HEADER, LINE) + need);
+                rest < 1 << 31 && rest != HEADER
+            }
+        };
+        // The first free block that holds the run where it lies, else one that holds it
+        // wherever it lies (the gap is at most `LINE + 8`: `aligned_gap`; 16 more for the rest).
+        let mut found = self.find_free(need);
+        if !holds(self, found) {
+            found = self.find_free(need + LINE + 3 * HEADER);
+        }
+        let room = aligned_gap(self.top.wrapping_sub(HEADER), LINE) + HEADER + need;
+        if found == 0
+            && grow
+            && Self::caches()
+            && room > self.limit - self.top
+            && self.cache_may_serve(need)
+            && self.flush_cache_for(need)
+        {
+            // Memory would grow: the heap's cached blocks that may merge go back first, as
+            // before any growth (I8), and the free lists are looked at again.
+            found = self.find_free(need + LINE + 3 * HEADER);
+        }
+        let header = if found != 0 {
+            debug_assert!(holds(self, found));
+            let eff = self.eff(found);
+            let gap = aligned_gap(found - HEADER, LINE);
+            // SAFETY: `found` is a listed free block of `eff` bytes, at least the gap and the
+            // run: both lie inside it; its left neighbour is used (I2). (As
+            // `allocate_over_aligned`, with the header aligned rather than the payload.)
+            unsafe {
+                self.unlink(found, eff);
+                if gap == 0 {
+                    self.trim(found, eff, need);
+                } else {
+                    self.make_free(found, gap - HEADER);
+                    self.trim(found + gap, (eff - gap) | PREV_FREE, need);
+                }
+            }
+            found + gap
+        } else {
+            if !grow {
+                return 0;
+            }
+            loop {
+                let top = self.top;
+                let gap = aligned_gap(top - HEADER, LINE);
+                if !self.ensure(gap + HEADER + need) {
+                    return 0;
+                }
+                if self.top != top {
+                    continue; // growth opened a new region: align again there
+                }
+                // SAFETY: the room for the gap and the run is there; the block below `top` is
+                // used (I2).
+                break unsafe { self.bump_after(gap, need) };
+            }
+        };
+        let word = self.size_word(header);
+        debug_assert!(word & !FLAGS == need);
+        let mut at = header;
+        // SAFETY: `[header, header + 8 + need)` is the used block just placed: cut into blocks
+        // that tile it, the first keeping its `PREV_FREE`; the block after it is used (trim)
+        // or `top`.
+        unsafe {
+            self.set_size_word(at, eff | (word & PREV_FREE));
+            for _ in 1..n {
+                self.set_logical(at, crate::cache::CACHED);
+                at += step;
+                self.set_size_word(at, eff);
+            }
+            self.set_logical(at, crate::cache::CACHED);
+        }
+        header
+    }
+
     /// Takes back a block a thread's cache held, or a block a thread claimed (word 0 `CACHED`):
     /// released like any freed block, merging with its free neighbours.
     ///
@@ -1676,5 +1792,70 @@ impl<S: Source, P: Policy> Heap<S, P> {
         debug_assert!(word & (FREE | LAST) == 0 && self.logical(header) == crate::cache::CACHED);
         // SAFETY: the caller's promise.
         unsafe { self.release(header, word) }
+    }
+}
+
+/// A refill's runs (`Heap::take_run`, I9) on the host: whole lines of cached blocks that tile
+/// their span, from the top and from a hole in the free lists; given back, they merge and the
+/// heap walks clean.
+#[cfg(test)]
+mod run_tests {
+    use crate::cache::CACHED;
+    use crate::heap::Heap;
+    use crate::host::HostMemory;
+
+    type H = Heap<HostMemory>;
+
+    /// The `n` blocks of the run at `run`, checked (size, mark, line alignment), given back.
+    fn check_and_give_back(heap: &mut H, run: u32, eff: u32, n: u32) {
+        assert!(run != 0 && run % 64 == 0, "run at {run}");
+        assert_eq!((n * (eff + 8)) % 64, 0);
+        for i in 0..n {
+            let b = run + i * (eff + 8);
+            assert_eq!(heap.eff(b), eff, "block {i} of a run of {eff}");
+            assert_eq!(heap.logical(b), CACHED);
+        }
+        for i in 0..n {
+            // SAFETY: a block of the run, cached and this test's.
+            unsafe { heap.give_back_claimed(run + i * (eff + 8)) };
+        }
+        heap.validate().expect("the heap after a run went back");
+    }
+
+    #[test]
+    fn runs_tile_whole_lines_from_the_top_and_from_holes() {
+        let mut heap = H::new(HostMemory::new(1, 64, 1000));
+        // The top misaligned by a block first.
+        let a = heap.allocate(20);
+        for eff in [8, 16, 24, 40, 56, 64, 200, 256] {
+            let run = heap.take_run(eff, 16, true);
+            check_and_give_back(&mut heap, run, eff, 16);
+        }
+        // A hole of 1,000 bytes between live blocks: a small run comes from it, not the top.
+        let b = heap.allocate(1000);
+        let c = heap.allocate(20);
+        heap.deallocate(b);
+        heap.flush_cache();
+        let top = heap.top;
+        let run = heap.take_run(24, 8, false);
+        assert!(
+            run > b && run < c,
+            "the run of 8 × 32 bytes came from the hole ({run})"
+        );
+        assert_eq!(heap.top, top);
+        check_and_give_back(&mut heap, run, 24, 8);
+        // No hole holds 16 × 264 bytes, and without `grow` the top is not used.
+        assert_eq!(heap.take_run(256, 16, false), 0);
+        // Not whole lines: refused.
+        assert_eq!(heap.take_run(16, 3, true), 0);
+        heap.deallocate(a);
+        heap.deallocate(c);
+        heap.flush_cache();
+        let stats = heap.validate().expect("walk");
+        assert_eq!(
+            (stats.used_blocks, stats.free_blocks),
+            (0, 0),
+            "back at the bump pointer"
+        );
     }
 }

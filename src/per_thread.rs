@@ -239,6 +239,16 @@ unsafe impl Words for LinearWords {
         // SAFETY: the caller owns the block.
         unsafe { *((header + 8) as usize as *mut u32) = next }
     }
+    #[inline(always)]
+    unsafe fn tag(&self, header: u32) -> u32 {
+        // SAFETY: the caller owns the block, or holds the lock (it is in the heap's cache).
+        unsafe { *((header + 12) as usize as *const u32) }
+    }
+    #[inline(always)]
+    unsafe fn set_tag(&self, header: u32, tag: u32) {
+        // SAFETY: as in `tag`.
+        unsafe { *((header + 12) as usize as *mut u32) = tag }
+    }
 }
 
 impl<S: Source, P: Policy> CacheHeap for Heap<S, P> {
@@ -254,6 +264,14 @@ impl<S: Source, P: Policy> CacheHeap for Heap<S, P> {
     #[inline(always)]
     fn take_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
         self.take_cached_chain(eff, max)
+    }
+    #[inline(always)]
+    fn take_run(&mut self, eff: u32, n: u32, grow: bool) -> u32 {
+        Heap::take_run(self, eff, n, grow)
+    }
+    #[inline(always)]
+    fn chain_head(&self, eff: u32) -> u32 {
+        self.cached_chain_head(eff)
     }
     #[inline(always)]
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {

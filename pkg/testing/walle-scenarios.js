@@ -148,7 +148,7 @@ export async function storm(spawn, { n = 4, rounds = 100, batch = 256 } = {}) {
 /** Out of memory under contention, on a memory capped at `maxPages`: each round, `n` workers
  * allocate 200-byte blocks at once until each gets null; then each must get null again; then each
  * frees (checked) the blocks of the worker before it and hands its cache back. The same number of
- * blocks every round (nothing lost), and the heap walk clean. */
+ * blocks every round, give or take one per worker (nothing lost), and the heap walk clean. */
 export async function oom(spawn, { n = 4, rounds = 3 } = {}) {
   const { lead, base, perWorker } = await leader(spawn);
   const workers = await Promise.all(Array.from({ length: n }, () => spawn()));
@@ -170,7 +170,10 @@ export async function oom(spawn, { n = 4, rounds = 3 } = {}) {
     perRound.push(counts);
   }
   const ms = Date.now() - began;
-  assert(totals.every((t) => t === totals[0]), `blocks each round: ${totals.join(", ")} (memory lost)`);
+  // Give or take a block per worker: the gap in front of a refill's run, carved while another
+  // worker's cache went back (docs/threads.md, "Lines of their own"); a lost cache would cost a
+  // batch (16 blocks) or more, and the used blocks after each round (above) show nothing kept.
+  assert(totals.every((t) => Math.abs(t - totals[0]) <= n), `blocks each round: ${totals.join(", ")} (memory lost)`);
   const pages = await lead.call("pages");
   await endAll(lead, workers, base);
   lead.end();

@@ -26,6 +26,7 @@ struct Block {
     logical: AtomicU32,
     size_word: AtomicU32,
     link: UnsafeCell<u32>,
+    tag: UnsafeCell<u32>,
 }
 
 struct Memory {
@@ -47,6 +48,7 @@ impl Memory {
                     logical: AtomicU32::new(0),
                     size_word: AtomicU32::new(8 | FREE),
                     link: UnsafeCell::new(0),
+                    tag: UnsafeCell::new(0),
                 })
                 .collect(),
         }
@@ -95,6 +97,12 @@ unsafe impl Words for Atomic {
     unsafe fn set_link(&self, header: u32, next: u32) {
         self.0.block(header).link.with_mut(|p| unsafe { *p = next })
     }
+    unsafe fn tag(&self, header: u32) -> u32 {
+        self.0.block(header).tag.with(|p| unsafe { *p })
+    }
+    unsafe fn set_tag(&self, header: u32, tag: u32) {
+        self.0.block(header).tag.with_mut(|p| unsafe { *p = tag })
+    }
 }
 
 /// The injected bug: word 0 claimed by a load and a store, not one compare-and-swap.
@@ -125,6 +133,12 @@ unsafe impl Words for TornClaim {
     }
     unsafe fn set_link(&self, header: u32, next: u32) {
         unsafe { self.0.set_link(header, next) }
+    }
+    unsafe fn tag(&self, header: u32) -> u32 {
+        unsafe { self.0.tag(header) }
+    }
+    unsafe fn set_tag(&self, header: u32, tag: u32) {
+        unsafe { self.0.set_tag(header, tag) }
     }
 }
 
@@ -201,6 +215,15 @@ impl CacheHeap for Heap {
         self.cache_head = node;
         self.cache_count -= count;
         (head, count)
+    }
+    /// The model's blocks are not laid out in memory: no runs (the refill then takes blocks
+    /// one by one, as it does when the heap has no room for a run).
+    fn chain_head(&self, eff: u32) -> u32 {
+        assert_eq!(eff, 8);
+        self.cache_head
+    }
+    fn take_run(&mut self, _eff: u32, _n: u32, _grow: bool) -> u32 {
+        0
     }
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
         assert_eq!(eff, 8);
@@ -569,14 +592,19 @@ fn three_threads_double_free_beside_refill_and_flush() {
     });
 }
 
-/// A full bin's flush hands its blocks to the heap's own cache as one chain, and another
-/// thread's refill takes that chain whole, or what is left of the heap first: the chain's links are written by one thread and read by
+/// A consumer's full bin (blocks a producer allocated) flushes its blocks to the heap's own
+/// cache as one chain, and another thread's refill takes that chain whole: the chain's links are written by one thread and read by
 /// the other with only the lock between them (loom checks each link cell), and every block ends
 /// in exactly one place.
 #[test]
 fn chain_flushed_by_one_thread_refills_another() {
     assert!(chain(true) > 1);
+    // The producer took every block: the taker's refill got one only through the chain.
+    assert!(CHAIN_TAKEN.load(std::sync::atomic::Ordering::Relaxed));
 }
+
+/// Whether some execution of `chain` had the taker refill from the freer's chain.
+static CHAIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The chain's hand-over with the lock taken out (the heap handed to both threads at once) must
 /// be found: loom's causality check on the heap or on a link cell.
@@ -599,18 +627,22 @@ fn chain(locking: bool) -> usize {
     model(move || {
         let (memory, shared) = setup_locking(locking);
         let words = Arc::new(Atomic(memory.clone()));
+        // A producer (this thread, before the others start) allocates every block; the freer
+        // frees them (a consumer: it frees more than it allocated, so its flush hands its
+        // blocks over as a chain, handoff.rs).
+        let mut producer = Cache::new();
+        let a = producer.allocate(&*words, &*shared, 8);
+        let b = producer.allocate(&*words, &*shared, 8);
+        let c = producer.allocate(&*words, &*shared, 8);
+        for &p in &[a, b, c] {
+            if p != 0 {
+                memory.write_payload(p, 5);
+            }
+        }
         let freer = {
-            let (words, shared, memory) = (words.clone(), shared.clone(), memory.clone());
+            let (words, shared) = (words.clone(), shared.clone());
             thread::spawn(move || {
                 let mut cache = Cache::new();
-                let a = cache.allocate(&*words, &*shared, 8);
-                let b = cache.allocate(&*words, &*shared, 8);
-                let c = cache.allocate(&*words, &*shared, 8);
-                for &p in &[a, b, c] {
-                    if p != 0 {
-                        memory.write_payload(p, 5);
-                    }
-                }
                 // The third free finds the bin full (2): the bin's two go as a chain.
                 for &p in &[a, b, c] {
                     if p != 0 {
@@ -633,7 +665,48 @@ fn chain(locking: bool) -> usize {
         };
         let freer = freer.join().unwrap();
         let (x, taker) = taker.join().unwrap();
+        if x != 0 {
+            CHAIN_TAKEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let live: Vec<u32> = [x].into_iter().filter(|&x| x != 0).collect();
-        check_places(&*words, &shared, &[&freer, &taker], &live);
+        check_places(&*words, &shared, &[&producer, &freer, &taker], &live);
     })
+}
+
+/// A thread's flush of blocks it allocated itself (not a consumer's surplus) tags the chain as
+/// its own: another thread's refill leaves it (it would share the flusher's lines), the
+/// flusher's next refill takes it back. The second thread runs beside the flusher's refill.
+#[test]
+fn own_chain_goes_back_to_its_thread_only() {
+    model(|| {
+        let (memory, shared) = setup();
+        let words = Arc::new(Atomic(memory.clone()));
+        // Every block allocated and freed by this thread: the third free flushes two as a chain.
+        let mut owner = Cache::new();
+        let blocks: Vec<u32> = (0..3)
+            .map(|_| owner.allocate(&*words, &*shared, 8))
+            .collect();
+        assert!(blocks.iter().all(|&p| p != 0));
+        for &p in &blocks {
+            assert_eq!(owner.deallocate(&*words, &*shared, p), Freed::Cached);
+        }
+        // Its bin holds one; the chain of two is in the heap's cache.
+        let other = {
+            let (words, shared) = (words.clone(), shared.clone());
+            thread::spawn(move || {
+                let mut cache = Cache::new();
+                let x = cache.allocate(&*words, &*shared, 8);
+                (x, cache)
+            })
+        };
+        let a = owner.allocate(&*words, &*shared, 8); // from its bin
+        let b = owner.allocate(&*words, &*shared, 8); // its chain back, under the lock
+        let (x, other) = other.join().unwrap();
+        assert_eq!(
+            x, 0,
+            "another thread took a chain tagged as the flusher's own"
+        );
+        assert!(a != 0 && b != 0);
+        check_places(&*words, &shared, &[&owner, &other], &[a, b]);
+    });
 }

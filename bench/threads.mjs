@@ -394,6 +394,22 @@ if (!isMainThread) {
     console.log(`\n${reps} repetitions, scale ${k}, node ${process.version}.\n`);
   }
 
+  /** A worker per share of a scaling row (`scalingWorker`'s data but the drivers and the start
+   * flag), started together once every one has warmed up and counted itself in: their results. */
+  async function runWorkers(shares) {
+    const go = new Int32Array(new SharedArrayBuffer(8));
+    const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver, plainRing: plainRingDriver };
+    const runs = shares.map((share) => new Promise((ok, fail) => {
+      const w = new Worker(new URL(import.meta.url), { workerData: { scaling: { ...share, drivers, go } } });
+      w.once("message", (m) => { ok(m); w.terminate(); });
+      w.once("error", fail);
+    }));
+    while (Atomics.load(go, 0) < shares.length) await new Promise((r) => setTimeout(r, 1));
+    Atomics.store(go, 1, 1);
+    Atomics.notify(go, 1);
+    return Promise.all(runs);
+  }
+
   /** `workers` workers doing `row` on one new heap of `module` (or the single-threaded module). */
   async function scalingRun(module, isSingle, row, workers, seed, isStandIn) {
     // SEPARATE=1 (a quick-run option, docs/threads.md): every worker of the threaded module gets
@@ -406,18 +422,8 @@ if (!isMainThread) {
         const p = prepare(module, memory, 1);
         return { memory, own: p.own[0], pages0: new WebAssembly.Instance(ringDriver, { alloc: { ...p.e, memory } }).exports.pages() };
       }));
-      const go = new Int32Array(new SharedArrayBuffer(8));
-      const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver, plainRing: plainRingDriver };
-      const runs = parts.map((part, index) => new Promise((ok, fail) => {
-        const scaling = { module, single: false, standIn: null, memory: part.memory, own: part.own, drivers, row, workers, index, ring: 0, warmRing: 0, go, seed: seed * 16 + index };
-        const w = new Worker(new URL(import.meta.url), { workerData: { scaling } });
-        w.once("message", (m) => { ok(m); w.terminate(); });
-        w.once("error", fail);
-      }));
-      while (Atomics.load(go, 0) < workers) await new Promise((r) => setTimeout(r, 1));
-      Atomics.store(go, 1, 1);
-      Atomics.notify(go, 1);
-      const results = await Promise.all(runs);
+      const results = await runWorkers(parts.map((part, index) => (
+        { module, single: false, standIn: null, memory: part.memory, own: part.own, row, workers, index, ring: 0, warmRing: 0, seed: seed * 16 + index })));
       const ns = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) * 1e6;
       return { nsPerOp: ns / results.reduce((a, r) => a + r.ops, 0), grown: 0 };
     }
@@ -451,18 +457,8 @@ if (!isMainThread) {
       }
       pages0 = new WebAssembly.Instance(ringDriver, { alloc: { ...p.e, memory } }).exports.pages();
     }
-    const go = new Int32Array(new SharedArrayBuffer(8));
-    const drivers = { plain: plainDriver, shared: sharedDriver, ring: ringDriver, plainRing: plainRingDriver };
-    const runs = Array.from({ length: workers }, (_, index) => new Promise((ok, fail) => {
-      const scaling = { module, single: isSingle, standIn, memory, own: own[index], drivers, row, workers, index, ring: rings[index >> 1] ?? 0, warmRing: warmRings[index] ?? 0, go, seed: seed * 16 + index };
-      const w = new Worker(new URL(import.meta.url), { workerData: { scaling } });
-      w.once("message", (m) => { ok(m); w.terminate(); });
-      w.once("error", fail);
-    }));
-    while (Atomics.load(go, 0) < workers) await new Promise((r) => setTimeout(r, 1));
-    Atomics.store(go, 1, 1);
-    Atomics.notify(go, 1);
-    const results = await Promise.all(runs);
+    const results = await runWorkers(Array.from({ length: workers }, (_, index) => (
+      { module, single: isSingle, standIn, memory, own: own[index], row, workers, index, ring: rings[index >> 1] ?? 0, warmRing: warmRings[index] ?? 0, seed: seed * 16 + index })));
     const ns = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) * 1e6;
     const ops = results.reduce((s, r) => s + r.ops, 0);
     // The memory only grows: the largest size a worker saw at its end is the final one.

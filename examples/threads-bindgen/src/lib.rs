@@ -63,18 +63,7 @@ pub fn flush_cache() {
 /// invariant is broken.
 #[wasm_bindgen]
 pub fn heap_stat(which: u32) -> i32 {
-    let Ok(s) = A.validate() else {
-        return -1;
-    };
-    (match which {
-        0 => s.used_blocks,
-        1 => s.cached_blocks,
-        2 => s.free_blocks,
-        3 => s.heap_bytes,
-        4 => s.used_bytes,
-        5 => s.cached_bytes,
-        _ => return -1,
-    }) as i32
+    scenarios::heap_figure(&A, which)
 }
 
 /// Out of memory under contention: the blocks each thread holds, a list linked through their

@@ -78,18 +78,7 @@ pub extern "C" fn heap_check() -> i32 {
 /// 4 used bytes, 5 cached bytes; -1 if an invariant is broken.
 #[no_mangle]
 pub extern "C" fn heap_stat(which: u32) -> i32 {
-    let Ok(s) = A.validate() else {
-        return -1;
-    };
-    (match which {
-        0 => s.used_blocks,
-        1 => s.cached_blocks,
-        2 => s.free_blocks,
-        3 => s.heap_bytes,
-        4 => s.used_bytes,
-        5 => s.cached_bytes,
-        _ => return -1,
-    }) as i32
+    scenarios::heap_figure(&A, which)
 }
 
 /// Frees a block of this layout: the host frees an ended thread's stack and TLS block through

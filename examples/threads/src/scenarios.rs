@@ -326,3 +326,22 @@ pub fn churn(seed: u32, steps: u32, live: u32) -> u64 {
     }
     sum
 }
+
+/// One figure of a heap walk (`WallE::validate`, under the lock, the caller's cache checked too):
+/// 0 used blocks, 1 cached blocks (freed, held by a thread's cache or the heap's: neither used
+/// nor free), 2 free blocks, 3 heap bytes, 4 used bytes, 5 cached bytes; -1 if an invariant is
+/// broken. (Both example crates export it.)
+pub fn heap_figure(a: &wall_e::WallE, which: u32) -> i32 {
+    let Ok(s) = a.validate() else {
+        return -1;
+    };
+    (match which {
+        0 => s.used_blocks,
+        1 => s.cached_blocks,
+        2 => s.free_blocks,
+        3 => s.heap_bytes,
+        4 => s.used_bytes,
+        5 => s.cached_bytes,
+        _ => return -1,
+    }) as i32
+}

@@ -79,24 +79,29 @@ fn run<P: Policy>(heap: &mut Heap<HostMemory, P>, runs: u32, with_realloc: bool)
                 blocks[i] = (q, new_size, align);
             }
         }
-        if std::env::var_os("STATS").is_some() {
-            let s = heap.validate().expect("a valid heap");
-            eprintln!(
-                "live {live}: used {} blocks / {} B, free {} / {} B, cached {} / {} B, heap {} B",
-                s.used_blocks,
-                s.used_bytes,
-                s.free_blocks,
-                s.free_bytes,
-                s.cached_blocks,
-                s.cached_bytes,
-                s.heap_bytes
-            );
-        }
+        stats(heap, &format!("live {live}: "));
         for &(p, size, _) in &blocks[..live] {
             heap.deallocate_sized(p, size);
         }
     }
     moves
+}
+
+/// With `STATS` set: the heap walk's counts, after `what`.
+fn stats<P: Policy>(heap: &Heap<HostMemory, P>, what: &str) {
+    if std::env::var_os("STATS").is_some() {
+        let s = heap.validate().expect("a valid heap");
+        eprintln!(
+            "{what}used {} blocks / {} B, free {} / {} B, cached {} / {} B, heap {} B",
+            s.used_blocks,
+            s.used_bytes,
+            s.free_blocks,
+            s.free_bytes,
+            s.cached_blocks,
+            s.cached_bytes,
+            s.heap_bytes
+        );
+    }
 }
 
 /// bench/rust's `churn`: `setup_churn`, then `steps` steps; returns the sum of the addresses.
@@ -122,19 +127,7 @@ fn churn<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32) -> u64 {
         sum += q as u64;
         blocks[i] = (q, new_size);
     }
-    if std::env::var_os("STATS").is_some() {
-        let s = heap.validate().expect("a valid heap");
-        eprintln!(
-            "used {} blocks / {} B, free {} / {} B, cached {} / {} B, heap {} B",
-            s.used_blocks,
-            s.used_bytes,
-            s.free_blocks,
-            s.free_bytes,
-            s.cached_blocks,
-            s.cached_bytes,
-            s.heap_bytes
-        );
-    }
+    stats(heap, "");
     sum
 }
 

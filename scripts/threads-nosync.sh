@@ -25,12 +25,17 @@ perl -0pi -e 's/_locked: lock\.lock\(\),/_locked: {
                 LOCKS[NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) as usize % 1024].lock()
             },/' "$held"
 grep -q "LOCKS\[NEXT" "$held" || { echo "the mutation did not apply to src/per_thread.rs"; exit 1; }
-# Another package name, so that its output does not replace the real app's in the shared target dir.
-sed -i 's/^name = "threads-bindgen"/name = "threads-bindgen-nosync"/' "$copy/examples/threads-bindgen/Cargo.toml"
-(cd "$copy/examples/threads-bindgen" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
-  cargo +nightly build --release --quiet --target-dir "$root/target/examples-threads")
+# Builds the copy's examples/$1 (package $2) under another package name, so that its output
+# does not replace the real one's in the shared target dir, to target/nosync/<crate>.wasm.
+build_copy() {
+  local crate=${2//-/_}
+  sed -i "s/^name = \"$2\"/name = \"$2-nosync\"/" "$copy/examples/$1/Cargo.toml"
+  (cd "$copy/examples/$1" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
+    cargo +nightly build --release --quiet --target-dir "$root/target/examples-threads")
+  cp "$root/target/examples-threads/wasm32-unknown-unknown/release/${crate}_nosync.wasm" "$root/target/nosync/$crate.wasm"
+}
+build_copy threads-bindgen threads-bindgen
 wasm="$root/target/nosync/threads_bindgen.wasm"
-cp "$root/target/examples-threads/wasm32-unknown-unknown/release/threads_bindgen_nosync.wasm" "$wasm"
 cd "$root/pkg"
 out=$(WALL_E_THREADS_BINDGEN_WASM="$wasm" node --test --test-timeout=120000 test/walle-threads.test.js test/walle-threads-browser.test.js 2>&1 || true)
 echo "$out" | grep -E -A1 "^not ok|^ok|^# (pass|fail)|  error: " | grep -v -E "^# \\\\|^  ---|^--|duration_ms" || true
@@ -42,11 +47,8 @@ else
   exit 1
 fi
 if [ "${1:-}" = "--wasmtime" ]; then
-  sed -i 's/^name = "threads-example"/name = "threads-example-nosync"/' "$copy/examples/threads/Cargo.toml"
-  (cd "$copy/examples/threads" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
-    cargo +nightly build --release --quiet --target-dir "$root/target/examples-threads")
+  build_copy threads threads-example
   example="$root/target/nosync/threads_example.wasm"
-  cp "$root/target/examples-threads/wasm32-unknown-unknown/release/threads_example_nosync.wasm" "$example"
   cd "$root"
   out=$(WALL_E_THREADS_EXAMPLE_WASM="$example" cargo test --test threads_example 2>&1 || true)
   echo "$out" | grep -E "^test |panicked|test result" || true

@@ -6,12 +6,10 @@
 // /usr/bin/chromium (the system one; nothing is downloaded).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { chromiumPath, launchChromium, pkgDir } from "../testing/helpers.js";
+import { chromiumPath, pkgDir, servePages } from "../testing/helpers.js";
 
 const executablePath = chromiumPath;
 const files = {
@@ -24,38 +22,23 @@ const files = {
   "/testing/browser-worker.js": "text/javascript",
   "/testing/threads.html": "text/html",
 };
-let server;
+let close;
 let base;
 let browser;
 
 before(async () => {
   assert.ok(existsSync(join(pkgDir, "wall-e.threads.wasm")), "pkg/wall-e.threads.wasm is missing: `node scripts/build.mjs --threads`");
   assert.ok(existsSync(executablePath), `no Chromium at ${executablePath} (set CHROMIUM=/path/to/chromium)`);
-  server = createServer(async (req, res) => {
-    const url = new URL(req.url, "http://localhost");
-    const isolated = !url.pathname.startsWith("/plain/");
-    const path = isolated ? url.pathname : url.pathname.slice("/plain".length);
-    const type = files[path];
-    if (!type) {
-      res.writeHead(404).end();
-      return;
-    }
-    const headers = { "content-type": type, "cache-control": "no-store" };
-    if (isolated) {
-      headers["cross-origin-opener-policy"] = "same-origin";
-      headers["cross-origin-embedder-policy"] = "require-corp";
-      headers["cross-origin-resource-policy"] = "same-origin";
-    }
-    res.writeHead(200, headers).end(await readFile(join(pkgDir, path)));
-  });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await launchChromium(chromium);
+  // Under /plain/, the same files without the headers.
+  ({ base, browser, close } = await servePages(chromium, (pathname) => {
+    const isolated = !pathname.startsWith("/plain/");
+    const path = isolated ? pathname : pathname.slice("/plain".length);
+    return files[path] ? { file: join(pkgDir, path), type: files[path], isolated } : null;
+  }));
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise((ok) => (server ? server.close(ok) : ok()));
+  await close?.();
 });
 
 async function runPage(path) {

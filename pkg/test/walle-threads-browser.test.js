@@ -7,15 +7,13 @@
 // `WALL_E_THREADS_BINDGEN_WASM` points the test at another build of the app.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { chromiumPath, launchChromium, pkgDir } from "../testing/helpers.js";
+import { chromiumPath, pkgDir, servePages } from "../testing/helpers.js";
 import { buildApp } from "../testing/walle-build.js";
 
-let server;
+let close;
 let base;
 let browser;
 
@@ -29,28 +27,14 @@ before(async () => {
     "/app/threads_bindgen.js": [join(app, "threads_bindgen.js"), "text/javascript"],
     "/app/threads_bindgen_bg.wasm": [join(app, "threads_bindgen_bg.wasm"), "application/wasm"],
   };
-  server = createServer(async (req, res) => {
-    const file = files[new URL(req.url, "http://localhost").pathname];
-    if (!file) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": file[1],
-      "cache-control": "no-store",
-      "cross-origin-opener-policy": "same-origin",
-      "cross-origin-embedder-policy": "require-corp",
-      "cross-origin-resource-policy": "same-origin",
-    }).end(await readFile(file[0]));
-  });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await launchChromium(chromium);
+  ({ base, browser, close } = await servePages(chromium, (path) => {
+    const file = files[path];
+    return file ? { file: file[0], type: file[1], isolated: true } : null;
+  }));
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise((ok) => (server ? server.close(ok) : ok()));
+  await close?.();
 });
 
 async function runScenario(scenario, args, maxPages = 16384) {

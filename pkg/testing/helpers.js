@@ -37,3 +37,39 @@ export async function launchChromium(chromium) {
     timeout: 120_000,
   });
 }
+
+/** Serves files on 127.0.0.1 for a browser test and launches Chromium: `lookup(pathname)` gives
+ * `{ file, type, isolated }` (isolated: with the COOP/COEP headers that make SharedArrayBuffer
+ * exist) or null (404). Returns `{ base, browser, close }`. */
+export async function servePages(chromium, lookup) {
+  const { createServer } = await import("node:http");
+  const { readFile } = await import("node:fs/promises");
+  const server = createServer(async (req, res) => {
+    const found = lookup(new URL(req.url, "http://localhost").pathname);
+    if (!found) {
+      res.writeHead(404).end();
+      return;
+    }
+    const headers = { "content-type": found.type, "cache-control": "no-store" };
+    if (found.isolated) {
+      headers["cross-origin-opener-policy"] = "same-origin";
+      headers["cross-origin-embedder-policy"] = "require-corp";
+      headers["cross-origin-resource-policy"] = "same-origin";
+    }
+    res.writeHead(200, headers).end(await readFile(found.file));
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  let browser;
+  try {
+    browser = await launchChromium(chromium);
+  } catch (e) {
+    server.close();
+    throw e;
+  }
+  const close = async () => {
+    await browser.close();
+    await new Promise((ok) => server.close(ok));
+  };
+  return { base, browser, close };
+}

@@ -19,7 +19,8 @@ pub trait Classes {
     const CLASSES: usize;
     /// No list is non-empty.
     const EMPTY: Self;
-    /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8).
+    /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8);
+    /// flags in its low 3 bits change nothing (a size word may be passed as it is).
     fn class_of(eff: u32) -> usize;
     /// The head of the list of `class` (0 if empty). `class` is below `CLASSES`.
     fn head(&self, class: usize) -> u32;

@@ -95,7 +95,7 @@
 use core::marker::PhantomData;
 
 use crate::block::{
-    aligned_gap, effective, fits, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
+    aligned_gap, effective, fits, free_eff, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
     PREV_FREE,
 };
 use crate::cache::{bin_for, class_need, CacheBins, FINE_MAX};
@@ -700,7 +700,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 };
                 if let Some(class) = found {
                     let head = self.lists.head(class);
-                    let eff = self.eff(head);
+                    let eff = free_eff(self.size_word(head));
                     debug_assert!(fits(eff, need));
                     // SAFETY: `head` heads the list of `class`, and fits.
                     return unsafe { self.take_listed(head, class, eff, need) };
@@ -773,7 +773,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     fn class_fitting(&self, class: usize, need: u32) -> Option<usize> {
         let mut class = class;
         while let Some(found) = self.lists.first_at_or_above(class) {
-            if fits(self.eff(self.lists.head(found)), need) {
+            if fits(free_eff(self.size_word(self.lists.head(found))), need) {
                 return Some(found);
             }
             class = found + 1;
@@ -1107,11 +1107,17 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return None;
         }
         let next_word = self.size_word(next);
-        let next_eff = next_word & !FLAGS;
-        if next_word & FREE == 0 || eff + HEADER + next_eff < need {
+        if next_word & FREE == 0 {
             return None;
         }
-        let total = eff + HEADER + next_eff;
+        let next_eff = free_eff(next_word);
+        // The neighbour with its header, computed once (`next_word + 7`: 2 bytes less in the
+        // size-tuned module than the sum written twice).
+        let joined = HEADER + next_eff;
+        let total = eff + joined;
+        if total < need {
+            return None;
+        }
         // SAFETY: `next` is a free block of this heap (its FREE flag, I1).
         unsafe {
             if P::KEEP_LIST_PLACE && total - need >= MIN_FREE_BLOCK {
@@ -1125,9 +1131,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 );
                 return Some(need | (word & PREV_FREE));
             }
-            self.unlink(next, next_eff);
+            self.unlink(next, next_word);
         }
-        Some(word + HEADER + next_eff)
+        Some(word + joined)
     }
 
     /// Gives the used block at `header` the size word `word` (`total` bytes of payload, and
@@ -1155,19 +1161,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
     }
 
-    /// Clears `PREV_FREE` on the block after the used block at `header` (payload `eff`), unless
-    /// that is `top`.
+    /// Clears `PREV_FREE` on the block after the used block at `header` (payload `eff`), or
+    /// on the word at `top + 4` when the block ends at `top`: that word is the current region's
+    /// (`top <= limit`), zero above the fresh mark (I6) and so left zero, and nothing reads it
+    /// before a block is carved there, whose size word is written then. (No test for `top`:
+    /// 10 bytes less in the size-tuned module.)
     ///
     /// # Safety
     /// `header` is a block of this heap of `eff` bytes.
     #[inline(always)]
     unsafe fn clear_prev_free(&mut self, header: u32, eff: u32) {
         let next = header + HEADER + eff;
-        if next != self.top {
-            let next_word = self.size_word(next);
-            // SAFETY: below `top`, a block ends where the next block or a marker starts (I1).
-            unsafe { self.set_size_word(next, next_word & !PREV_FREE) };
-        }
+        let next_word = self.size_word(next);
+        // SAFETY: below `top`, a block ends where the next block or a marker starts (I1); at
+        // `top`, the word lies in the current region's room (see above).
+        unsafe { self.set_size_word(next, next_word & !PREV_FREE) };
     }
 
     /// **Merging:** makes the block at `start` free, `word` its size word (effective size, and
@@ -1226,14 +1234,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.set_size_word(start, word | FREE);
             }
             if word & PREV_FREE != 0 {
-                let prev_eff = self.footer_before(start) & !FLAGS;
+                let footer = self.footer_before(start);
+                let prev_eff = free_eff(footer);
                 head = start - HEADER - prev_eff;
                 total += HEADER + prev_eff;
                 if P::KEEP_LIST_PLACE {
                     kept = head;
                     kept_eff = prev_eff;
                 } else {
-                    self.unlink(head, prev_eff);
+                    self.unlink(head, footer);
                 }
             }
             // (Under `INLINE_FAST_PATHS`, `release` took this case for a block with no free
@@ -1247,13 +1256,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
             let next_word = self.size_word(next);
             if next_word & FREE != 0 {
-                let next_eff = next_word & !FLAGS;
+                let next_eff = free_eff(next_word);
                 total += HEADER + next_eff;
                 if P::KEEP_LIST_PLACE && kept == 0 {
                     kept = next;
                     kept_eff = next_eff;
                 } else {
-                    self.unlink(next, next_eff);
+                    self.unlink(next, next_word);
                 }
             } else {
                 self.set_size_word(next, next_word | PREV_FREE);
@@ -1338,10 +1347,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
         self.lists.push_head(class, header);
     }
 
-    /// Takes the free block at `header` out of its list (or stops it being the spare).
+    /// Takes the free block at `header` out of its list (or stops it being the spare). `eff` is
+    /// its effective size, or its size word: the class ignores the flags (`Classes::class_of`),
+    /// and callers that hold the word save the mask (3 bytes each in the size-tuned module).
     ///
     /// # Safety
-    /// `header` is a free block of this heap of `eff` bytes, listed or the spare.
+    /// `header` is a free block of this heap of `eff` bytes (with or without `FREE`), listed or
+    /// the spare.
     unsafe fn unlink(&mut self, header: u32, eff: u32) {
         if P::SPARE && header == self.spare {
             self.spare = 0;

@@ -96,12 +96,14 @@ function foldStart(module) {
     const [op, cond, body] = n;
     if (op === "if" && n.length === 3 && Array.isArray(cond) && cond[0] === "i32.eqz" && Array.isArray(cond[1]) &&
       cond[1][0] === "global.get" && Array.isArray(body) && body[0] === "block") {
+      // The sets, then a `br` back to the loop's start (a start inside the growth loop) or
+      // nothing (a start ahead of it, under `Source::INITIAL_HOLDS_A_REGION`).
       const items = body.slice(1);
-      const sets = items.slice(0, -1);
       const last = items[items.length - 1];
+      const br = Array.isArray(last) && last[0] === "br" && last.length === 2;
+      const sets = br ? items.slice(0, -1) : items;
       const constSet = (c) => Array.isArray(c) && c[0] === "global.set" && isConst(c[2]) && +c[2][1] !== 0;
-      if (sets.length && sets.every(constSet) && Array.isArray(last) && last[0] === "br" && last.length === 2 &&
-        sets.some((c) => c[1] === cond[1][1])) {
+      if (sets.length && sets.every(constSet) && sets.some((c) => c[1] === cond[1][1])) {
         found.push({ parent, k, sets });
       }
     }
@@ -110,6 +112,12 @@ function foldStart(module) {
   module.filter((n) => Array.isArray(n) && n[0] === "func").forEach((f) => walk(f, null, 0));
   if (found.length !== 1) return null;
   const { parent, k, sets } = found[0];
+  // The start takes a region from `first` to `limit + 8` (the lowest and highest values): it
+  // must hold a block and its end marker (`Source::INITIAL_HOLDS_A_REGION` promises it).
+  const values = sets.map((c) => +c[2][1] >>> 0);
+  if (Math.max(...values) - Math.min(...values) < 16) {
+    throw new Error(`small-post: the initial range ${Math.min(...values)}..${Math.max(...values) + 8} holds no region`);
+  }
   parent.splice(k, 1, ["nop"]);
   const inits = new Map(sets.map((c) => [c[1], c[2][1]]));
   for (const g of module) {

@@ -1502,12 +1502,23 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, bytes: u32) -> bool {
+        // A start that cannot fail comes first, out of the loop (its own `if`, with constants
+        // only in the module: scripts/small-post.mjs evaluates it at build time).
+        if S::INITIAL_HOLDS_A_REGION && self.first == 0 {
+            self.start();
+        }
         loop {
-            let room = self.limit - self.top;
+            // (Volatile reads, only a hint to the compiler: LLVM would keep `top` and `limit`
+            // in locals through the loop, which costs more code than reading them again: 6
+            // bytes in the size-tuned module, where they are wasm globals.)
+            // SAFETY: reads of initialised, aligned fields of `self`.
+            let room = unsafe {
+                core::ptr::read_volatile(&self.limit) - core::ptr::read_volatile(&self.top)
+            };
             if bytes <= room {
                 return true;
             }
-            if self.first == 0 && self.start() {
+            if !S::INITIAL_HOLDS_A_REGION && self.first == 0 && self.start() {
                 continue;
             }
             // Extending the region needs the shortfall; a new region needs its marker's 8 bytes
@@ -1527,7 +1538,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.limit = limit;
                 continue;
             }
-            if self.limit != 0 {
+            if S::INITIAL_HOLDS_A_REGION || self.limit != 0 {
                 self.close_region(start);
             } else {
                 self.first = start;
@@ -1542,12 +1553,17 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Takes the memory the source had before any growth, unless it is too small to hold a
-    /// block and a marker (then the heap starts in grown memory).
+    /// block and a marker (then the heap starts in grown memory). (Out of line: under
+    /// `INITIAL_HOLDS_A_REGION` it is then a function of constants alone, which the size-tuned
+    /// module's build evaluates, scripts/small-post.mjs.)
+    #[cold]
+    #[inline(never)]
     fn start(&mut self) -> bool {
         let (start, end) = self.source.initial();
         let start = (start as u64 + 7) & !7;
         let end = end as u64 & !7;
-        if start != 0 && start + 24 <= end {
+        debug_assert!(!S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end));
+        if S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end) {
             let start = start as u32;
             self.first = start;
             self.top = start;

@@ -18,7 +18,7 @@ use crate::classes::Classes;
 #[repr(C)]
 pub struct PowersOfTwo {
     bits: u32,
-    heads: [u32; 32],
+    heads: [u32; 64],
 }
 
 impl Classes for PowersOfTwo {
@@ -27,7 +27,7 @@ impl Classes for PowersOfTwo {
     const CLASSES: usize = 32;
     const EMPTY: Self = PowersOfTwo {
         bits: 0,
-        heads: [0; 32],
+        heads: [0; 64],
     };
 
     #[inline(always)]
@@ -37,12 +37,12 @@ impl Classes for PowersOfTwo {
 
     #[inline(always)]
     fn head(&self, class: usize) -> u32 {
-        self.heads[class & 31]
+        self.heads[class & 63]
     }
 
     #[inline(always)]
     fn set_head(&mut self, class: usize, head: u32) {
-        self.heads[class & 31] = head;
+        self.heads[class & 63] = head;
         // Without a branch: the class's bit is cleared if `head` is 0 (a branch made LLVM write
         // the head twice, 14 bytes more).
         self.bits &= !(((head == 0) as u32) << (class & 31));
@@ -50,7 +50,7 @@ impl Classes for PowersOfTwo {
 
     #[inline(always)]
     fn push_head(&mut self, class: usize, head: u32) {
-        self.heads[class & 31] = head;
+        self.heads[class & 63] = head;
         self.bits |= 1 << (class & 31);
     }
 
@@ -64,11 +64,14 @@ impl Classes for PowersOfTwo {
     /// (`class` is at most 32, which finds nothing.)
     #[inline(always)]
     fn first_at_or_above(&self, class: usize) -> Option<usize> {
-        let above = self.bits.checked_shr(class as u32).unwrap_or(0);
+        // The bits from `class` up, by a mask shifted in two steps, each below 32 (`class` is
+        // at least 1: no block is smaller than 8 bytes), not in one that must be tested for
+        // 32; their `ctz` is the class found, at most 32, which indexes the heads with no mask.
+        let above = self.bits & ((u32::MAX << 1) << ((class as u32 - 1) & 31));
         if above == 0 {
             return None;
         }
-        Some(class + above.trailing_zeros() as usize)
+        Some(above.trailing_zeros() as usize)
     }
 
     #[inline(always)]

@@ -77,7 +77,10 @@ pub(crate) fn fits(eff: u32, need: u32) -> bool {
 /// it, where a mask of the flags stays (3 bytes a use in the size-tuned module).
 #[inline(always)]
 pub(crate) fn free_eff(word: u32) -> u32 {
-    debug_assert!(word & FLAGS == FREE, "not a free block's size word: {word:#x}");
+    debug_assert!(
+        word & FLAGS == FREE,
+        "not a free block's size word: {word:#x}"
+    );
     word - FREE
 }
 

@@ -35,7 +35,8 @@ pub trait Classes {
     /// Whether every block from [`Classes::above`] up does serve the request (then the first
     /// non-empty class found there needs no check).
     const ABOVE_FITS: bool;
-    /// The first class at or above `class` whose list may be non-empty, or `None`.
+    /// The first class at or above `class` whose list may be non-empty, or `None`. `class` is
+    /// at least 1: no block is in class 0 (every block holds 8 bytes or more).
     fn first_at_or_above(&self, class: usize) -> Option<usize>;
     /// False when every list is empty.
     fn any(&self) -> bool;

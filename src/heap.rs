@@ -95,8 +95,8 @@
 use core::marker::PhantomData;
 
 use crate::block::{
-    aligned_gap, effective, fits, free_eff, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
-    PREV_FREE,
+    aligned_gap, effective, fits, free_eff, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST,
+    MIN_FREE_BLOCK, PREV_FREE,
 };
 use crate::cache::{bin_for, class_need, CacheBins, FINE_MAX};
 use crate::classes::Classes;
@@ -544,35 +544,59 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 return 0;
             };
             let need = Self::need_of(rounded);
-            if old != 0 {
-                let eff = self.eff(header);
-                // (Against the request rounded to 8, not to its cache class: I5; and a block
-                // that holds the request but not its class, as one the out-of-memory fallback
-                // or an aligned placement made, stays: a shrink never moves, the fuzzer's find.)
-                if P::HEADROOM && rounded <= eff && eff - rounded <= rounded / 4 {
-                    // A slack within 125% stays (I5): a string growing into its headroom does no
-                    // list work.
-                    // SAFETY: `header` is a used block (checked above).
-                    unsafe { self.set_logical(header, size) };
-                    return p;
-                }
-                // SAFETY: `header` is a used block (checked above).
-                if let Some(word) = unsafe { self.resize_in_place(header, need) } {
-                    // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
-                    unsafe {
-                        self.trim(header, word, need);
-                        self.set_logical(header, size);
+            if P::ONE_ENTRY && align <= 8 {
+                // One placement for every case: the block itself resized in place, else a
+                // listed block, else room at the top (`place`); then one `trim` and one store
+                // of the logical size (13 bytes less in the size-tuned module than a `trim`
+                // and a store on each path).
+                let (found, word) = 'placed: {
+                    if old != 0 {
+                        // SAFETY: `header` is a used block (checked above).
+                        if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                            break 'placed (header, word);
+                        }
                     }
+                    let Some(placed) = self.place(need) else {
+                        return 0;
+                    };
+                    placed
+                };
+                // SAFETY: `found` is this heap's, to be a used block of `word`'s bytes (and
+                // flag), the bytes after it a block, a marker or `top`.
+                unsafe {
+                    self.trim(found, word, need);
+                    self.set_logical(found, size);
+                }
+                if found == header {
                     return p;
                 }
-            }
-            // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
-            // from `take` here; else from `allocate_aligned`, where a block that grows by a little
-            // gets headroom for the next little growths (strings built piecemeal; not vectors that
-            // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
-            let q = if P::ONE_ENTRY && align <= 8 {
-                self.take_for(need, size)
+                found + HEADER
             } else {
+                if old != 0 {
+                    let eff = self.eff(header);
+                    // (Against the request rounded to 8, not to its cache class: I5; and a block
+                    // that holds the request but not its class, as one the out-of-memory fallback
+                    // or an aligned placement made, stays: a shrink never moves, the fuzzer's find.)
+                    if P::HEADROOM && rounded <= eff && eff - rounded <= rounded / 4 {
+                        // A slack within 125% stays (I5): a string growing into its headroom does no
+                        // list work.
+                        // SAFETY: `header` is a used block (checked above).
+                        unsafe { self.set_logical(header, size) };
+                        return p;
+                    }
+                    // SAFETY: `header` is a used block (checked above).
+                    if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                        // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
+                        unsafe {
+                            self.trim(header, word, need);
+                            self.set_logical(header, size);
+                        }
+                        return p;
+                    }
+                }
+                // A new block from `allocate_aligned`, where a block that grows by a little gets
+                // headroom for the next little growths (strings built piecemeal; not vectors that
+                // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
                 // (8 bytes less where the cache's classes may round the request up by 8.)
                 let grain = if Self::caches() && size < Self::CACHED_MAX {
                     16
@@ -589,17 +613,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 if q == 0 && headroom != 0 {
                     q = self.allocate_moved(size, align, true);
                 }
-                if q != 0 {
-                    // SAFETY: `q` is the used block just placed (with headroom: its size is
-                    // `size`).
-                    unsafe { self.set_logical(q - HEADER, size) };
+                if q == 0 {
+                    return 0;
                 }
+                // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
+                unsafe { self.set_logical(q - HEADER, size) };
                 q
-            };
-            if q == 0 {
-                return 0;
             }
-            q
         };
         if old != 0 {
             let keep = old.min(size);
@@ -734,6 +754,29 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
             self.bump(need, 0)
         }
+    }
+
+    /// Under `ONE_ENTRY`, a block for `need` bytes not yet split: the head of the first class
+    /// from the own one up that fits, unlinked, else room at `top` (growing memory); its header
+    /// and its size word for [`Heap::trim`] (the payload it spans; no flag: a free block's left
+    /// neighbour is used, I2), or `None` when memory cannot grow. (An `Option`, not a header
+    /// 0: the caller then tests for it on that path alone, 5 bytes less in the size-tuned
+    /// module.)
+    #[inline(always)]
+    fn place(&mut self, need: u32) -> Option<(u32, u32)> {
+        if let Some(class) = self.class_fitting(class_of::<P>(need), need) {
+            let head = self.lists.head(class);
+            let word = self.size_word(head);
+            // SAFETY: `head` heads the list of `class`.
+            unsafe { self.unlink(head, word) };
+            return Some((head, free_eff(word)));
+        }
+        if !self.ensure(HEADER + need) {
+            return None;
+        }
+        let header = self.top;
+        self.set_top(header + HEADER + need);
+        Some((header, need))
     }
 
     /// Carves a large block of `need` bytes at `top`, off a page edge where the room allows
@@ -1593,8 +1636,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             } else {
                 (self.top, 0)
             };
-            // `next - marker - 8` is a multiple of 8: the flags go in its low bits.
-            self.set_size_word(marker, (next - marker - HEADER) | LAST | flag);
+            // `next - marker - 8` is a multiple of 8: the flags go in its low bits, added (a
+            // subtraction of 4 in the size-tuned module: 3 bytes less than `| LAST`).
+            self.set_size_word(marker, next - marker - HEADER + (LAST | flag));
         }
     }
 }

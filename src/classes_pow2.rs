@@ -44,8 +44,10 @@ impl Classes for PowersOfTwo {
     fn set_head(&mut self, class: usize, head: u32) {
         self.heads[class & 63] = head;
         // Without a branch: the class's bit is cleared if `head` is 0 (a branch made LLVM write
-        // the head twice, 14 bytes more).
-        self.bits &= !(((head == 0) as u32) << (class & 31));
+        // the head twice, 14 bytes more); flipped, as the list was non-empty, so set (3 bytes
+        // less than a mask).
+        debug_assert!(self.is_marked(class));
+        self.bits ^= ((head == 0) as u32) << (class & 31);
     }
 
     #[inline(always)]

@@ -639,8 +639,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (Inlined, so the `Option` never goes through memory.)
     #[inline(always)]
     pub(crate) fn used_block(&self, p: u32) -> Option<u32> {
-        // (`p > first` is `p >= first + 8` for an 8-aligned `p`: 3 bytes less.)
-        if p & 7 != 0 || p <= self.first || p >= self.top {
+        // (`p > first` is `p >= first + 8` for an 8-aligned `p`: 3 bytes less; `top` first: 1 less.)
+        if p >= self.top || p & 7 != 0 || p <= self.first {
             return None;
         }
         let header = p - HEADER;

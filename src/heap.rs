@@ -95,7 +95,7 @@
 use core::marker::PhantomData;
 
 use crate::block::{
-    aligned_gap, effective, fits, free_eff, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST,
+    aligned_gap, effective, fits, fits_without_tail, free_eff, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST,
     MIN_FREE_BLOCK, PREV_FREE,
 };
 use crate::cache::{bin_for, class_need, CacheBins, FINE_MAX};
@@ -816,7 +816,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     fn class_fitting(&self, class: usize, need: u32) -> Option<usize> {
         let mut class = class;
         while let Some(found) = self.lists.first_at_or_above(class) {
-            if fits(free_eff(self.size_word(self.lists.head(found))), need) {
+            let eff = free_eff(self.size_word(self.lists.head(found)));
+            if (P::TAIL_OF_8 && fits(eff, need)) || fits_without_tail(eff, need) {
                 return Some(found);
             }
             class = found + 1;

@@ -44,6 +44,10 @@ pub trait Tuning: 'static {
     /// Linking and unlinking write a missing neighbour's link into the block's own words
     /// rather than branch (no mispredicted branch); with branches the code is smaller.
     const BRANCHLESS_LINKS: bool;
+    /// A search may take a free block 8 bytes larger than a request of 32 bytes or more (the
+    /// 125% rule allows it, [`crate::block::fits`]); without, it takes only a block that equals
+    /// the request or splits (fewer instructions: 6 bytes in the size-tuned module).
+    const TAIL_OF_8: bool;
     /// The cache of freed small blocks in front of the heap (cache.rs, I8): `Bins` of the
     /// effective sizes it caches, or `NoCache` (no bytes, no code).
     type Cache: CacheBins;
@@ -78,6 +82,7 @@ impl<P: Policy> Tuning for Traced<P> {
     const ONE_ENTRY: bool = P::ONE_ENTRY;
     const INLINE_FAST_PATHS: bool = P::INLINE_FAST_PATHS;
     const BRANCHLESS_LINKS: bool = P::BRANCHLESS_LINKS;
+    const TAIL_OF_8: bool = P::TAIL_OF_8;
     const LARGE_OFF_EDGE: bool = P::LARGE_OFF_EDGE;
     // No cache: a cached block handed out again would get no new sequence number, and the
     // traced build is for seeing every block as the heap holds it.
@@ -106,6 +111,7 @@ impl Tuning for Fast {
     const ONE_ENTRY: bool = false;
     const INLINE_FAST_PATHS: bool = true;
     const BRANCHLESS_LINKS: bool = true;
+    const TAIL_OF_8: bool = true;
     // Large blocks 256 KiB-4 MiB, a byte written per 4 KiB (make bench-rust, Node): 3,330 ->
     // ~1,900 ns a block, talc's time; at most 264 bytes of gap, a free block (docs/large-blocks.md).
     const LARGE_OFF_EDGE: bool = true;
@@ -140,6 +146,7 @@ impl Tuning for Small {
     const ONE_ENTRY: bool = true;
     const INLINE_FAST_PATHS: bool = false;
     const BRANCHLESS_LINKS: bool = false;
+    const TAIL_OF_8: bool = false;
     const LARGE_OFF_EDGE: bool = false;
     type Cache = NoCache;
     const CACHE_CAP: u32 = 0;

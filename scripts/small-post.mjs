@@ -193,7 +193,7 @@ const [input, output] = process.argv.slice(2);
 const module = parse(readFileSync(input, "utf8"));
 const g = globalize(module);
 const started = g.used ? foldStart(module) : null;
-const unguarded = unguardCopy(module);
+const unguarded = process.env.UNGUARD ? unguardCopy(module) : false;
 const thunks = skipThunks(module);
 writeFileSync(output, print(module) + "\n");
 console.log(

@@ -622,7 +622,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
         };
         if old != 0 {
-            let keep = old.min(size);
+            // A block moves only to grow (`resize_in_place` takes every shrink): all of it is
+            // kept, or nothing when freeing (`ONE_ENTRY`, `q` 0). (Not `old.min(size)`, and a
+            // mask, not a branch: 3 bytes less in the size-tuned module.)
+            debug_assert!(size == 0 || size > old);
+            let keep = old & ((size != 0) as u32).wrapping_neg();
             // SAFETY: `q` is a new used block, distinct from the old one, which is still used;
             // both hold at least `keep` bytes (none when freeing).
             unsafe {

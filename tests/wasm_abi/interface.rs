@@ -134,8 +134,11 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
 /// lists (+44: ×1.53 -> ×1.31 the best peer's time under wasmtime, and ×1.58 -> ×1.21 as
 /// Rust programs meet it in Node) and the heap's start evaluated at build time (-21, and -3
 /// for a test the bitmap made useless) to 1,149 (docs/module.md): the budget is that, above
-/// 1,129 and not yet the goal.
-pub(crate) const SMALL_BUDGET: usize = 1_149;
+/// 1,129 and not yet the goal. Then (docs/design.md, "Since then") the placements of
+/// `reallocate` through one `trim`, free sizes read as `word - FREE`, the start ahead of the
+/// growth loop, a 64-word list of heads, a search that takes no 8-byte tail and the copy's
+/// zero-length test dropped at build time took it to 1,021: the budget is the goal.
+pub(crate) const SMALL_BUDGET: usize = 1_024;
 
 #[test]
 pub(crate) fn small_module_is_within_its_budget() {

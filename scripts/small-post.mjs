@@ -12,8 +12,6 @@
 //   class) stay in memory.
 // - then the heap's lazy start (`if first == 0`: take the initial memory, all constants) is
 //   evaluated here: the globals start with those values and the test goes (21 bytes).
-// - reallocate's copy loses LLVM's test for a copy of nothing (`unguardCopy`: both addresses are
-//   inside the memory even then).
 // - an exported function that only passes its parameters on to another function of the same
 //   type is replaced in the export by that function (the thunk is then dropped).
 //   node scripts/small-post.mjs in.wat out.wat   (prints what it did)
@@ -85,11 +83,14 @@ function globalize(module) {
   return { used: [...used] };
 }
 
-/** The heap's lazy start (`Heap::start`, inlined into `grow`): `if first == 0 { limit = L;
- * top = first = T; continue }`, every value a constant (the linker's `__heap_base` and the
- * initial memory's end), evaluated here once and for all, as wasm-ctor-eval would: the globals
- * start with those values and the test goes. Sound because the heap sets `first` only there
- * and when memory first grows (to a page start, never 0), so after the start it is never 0.
+/** The heap's lazy start (`Heap::start`, inlined into `grow` by wasm-opt): `if first == 0 {
+ * limit = L; top = first = T }` ahead of the growth loop (the module's source promises its
+ * initial range holds a region, `Source::INITIAL_HOLDS_A_REGION`; the same with `continue` at
+ * the end inside the loop otherwise), every value a constant (the linker's `__heap_base` and
+ * the initial memory's end), evaluated here once and for all, as wasm-ctor-eval would: the
+ * globals start with those values and the test goes (and with it the only write of `first`,
+ * which wasm-opt then folds to a constant). Sound because the heap sets `first` only there and
+ * when memory first grows (to a page start, never 0), so after the start it is never 0.
  * Returns the globals so initialised, or null when the pattern is not there exactly once. */
 function foldStart(module) {
   const found = [];
@@ -128,43 +129,6 @@ function foldStart(module) {
   return [...inits].map(([g, v]) => `${g.slice(2)}=${v}`);
 }
 
-/** The module's one `memory.copy` (reallocate's move) without the test for a copy of nothing
- * that LLVM puts around it (`if (local.tee $n LEN) (memory.copy A B (local.get $n))`: a
- * memory.copy traps on an address past the memory even for 0 bytes, a memcpy does not). Sound
- * here: that copy goes from a block's payload to a new block's, or, when freeing, 0 bytes to
- * address 0, both inside the memory (4-7 bytes). Only when the module has exactly one
- * memory.copy in exactly that shape; returns whether it did. */
-function unguardCopy(module) {
-  let copies = 0;
-  const found = [];
-  const count = (n) => {
-    if (!Array.isArray(n)) return;
-    if (n[0] === "memory.copy") copies++;
-    n.forEach(count);
-  };
-  count(module);
-  const isGet = (n) => Array.isArray(n) && n[0] === "local.get" && n.length === 2;
-  const walk = (n) => {
-    if (!Array.isArray(n)) return;
-    n.forEach((c, k) => {
-      if (Array.isArray(c) && c[0] === "if" && c.length === 3) {
-        const [, cond, body] = c;
-        if (Array.isArray(cond) && cond[0] === "local.tee" && cond.length === 3 && Array.isArray(body) &&
-          body[0] === "memory.copy" && body.length === 4 && isGet(body[1]) && isGet(body[2]) && isGet(body[3]) &&
-          body[3][1] === cond[1] && body[1][1] !== cond[1] && body[2][1] !== cond[1]) {
-          found.push({ parent: n, k, copy: ["memory.copy", body[1], body[2], cond] });
-        }
-      }
-      walk(c);
-    });
-  };
-  walk(module);
-  if (copies !== 1 || found.length !== 1) return false;
-  const { parent, k, copy } = found[0];
-  parent.splice(k, 1, copy);
-  return true;
-}
-
 /** Points exports at the functions their thunks call; returns the names redirected. */
 function skipThunks(module) {
   const funcs = new Map(module.filter((n) => Array.isArray(n) && n[0] === "func").map((f) => [f[1], f]));
@@ -193,13 +157,11 @@ const [input, output] = process.argv.slice(2);
 const module = parse(readFileSync(input, "utf8"));
 const g = globalize(module);
 const started = g.used ? foldStart(module) : null;
-const unguarded = process.env.UNGUARD ? unguardCopy(module) : false;
 const thunks = skipThunks(module);
 writeFileSync(output, print(module) + "\n");
 console.log(
   "small-post: " +
     (g.used ? `statics at ${g.used.sort((a, b) => a - b).join(", ")} as globals` : `statics kept in memory (${g.escaped} used otherwise)`) +
     `; start folded: ${started ? started.join(", ") : "no"}` +
-    `; copy unguarded: ${unguarded ? "yes" : "no"}` +
     `; exports without thunks: ${thunks.join(", ") || "none"}`,
 );

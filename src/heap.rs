@@ -81,7 +81,9 @@
 //!
 //! A request is served by [`Heap::take`]: the head of its own class if it [`fits`], a closer
 //! fit among the next few of that class (`FIT_LOOKS`), the spare (`SPARE`), the first class
-//! above whose head fits, else the top (growing memory, [`Heap::ensure`]). Every block shrunk
+//! above whose head fits, else the top (growing memory, [`Heap::ensure`]); under `ONE_ENTRY`,
+//! by [`Heap::place`] (the first class whose head fits, else the top) and one `trim`, which
+//! `reallocate` shares with its in-place paths. Every block shrunk
 //! or split ends in [`Heap::trim`]; every path that frees memory ends in [`Heap::release`],
 //! which merges with both neighbours or gives the block back to `top`. Every pointer from a
 //! caller passes [`Heap::used_block`] first.
@@ -669,6 +671,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// written), or 0: see the module's "Paths".
     #[inline]
     fn take(&mut self, need: u32) -> u32 {
+        if P::ONE_ENTRY {
+            // The one-entry policy's placement, as `reallocate` makes it: `place`, then `trim`.
+            let Some((found, word)) = self.place(need) else {
+                return 0;
+            };
+            // SAFETY: `place` gave a block of `word`'s bytes, this heap's, to be a used block.
+            unsafe { self.trim(found, word, need) };
+            return found;
+        }
         let listed = self.lists.any();
         // Nothing free (stack-like use gives every block back to the top): bump at once. (Not
         // tested in the size-tuned module: its search finds an empty bitmap at once, and the
@@ -911,15 +922,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         debug_assert!(self.lists.head(class) == found && fits(eff, need));
         // SAFETY: `found` is a listed free block of `eff` bytes; `rest` lies inside it.
         unsafe {
-            if !P::KEEP_LIST_PLACE && !P::SPARE {
-                // The plain way, with the least code: unlinked, then split by the one `trim`
-                // (its left neighbour is used: I2). (Through `unlink`, which finds the class
-                // again: `unlink_from` then has one caller, 17 bytes less in the size-tuned
-                // module.)
-                self.unlink(found);
-                self.trim(found, eff, need);
-                return found;
-            }
             if eff - need < MIN_FREE_BLOCK {
                 self.pop(found, class, eff);
                 return found;

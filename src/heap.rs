@@ -654,11 +654,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let header = p - HEADER;
         let word = self.size_word(header);
-        let eff = word & !FLAGS;
-        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
+        // With `FREE` and `LAST` clear, `word` is the effective size (a multiple of 8) plus 0
+        // or `PREV_FREE` (2), and `top - p` a multiple of 8: `word - 3 >= top - p` exactly when
+        // the block is empty (it wraps: an all-zero "header" inside a payload; no block is
+        // empty) or ends past `top` (3 bytes less in the size-tuned module than `eff - 1`).
         if word & (FREE | LAST) != 0
-            || eff.wrapping_sub(1) >= self.top - p
-            || self.logical(header) > eff
+            || word.wrapping_sub(3) >= self.top - p
+            || self.logical(header) > word & !FLAGS
         {
             return None;
         }

@@ -134,7 +134,7 @@ const CACHE_CAP: u32 = 1024;
 /// once and out of line (`release`, `ensure`), links written with branches, a search that takes
 /// no 8-byte tail: pkg/wall-e.small.wasm 1,363 -> 1,129 bytes, step by step in docs/design.md,
 /// then 1,149 with the bitmap (docs/module.md, "The size-tuned module: what each byte buys"),
-/// then 1,022 (docs/design.md, "Since then").
+/// then 1,020 (docs/design.md, "Since then").
 pub struct Small;
 
 impl Tuning for Small {

@@ -45,7 +45,7 @@ pub trait Tuning: 'static {
     /// rather than branch (no mispredicted branch); with branches the code is smaller.
     const BRANCHLESS_LINKS: bool;
     /// A search may take a free block 8 bytes larger than a request of 32 bytes or more (the
-    /// 125% rule allows it, [`crate::block::fits`]); without, it takes only a block that equals
+    /// 125% rule allows it, `block::fits`); without, it takes only a block that equals
     /// the request or splits (fewer instructions: 6 bytes in the size-tuned module).
     const TAIL_OF_8: bool;
     /// The cache of freed small blocks in front of the heap (cache.rs, I8): `Bins` of the

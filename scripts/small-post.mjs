@@ -83,11 +83,14 @@ function globalize(module) {
   return { used: [...used] };
 }
 
-/** The heap's lazy start (`Heap::start`, inlined into `grow`): `if first == 0 { limit = L;
- * top = first = T; continue }`, every value a constant (the linker's `__heap_base` and the
- * initial memory's end), evaluated here once and for all, as wasm-ctor-eval would: the globals
- * start with those values and the test goes. Sound because the heap sets `first` only there
- * and when memory first grows (to a page start, never 0), so after the start it is never 0.
+/** The heap's lazy start (`Heap::start`, inlined into `grow` by wasm-opt): `if first == 0 {
+ * limit = L; top = first = T }` ahead of the growth loop (the module's source promises its
+ * initial range holds a region, `Source::INITIAL_HOLDS_A_REGION`; the same with `continue` at
+ * the end inside the loop otherwise), every value a constant (the linker's `__heap_base` and
+ * the initial memory's end), evaluated here once and for all, as wasm-ctor-eval would: the
+ * globals start with those values and the test goes (and with it the only write of `first`,
+ * which wasm-opt then folds to a constant). Sound because the heap sets `first` only there and
+ * when memory first grows (to a page start, never 0), so after the start it is never 0.
  * Returns the globals so initialised, or null when the pattern is not there exactly once. */
 function foldStart(module) {
   const found = [];
@@ -96,12 +99,14 @@ function foldStart(module) {
     const [op, cond, body] = n;
     if (op === "if" && n.length === 3 && Array.isArray(cond) && cond[0] === "i32.eqz" && Array.isArray(cond[1]) &&
       cond[1][0] === "global.get" && Array.isArray(body) && body[0] === "block") {
+      // The sets, then a `br` back to the loop's start (a start inside the growth loop) or
+      // nothing (a start ahead of it, under `Source::INITIAL_HOLDS_A_REGION`).
       const items = body.slice(1);
-      const sets = items.slice(0, -1);
       const last = items[items.length - 1];
+      const br = Array.isArray(last) && last[0] === "br" && last.length === 2;
+      const sets = br ? items.slice(0, -1) : items;
       const constSet = (c) => Array.isArray(c) && c[0] === "global.set" && isConst(c[2]) && +c[2][1] !== 0;
-      if (sets.length && sets.every(constSet) && Array.isArray(last) && last[0] === "br" && last.length === 2 &&
-        sets.some((c) => c[1] === cond[1][1])) {
+      if (sets.length && sets.every(constSet) && sets.some((c) => c[1] === cond[1][1])) {
         found.push({ parent, k, sets });
       }
     }
@@ -110,6 +115,12 @@ function foldStart(module) {
   module.filter((n) => Array.isArray(n) && n[0] === "func").forEach((f) => walk(f, null, 0));
   if (found.length !== 1) return null;
   const { parent, k, sets } = found[0];
+  // The start takes a region from `first` to `limit + 8` (the lowest and highest values): it
+  // must hold a block and its end marker (`Source::INITIAL_HOLDS_A_REGION` promises it).
+  const values = sets.map((c) => +c[2][1] >>> 0);
+  if (Math.max(...values) - Math.min(...values) < 16) {
+    throw new Error(`small-post: the initial range ${Math.min(...values)}..${Math.max(...values) + 8} holds no region`);
+  }
   parent.splice(k, 1, ["nop"]);
   const inits = new Map(sets.map((c) => [c[1], c[2][1]]));
   for (const g of module) {

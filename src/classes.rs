@@ -19,7 +19,8 @@ pub trait Classes {
     const CLASSES: usize;
     /// No list is non-empty.
     const EMPTY: Self;
-    /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8).
+    /// The class that holds free blocks of effective size `eff` (a multiple of 8, at least 8);
+    /// flags in its low 3 bits change nothing (a size word may be passed as it is).
     fn class_of(eff: u32) -> usize;
     /// The head of the list of `class` (0 if empty). `class` is below `CLASSES`.
     fn head(&self, class: usize) -> u32;
@@ -34,7 +35,8 @@ pub trait Classes {
     /// Whether every block from [`Classes::above`] up does serve the request (then the first
     /// non-empty class found there needs no check).
     const ABOVE_FITS: bool;
-    /// The first class at or above `class` whose list may be non-empty, or `None`.
+    /// The first class at or above `class` whose list may be non-empty, or `None`. `class` is
+    /// at least 1: no block is in class 0 (every block holds 8 bytes or more).
     fn first_at_or_above(&self, class: usize) -> Option<usize>;
     /// False when every list is empty.
     fn any(&self) -> bool;

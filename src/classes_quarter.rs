@@ -172,11 +172,11 @@ mod tests {
     #[test]
     fn bitmap_finds_the_next_non_empty_class() {
         let mut lists = Quarters::EMPTY;
-        assert_eq!(lists.first_at_or_above(0), None);
+        assert_eq!(lists.first_at_or_above(1), None);
         for c in [3, 40, 100, 115] {
             lists.push_head(c, 8 * c as u32);
         }
-        assert_eq!(lists.first_at_or_above(0), Some(3));
+        assert_eq!(lists.first_at_or_above(1), Some(3));
         assert_eq!(lists.first_at_or_above(4), Some(40));
         assert_eq!(lists.first_at_or_above(41), Some(100));
         assert_eq!(lists.first_at_or_above(101), Some(115));

@@ -81,7 +81,9 @@
 //!
 //! A request is served by [`Heap::take`]: the head of its own class if it [`fits`], a closer
 //! fit among the next few of that class (`FIT_LOOKS`), the spare (`SPARE`), the first class
-//! above whose head fits, else the top (growing memory, [`Heap::ensure`]). Every block shrunk
+//! above whose head fits, else the top (growing memory, [`Heap::ensure`]); under `ONE_ENTRY`,
+//! by [`Heap::place`] (the first class whose head fits, else the top) and one `trim`, which
+//! `reallocate` shares with its in-place paths. Every block shrunk
 //! or split ends in [`Heap::trim`]; every path that frees memory ends in [`Heap::release`],
 //! which merges with both neighbours or gives the block back to `top`. Every pointer from a
 //! caller passes [`Heap::used_block`] first.
@@ -95,8 +97,8 @@
 use core::marker::PhantomData;
 
 use crate::block::{
-    aligned_gap, effective, fits, select, FLAGS, FREE, HEADER, LAST, MAX_REQUEST, MIN_FREE_BLOCK,
-    PREV_FREE,
+    aligned_gap, effective, fits, fits_without_tail, free_eff, select, FLAGS, FREE, HEADER, LAST,
+    MAX_REQUEST, MIN_FREE_BLOCK, PREV_FREE,
 };
 use crate::cache::{bin_for, class_need, CacheBins, FINE_MAX};
 use crate::classes::Classes;
@@ -544,35 +546,62 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 return 0;
             };
             let need = Self::need_of(rounded);
-            if old != 0 {
-                let eff = self.eff(header);
-                // (Against the request rounded to 8, not to its cache class: I5; and a block
-                // that holds the request but not its class, as one the out-of-memory fallback
-                // or an aligned placement made, stays: a shrink never moves, the fuzzer's find.)
-                if P::HEADROOM && rounded <= eff && eff - rounded <= rounded / 4 {
-                    // A slack within 125% stays (I5): a string growing into its headroom does no
-                    // list work.
-                    // SAFETY: `header` is a used block (checked above).
-                    unsafe { self.set_logical(header, size) };
-                    return p;
-                }
-                // SAFETY: `header` is a used block (checked above).
-                if let Some(word) = unsafe { self.resize_in_place(header, need) } {
-                    // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
-                    unsafe {
-                        self.trim(header, word, need);
-                        self.set_logical(header, size);
+            if P::ONE_ENTRY && align <= 8 {
+                // One placement for every case: the block itself resized in place, else a
+                // listed block, else room at the top (`place`); then one `trim` and one store
+                // of the logical size (13 bytes less in the size-tuned module than a `trim`
+                // and a store on each path).
+                let (found, word) = 'placed: {
+                    if old != 0 {
+                        // SAFETY: `header` is a used block (checked above).
+                        if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                            break 'placed (header, word);
+                        }
                     }
-                    return p;
+                    let Some(placed) = self.place(need) else {
+                        return 0;
+                    };
+                    placed
+                };
+                // SAFETY: `found` is this heap's, to be a used block of `word`'s bytes (and
+                // flag), the bytes after it a block, a marker or `top`.
+                unsafe {
+                    self.trim(found, word, need);
+                    self.set_logical(found, size);
                 }
-            }
-            // A new block: under `ONE_ENTRY` (8-aligned) `allocate` is this function, so it comes
-            // from `take` here; else from `allocate_aligned`, where a block that grows by a little
-            // gets headroom for the next little growths (strings built piecemeal; not vectors that
-            // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
-            let q = if P::ONE_ENTRY && align <= 8 {
-                self.take_for(need, size)
+                // (`q`, not `p`, returned in place: the same value, 4 bytes less in the
+                // size-tuned module.)
+                let q = found + HEADER;
+                if found == header {
+                    return q;
+                }
+                q
             } else {
+                if old != 0 {
+                    let eff = self.eff(header);
+                    // (Against the request rounded to 8, not to its cache class: I5; and a block
+                    // that holds the request but not its class, as one the out-of-memory fallback
+                    // or an aligned placement made, stays: a shrink never moves, the fuzzer's find.)
+                    if P::HEADROOM && rounded <= eff && eff - rounded <= rounded / 4 {
+                        // A slack within 125% stays (I5): a string growing into its headroom does no
+                        // list work.
+                        // SAFETY: `header` is a used block (checked above).
+                        unsafe { self.set_logical(header, size) };
+                        return p;
+                    }
+                    // SAFETY: `header` is a used block (checked above).
+                    if let Some(word) = unsafe { self.resize_in_place(header, need) } {
+                        // SAFETY: `resize_in_place` left `header` a used block holding `word`'s bytes.
+                        unsafe {
+                            self.trim(header, word, need);
+                            self.set_logical(header, size);
+                        }
+                        return p;
+                    }
+                }
+                // A new block from `allocate_aligned`, where a block that grows by a little gets
+                // headroom for the next little growths (strings built piecemeal; not vectors that
+                // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
                 // (8 bytes less where the cache's classes may round the request up by 8.)
                 let grain = if Self::caches() && size < Self::CACHED_MAX {
                     16
@@ -589,20 +618,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 if q == 0 && headroom != 0 {
                     q = self.allocate_moved(size, align, true);
                 }
-                if q != 0 {
-                    // SAFETY: `q` is the used block just placed (with headroom: its size is
-                    // `size`).
-                    unsafe { self.set_logical(q - HEADER, size) };
+                if q == 0 {
+                    return 0;
                 }
+                // SAFETY: `q` is the used block just placed (with headroom: its size is `size`).
+                unsafe { self.set_logical(q - HEADER, size) };
                 q
-            };
-            if q == 0 {
-                return 0;
             }
-            q
         };
         if old != 0 {
-            let keep = old.min(size);
+            // A block moves only to grow (`resize_in_place` takes every shrink): all of it is
+            // kept, or nothing when freeing (`ONE_ENTRY`, `q` 0). (Not `old.min(size)`, and a
+            // mask, not a branch: 3 bytes less in the size-tuned module.)
+            debug_assert!(size == 0 || size > old);
+            let keep = old & ((size != 0) as u32).wrapping_neg();
             // SAFETY: `q` is a new used block, distinct from the old one, which is still used;
             // both hold at least `keep` bytes (none when freeing).
             unsafe {
@@ -625,11 +654,13 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let header = p - HEADER;
         let word = self.size_word(header);
-        let eff = word & !FLAGS;
-        // No block is empty, so `eff - 1` also rejects an all-zero "header" inside a payload.
+        // With `FREE` and `LAST` clear, `word` is the effective size (a multiple of 8) plus 0
+        // or `PREV_FREE` (2), and `top - p` a multiple of 8: `word - 3 >= top - p` exactly when
+        // the block is empty (it wraps: an all-zero "header" inside a payload; no block is
+        // empty) or ends past `top` (3 bytes less in the size-tuned module than `eff - 1`).
         if word & (FREE | LAST) != 0
-            || eff.wrapping_sub(1) >= self.top - p
-            || self.logical(header) > eff
+            || word.wrapping_sub(3) >= self.top - p
+            || self.logical(header) > word & !FLAGS
         {
             return None;
         }
@@ -642,6 +673,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// written), or 0: see the module's "Paths".
     #[inline]
     fn take(&mut self, need: u32) -> u32 {
+        if P::ONE_ENTRY {
+            // The one-entry policy's placement, as `reallocate` makes it: `place`, then `trim`.
+            let Some((found, word)) = self.place(need) else {
+                return 0;
+            };
+            // SAFETY: `place` gave a block of `word`'s bytes, this heap's, to be a used block.
+            unsafe { self.trim(found, word, need) };
+            return found;
+        }
         let listed = self.lists.any();
         // Nothing free (stack-like use gives every block back to the top): bump at once. (Not
         // tested in the size-tuned module: its search finds an empty bitmap at once, and the
@@ -700,7 +740,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 };
                 if let Some(class) = found {
                     let head = self.lists.head(class);
-                    let eff = self.eff(head);
+                    let eff = free_eff(self.size_word(head));
                     debug_assert!(fits(eff, need));
                     // SAFETY: `head` heads the list of `class`, and fits.
                     return unsafe { self.take_listed(head, class, eff, need) };
@@ -734,6 +774,29 @@ impl<S: Source, P: Policy> Heap<S, P> {
             }
             self.bump(need, 0)
         }
+    }
+
+    /// Under `ONE_ENTRY`, a block for `need` bytes not yet split: the head of the first class
+    /// from the own one up that fits, unlinked, else room at `top` (growing memory); its header
+    /// and its size word for [`Heap::trim`] (the payload it spans; no flag: a free block's left
+    /// neighbour is used, I2), or `None` when memory cannot grow. (An `Option`, not a header
+    /// 0: the caller then tests for it on that path alone, 5 bytes less in the size-tuned
+    /// module.)
+    #[inline(always)]
+    fn place(&mut self, need: u32) -> Option<(u32, u32)> {
+        if let Some(class) = self.class_fitting(class_of::<P>(need), need) {
+            let head = self.lists.head(class);
+            let word = self.size_word(head);
+            // SAFETY: `head` heads the list of `class`.
+            unsafe { self.unlink(head) };
+            return Some((head, free_eff(word)));
+        }
+        if !self.ensure(HEADER + need) {
+            return None;
+        }
+        let header = self.top;
+        self.set_top(header + HEADER + need);
+        Some((header, need))
     }
 
     /// Carves a large block of `need` bytes at `top`, off a page edge where the room allows
@@ -773,7 +836,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
     fn class_fitting(&self, class: usize, need: u32) -> Option<usize> {
         let mut class = class;
         while let Some(found) = self.lists.first_at_or_above(class) {
-            if fits(self.eff(self.lists.head(found)), need) {
+            let eff = free_eff(self.size_word(self.lists.head(found)));
+            if (P::TAIL_OF_8 && fits(eff, need)) || fits_without_tail(eff, need) {
                 return Some(found);
             }
             class = found + 1;
@@ -860,15 +924,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
         debug_assert!(self.lists.head(class) == found && fits(eff, need));
         // SAFETY: `found` is a listed free block of `eff` bytes; `rest` lies inside it.
         unsafe {
-            if !P::KEEP_LIST_PLACE && !P::SPARE {
-                // The plain way, with the least code: unlinked, then split by the one `trim`
-                // (its left neighbour is used: I2). (Through `unlink`, which finds the class
-                // again: `unlink_from` then has one caller, 17 bytes less in the size-tuned
-                // module.)
-                self.unlink(found, eff);
-                self.trim(found, eff, need);
-                return found;
-            }
             if eff - need < MIN_FREE_BLOCK {
                 self.pop(found, class, eff);
                 return found;
@@ -973,7 +1028,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // SAFETY: `found` is a listed free block of `eff >= room` bytes: the gap and the
                 // aligned block lie inside it; its left neighbour is used (I2).
                 unsafe {
-                    self.unlink(found, eff);
+                    self.unlink(found);
                     if gap == 0 {
                         self.trim(found, eff, need);
                     } else if small && self.cache_gap(found, gap, need) {
@@ -1102,16 +1157,24 @@ impl<S: Source, P: Policy> Heap<S, P> {
             // Growth may open a new region instead of extending this one: then move.
             if self.ensure(need - eff) && self.top == next {
                 self.set_top(header + HEADER + need);
-                return Some(need | (word & PREV_FREE));
+                // (`need` and the flag, as `word` plus the growth: 6 bytes less in the
+                // size-tuned module.)
+                return Some(word + (need - eff));
             }
             return None;
         }
         let next_word = self.size_word(next);
-        let next_eff = next_word & !FLAGS;
-        if next_word & FREE == 0 || eff + HEADER + next_eff < need {
+        if next_word & FREE == 0 {
             return None;
         }
-        let total = eff + HEADER + next_eff;
+        let next_eff = free_eff(next_word);
+        // The neighbour with its header, computed once (`next_word + 7`: 2 bytes less in the
+        // size-tuned module than the sum written twice).
+        let joined = HEADER + next_eff;
+        let total = eff + joined;
+        if total < need {
+            return None;
+        }
         // SAFETY: `next` is a free block of this heap (its FREE flag, I1).
         unsafe {
             if P::KEEP_LIST_PLACE && total - need >= MIN_FREE_BLOCK {
@@ -1125,9 +1188,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 );
                 return Some(need | (word & PREV_FREE));
             }
-            self.unlink(next, next_eff);
+            self.unlink(next);
         }
-        Some(word + HEADER + next_eff)
+        Some(word + joined)
     }
 
     /// Gives the used block at `header` the size word `word` (`total` bytes of payload, and
@@ -1156,7 +1219,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Clears `PREV_FREE` on the block after the used block at `header` (payload `eff`), unless
-    /// that is `top`.
+    /// that is `top`. (Without the test, the word at `top + 4` would be read and written back
+    /// unchanged, 13 bytes less in the size-tuned module; but read first, a page never touched
+    /// faults in twice, once for the read and once for the write, and in V8 a block carved at
+    /// the top of fresh memory cost that: `make bench`'s scaling rows took ×1.35 the time.)
     ///
     /// # Safety
     /// `header` is a block of this heap of `eff` bytes.
@@ -1209,10 +1275,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// As `release`.
     unsafe fn merge(&mut self, start: u32, word: u32) {
         let next = start + HEADER + (word & !FLAGS);
-        // The merged block: from `head`, `total` bytes of payload; `kept` (of `kept_eff`
-        // bytes) the free neighbour whose list place it takes, 0 if none.
+        // The merged block: from `head` to `end`; `kept` (of `kept_eff` bytes) the free
+        // neighbour whose list place it takes, 0 if none.
         let mut head = start;
-        let mut total = word & !FLAGS;
+        let mut end = next;
         let mut kept = 0;
         let mut kept_eff = 0;
         // SAFETY: the caller's promise for the block; its neighbours are this heap's blocks
@@ -1226,38 +1292,41 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.set_size_word(start, word | FREE);
             }
             if word & PREV_FREE != 0 {
-                let prev_eff = self.footer_before(start) & !FLAGS;
+                let footer = self.footer_before(start);
+                let prev_eff = free_eff(footer);
                 head = start - HEADER - prev_eff;
-                total += HEADER + prev_eff;
                 if P::KEEP_LIST_PLACE {
                     kept = head;
                     kept_eff = prev_eff;
                 } else {
-                    self.unlink(head, prev_eff);
+                    self.unlink(head);
                 }
             }
             // (Under `INLINE_FAST_PATHS`, `release` took this case for a block with no free
             // left neighbour.)
             if (!P::INLINE_FAST_PATHS || head != start) && next == self.top {
                 if P::KEEP_LIST_PLACE && kept != 0 {
-                    self.unlink(kept, kept_eff);
+                    self.unlink(kept);
                 }
                 self.top = head;
                 return;
             }
             let next_word = self.size_word(next);
             if next_word & FREE != 0 {
-                let next_eff = next_word & !FLAGS;
-                total += HEADER + next_eff;
+                let next_eff = free_eff(next_word);
+                end = next + HEADER + next_eff;
                 if P::KEEP_LIST_PLACE && kept == 0 {
                     kept = next;
                     kept_eff = next_eff;
                 } else {
-                    self.unlink(next, next_eff);
+                    self.unlink(next);
                 }
             } else {
                 self.set_size_word(next, next_word | PREV_FREE);
             }
+            // (The merged block's size from its end: 6 bytes less in the size-tuned module
+            // than a sum kept as the neighbours join.)
+            let total = end - head - HEADER;
             if P::KEEP_LIST_PLACE && kept != 0 {
                 // The free neighbour grows to the merged block (down to `start`, for the right
                 // one).
@@ -1338,17 +1407,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
         self.lists.push_head(class, header);
     }
 
-    /// Takes the free block at `header` out of its list (or stops it being the spare).
+    /// Takes the free block at `header` out of its list (or stops it being the spare). Its
+    /// class comes from its own size word, read here (the class ignores the flags,
+    /// `Classes::class_of`): one argument less at each of the size-tuned module's four call
+    /// sites, 5 bytes less.
     ///
     /// # Safety
-    /// `header` is a free block of this heap of `eff` bytes, listed or the spare.
-    unsafe fn unlink(&mut self, header: u32, eff: u32) {
+    /// `header` is a free block of this heap, its size word intact, listed or the spare.
+    unsafe fn unlink(&mut self, header: u32) {
         if P::SPARE && header == self.spare {
             self.spare = 0;
             return;
         }
+        let word = self.size_word(header);
         // SAFETY: the caller's promise.
-        unsafe { self.unlink_from(header, class_of::<P>(eff)) };
+        unsafe { self.unlink_from(header, class_of::<P>(word)) };
     }
 
     /// Takes `head`, the head of the list of `class`, out of it.
@@ -1490,12 +1563,23 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, bytes: u32) -> bool {
+        // A start that cannot fail comes first, out of the loop (its own `if`, with constants
+        // only in the module: scripts/small-post.mjs evaluates it at build time).
+        if S::INITIAL_HOLDS_A_REGION && self.first == 0 {
+            self.start();
+        }
         loop {
-            let room = self.limit - self.top;
+            // (Volatile reads, only a hint to the compiler: LLVM would keep `top` and `limit`
+            // in locals through the loop, which costs more code than reading them again: 6
+            // bytes in the size-tuned module, where they are wasm globals.)
+            // SAFETY: reads of initialised, aligned fields of `self`.
+            let room = unsafe {
+                core::ptr::read_volatile(&self.limit) - core::ptr::read_volatile(&self.top)
+            };
             if bytes <= room {
                 return true;
             }
-            if self.first == 0 && self.start() {
+            if !S::INITIAL_HOLDS_A_REGION && self.first == 0 && self.start() {
                 continue;
             }
             // Extending the region needs the shortfall; a new region needs its marker's 8 bytes
@@ -1515,7 +1599,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 self.limit = limit;
                 continue;
             }
-            if self.limit != 0 {
+            if S::INITIAL_HOLDS_A_REGION || self.limit != 0 {
                 self.close_region(start);
             } else {
                 self.first = start;
@@ -1530,12 +1614,17 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Takes the memory the source had before any growth, unless it is too small to hold a
-    /// block and a marker (then the heap starts in grown memory).
+    /// block and a marker (then the heap starts in grown memory). (Out of line: under
+    /// `INITIAL_HOLDS_A_REGION` it is then a function of constants alone, which the size-tuned
+    /// module's build evaluates, scripts/small-post.mjs.)
+    #[cold]
+    #[inline(never)]
     fn start(&mut self) -> bool {
         let (start, end) = self.source.initial();
         let start = (start as u64 + 7) & !7;
         let end = end as u64 & !7;
-        if start != 0 && start + 24 <= end {
+        debug_assert!(!S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end));
+        if S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end) {
             let start = start as u32;
             self.first = start;
             self.top = start;
@@ -1565,8 +1654,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             } else {
                 (self.top, 0)
             };
-            // `next - marker - 8` is a multiple of 8: the flags go in its low bits.
-            self.set_size_word(marker, (next - marker - HEADER) | LAST | flag);
+            // `next - marker - 8` is a multiple of 8: the flags go in its low bits, added (a
+            // subtraction of 4 in the size-tuned module: 3 bytes less than `| LAST`).
+            self.set_size_word(marker, next - marker - HEADER + (LAST | flag));
         }
     }
 }
@@ -1737,7 +1827,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             // run: both lie inside it; its left neighbour is used (I2). (As
             // `allocate_over_aligned`, with the header aligned rather than the payload.)
             unsafe {
-                self.unlink(found, eff);
+                self.unlink(found);
                 if gap == 0 {
                     self.trim(found, eff, need);
                 } else {

@@ -44,6 +44,10 @@ pub trait Tuning: 'static {
     /// Linking and unlinking write a missing neighbour's link into the block's own words
     /// rather than branch (no mispredicted branch); with branches the code is smaller.
     const BRANCHLESS_LINKS: bool;
+    /// A search may take a free block 8 bytes larger than a request of 32 bytes or more (the
+    /// 125% rule allows it, `block::fits`); without, it takes only a block that equals
+    /// the request or splits (fewer instructions: 6 bytes in the size-tuned module).
+    const TAIL_OF_8: bool;
     /// The cache of freed small blocks in front of the heap (cache.rs, I8): `Bins` of the
     /// effective sizes it caches, or `NoCache` (no bytes, no code).
     type Cache: CacheBins;
@@ -78,6 +82,7 @@ impl<P: Policy> Tuning for Traced<P> {
     const ONE_ENTRY: bool = P::ONE_ENTRY;
     const INLINE_FAST_PATHS: bool = P::INLINE_FAST_PATHS;
     const BRANCHLESS_LINKS: bool = P::BRANCHLESS_LINKS;
+    const TAIL_OF_8: bool = P::TAIL_OF_8;
     const LARGE_OFF_EDGE: bool = P::LARGE_OFF_EDGE;
     // No cache: a cached block handed out again would get no new sequence number, and the
     // traced build is for seeing every block as the heap holds it.
@@ -106,6 +111,7 @@ impl Tuning for Fast {
     const ONE_ENTRY: bool = false;
     const INLINE_FAST_PATHS: bool = true;
     const BRANCHLESS_LINKS: bool = true;
+    const TAIL_OF_8: bool = true;
     // Large blocks 256 KiB-4 MiB, a byte written per 4 KiB (make bench-rust, Node): 3,330 ->
     // ~1,900 ns a block, talc's time; at most 264 bytes of gap, a free block (docs/large-blocks.md).
     const LARGE_OFF_EDGE: bool = true;
@@ -125,9 +131,10 @@ const CACHE_CAP: u32 = 1024;
 
 /// The size-tuned policy (feature `small` for the standalone module and `WallE`): a class per
 /// power of two with a one-word bitmap, none of `Fast`'s extras, one entry point, every path
-/// once and out of line (`release`, `ensure`), links written with branches: pkg/wall-e.small.wasm
-/// 1,363 -> 1,129 bytes, step by step in docs/design.md, then 1,149 with the bitmap (docs/module.md,
-/// "The size-tuned module: what each byte buys").
+/// once and out of line (`release`, `ensure`), links written with branches, a search that takes
+/// no 8-byte tail: pkg/wall-e.small.wasm 1,363 -> 1,129 bytes, step by step in docs/design.md,
+/// then 1,149 with the bitmap (docs/module.md, "The size-tuned module: what each byte buys"),
+/// then 1,020 (docs/design.md, "Since then").
 pub struct Small;
 
 impl Tuning for Small {
@@ -140,6 +147,7 @@ impl Tuning for Small {
     const ONE_ENTRY: bool = true;
     const INLINE_FAST_PATHS: bool = false;
     const BRANCHLESS_LINKS: bool = false;
+    const TAIL_OF_8: bool = false;
     const LARGE_OFF_EDGE: bool = false;
     type Cache = NoCache;
     const CACHE_CAP: u32 = 0;

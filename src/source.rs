@@ -14,6 +14,7 @@ pub const PAGE: u32 = 65_536;
 /// An implementation promises that:
 /// - `initial` returns `(start, end)` such that bytes `[start, end)` exist, are zero, and belong
 ///   to the heap alone (the range may be empty, as `(0, 0)`); `start > 0` unless it is empty;
+///   under `INITIAL_HOLDS_A_REGION`, `start > 0` and the range holds a region (see there);
 /// - a successful `grow(n)` returns the previous size in pages `old`, and bytes
 ///   `[old * PAGE, (old + n) * PAGE)` then exist, are zero, and belong to the heap alone;
 ///   `old > 0`: the memory is never empty (a wasm module's always holds its stack or data), so
@@ -27,6 +28,12 @@ pub unsafe trait Source {
     /// address. Called before the first growth (again if the range was too small to use).
     /// Pages grown since, by anyone, are not part of it: they may belong to somebody else.
     fn initial(&mut self) -> (u32, u32);
+    /// Whether `initial`'s range always holds a region (at least 24 bytes between its ends
+    /// rounded in to 8): then the heap starts there, before it grows memory, and its first
+    /// growth needs no case of its own (no region yet). True only for the standalone module's
+    /// memory, whose initial range its own build sets (wasm.rs; scripts/small-post.mjs checks
+    /// the values it evaluates).
+    const INITIAL_HOLDS_A_REGION: bool = false;
     /// Grows the memory by `pages` pages; returns the previous size in pages, or `None` when the
     /// memory cannot grow (out of memory).
     fn grow(&mut self, pages: u32) -> Option<u32>;

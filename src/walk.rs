@@ -579,11 +579,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 0,
                 "bump pointer without a region",
             )?;
-            check(
-                self.lists.first_at_or_above(0).is_none(),
-                0,
-                "free list without a region",
-            )?;
+            check(!self.lists.any(), 0, "free list without a region")?;
             return Ok(());
         }
         self.check_region_fields()?;
@@ -603,7 +599,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
             )?;
             addr += 4;
         }
-        let mut class = 0;
+        // (No block is in class 0: searches start at 1.)
+        check(!self.lists.is_marked(0), 0, "class 0 marked")?;
+        let mut class = 1;
         while let Some(marked) = self.lists.first_at_or_above(class) {
             class = marked + 1;
             let head = self.lists.head(marked);

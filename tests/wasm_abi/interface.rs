@@ -133,9 +133,11 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
 /// leaves out") brought it to 1,129 (rustc 1.95, binaryen 108); a bitmap of the non-empty
 /// lists (+44: ×1.53 -> ×1.31 the best peer's time under wasmtime, and ×1.58 -> ×1.21 as
 /// Rust programs meet it in Node) and the heap's start evaluated at build time (-21, and -3
-/// for a test the bitmap made useless) to 1,149 (docs/module.md): the budget is that, above
-/// 1,129 and not yet the goal.
-pub(crate) const SMALL_BUDGET: usize = 1_149;
+/// for a test the bitmap made useless) to 1,149 (docs/module.md), which was the budget. Then (docs/design.md, "Since then") one placement through one
+/// `trim` in `reallocate`, free sizes read as `word - FREE`, the start ahead of the growth loop,
+/// 64 list heads, a search that takes no 8-byte tail and a dozen smaller rewrites took it to
+/// 1,020: the budget is the goal.
+pub(crate) const SMALL_BUDGET: usize = 1_024;
 
 #[test]
 pub(crate) fn small_module_is_within_its_budget() {

@@ -349,8 +349,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // Unless a block was cached since the last flush before growth, the bins from
         // `kept_below` up are empty (I8): a request too large for every block the flush kept
         // (the scaling rows' misfits, after the first growth) looks at none, and returns
-        // before the arithmetic below (the scaling rows, bench/instructions: 388 / 472 / 564 -> 336 / 419 / 515 instructions a
-        // call, with the `while` below).
+        // before the arithmetic below (bench/instructions, scaling rows: 388 / 472 / 564 ->
+        // 336 / 419 / 515 instructions a call, with the `while` below; docs/small-blocks.md,
+        // "Misfits among cached holes").
         if !self.cache.marked() && own + 1 >= self.cache.kept_below() {
             return 0;
         }

@@ -676,9 +676,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// above the request's class holds a block (every step of the search looks there), the
     /// block is carved at the top here, inlined into the caller, without a call to the search
     /// ([`Heap::take_searched`]): a request larger than every free block (the benchmark's
-    /// scaling rows: misfits among small holes) then costs no more than a bump. (bench/instructions,
-    /// scaling rows: 336 / 419 / 515 -> 317 / 400 / 444 instructions a call; no other
-    /// row more than 4 a call, realloc growth 2,676 -> 2,680.)
+    /// scaling rows: misfits among small holes) then costs no more than a bump
+    /// (bench/instructions, scaling rows: 336 / 419 / 515 -> 317 / 400 / 444 instructions a
+    /// call; no other row more than 4 a call, realloc growth 2,676 -> 2,680;
+    /// docs/small-blocks.md, "Misfits among cached holes").
     #[inline(always)]
     fn take(&mut self, need: u32) -> u32 {
         if P::ONE_ENTRY {

@@ -678,8 +678,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// ([`Heap::take_searched`]): a request larger than every free block (the benchmark's
     /// scaling rows: misfits among small holes) then costs no more than a bump
     /// (bench/instructions, scaling rows: 336 / 419 / 515 -> 317 / 400 / 444 instructions a
-    /// call; no other row more than 4 a call, realloc growth 2,676 -> 2,680;
-    /// docs/small-blocks.md, "Misfits among cached holes").
+    /// call; docs/small-blocks.md, "Misfits among cached holes"). Only for requests the cache
+    /// could hold (a test against a constant): checked for every request, the test cost talc's
+    /// random actions (1-10,000 B, natively, bench/replay) 2% more instructions.
+    /// (A large block goes off a page edge, `bump_large`, in the search.)
     #[inline(always)]
     fn take(&mut self, need: u32) -> u32 {
         if P::ONE_ENTRY {
@@ -692,7 +694,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             return found;
         }
         if P::INLINE_FAST_PATHS
-            && !Self::off_edge(need, 8)
+            && need <= Self::CACHED_EFF_MAX
             && self.spare() == 0
             && HEADER + need <= self.limit - self.top
             && !self.lists.any_at_or_above(class_of::<P>(need))

@@ -45,10 +45,6 @@ const CACHE_LINK: u32 = HEADER;
 /// 314 / 399 / 502 with one bin, 372 / 457 / 560 with 4, 402 / 487 / 589 with all within 125%;
 /// the Rust-level churn (16-1,024 B) is the same with 4 as with all, within the noise.
 const NEAR_BINS: usize = 4;
-/// The flush before growth walks the bins side by side ([`Heap::release_merging`]) when there
-/// are at most this many (`Fast` has 69), with 9 bytes of stack per bin (a power of two: every
-/// index is masked, so no bounds check pulls in the panic's formatting code).
-const SIDE_BY_SIDE: usize = 128;
 
 /// The storage of a cache: [`Bins`], or `NoCache` (none).
 pub trait CacheBins {
@@ -134,13 +130,19 @@ impl<const N: usize> CacheBins for Bins<N> {
     }
 }
 
+/// A bin walked by [`Heap::release_merging`]: the next block to look at (0: the lane is
+/// idle), and the last one kept (0: none yet, the next one kept becomes the head).
+struct Lane {
+    bin: usize,
+    node: u32,
+    kept: u32,
+}
+
 /// Which cached blocks of a bin [`Heap::release_cached`] gives back.
 #[derive(Clone, Copy)]
 enum Pick {
     /// Every one.
     All,
-    /// Those that would merge ([`Heap::may_merge`]).
-    Merging,
     /// The head alone.
     Head,
 }
@@ -558,18 +560,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
         let mut any = false;
         for _ in 0..2 {
-            let mut released = false;
-            if bins <= SIDE_BY_SIDE {
-                released = self.release_merging();
-            } else {
-                for bin in 0..bins {
-                    // (An empty bin is not walked: the call cost each flush 256 calls, ~11,000
-                    // instructions, 3% of talc's random actions.)
-                    if self.cache.head(bin) != 0 {
-                        released |= self.release_cached(bin, Pick::Merging);
-                    }
-                }
-            }
+            // (An empty bin is not walked: a call for each cost a flush 256 calls, ~11,000
+            // instructions, 3% of talc's random actions.)
+            let released = self.release_merging();
             any |= released;
             if !released {
                 break; // (no flag changed: a second pass would find the same)
@@ -583,70 +576,106 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Gives back to the heap every cached block that may merge ([`Heap::may_merge`]), the
     /// others staying in their bins in their order, as [`Heap::release_cached`] does bin by
-    /// bin, but walking the non-empty bins' lists side by side, a block of each in turn. A
-    /// list is a chain of loads (each block's link is in its payload), and the blocks of a
-    /// bin lie far apart: walked one list after the other, every block cost a cache miss the
-    /// next could not overlap (the scaling row of 100,000 live blocks, 7,163 cached holes
+    /// bin, but walking up to eight non-empty bins' lists side by side, a block of each in
+    /// turn. A list is a chain of loads (each block's link is in its payload), and the blocks
+    /// of a bin lie far apart: walked one list after the other, every block cost a cache miss
+    /// the next could not overlap (the scaling row of 100,000 live blocks, 7,163 cached holes
     /// looked at once at its first growth: ~50 ns a block under wasmtime, the row x1.22 the
     /// best peer's time); side by side, the misses of one bin's block and the next bin's
-    /// overlap. Returns whether it gave any back.
+    /// overlap. Each lane's state is a few locals (`Lane`, never in memory: the threaded
+    /// module keeps no frame in its shared memory, tests/threads.rs). Returns whether it gave
+    /// any back.
     #[inline(never)]
     fn release_merging(&mut self) -> bool {
-        let bins = <P::Cache as CacheBins>::BINS.min(SIDE_BY_SIDE);
-        // Per bin: the next block to look at, and the last one kept (0: none yet, the next
-        // one kept becomes the head).
-        let mut node = [0u32; SIDE_BY_SIDE];
-        let mut kept = [0u32; SIDE_BY_SIDE];
-        // The bins still walked, `walking` of them.
-        let mut live = [0u8; SIDE_BY_SIDE];
-        let mut walking = 0;
-        for bin in 0..bins {
-            let head = self.cache.head(bin);
-            if head != 0 {
-                node[bin & (SIDE_BY_SIDE - 1)] = head;
-                live[walking & (SIDE_BY_SIDE - 1)] = bin as u8;
-                walking += 1;
-            }
-        }
+        let bins = <P::Cache as CacheBins>::BINS;
+        let mut bin = 0;
         let mut any = false;
-        while walking != 0 {
-            let mut i = 0;
-            while i < walking {
-                let bin = live[i & (SIDE_BY_SIDE - 1)] as usize & (SIDE_BY_SIDE - 1);
-                let at = node[bin];
-                // Read before the release, which writes the free block's links over it.
-                let next = self.read(at + CACHE_LINK);
-                if self.may_merge(at) {
-                    let count = self.cache.count(bin) - 1;
-                    if kept[bin] == 0 {
-                        self.cache.set(bin, next, count);
-                    } else {
-                        // SAFETY: `kept[bin]` is a cached block (I8): its payload's first
-                        // word is its link.
-                        unsafe { self.write(kept[bin] + CACHE_LINK, next) };
-                        self.cache.set(bin, self.cache.head(bin), count);
+        // Eight lanes, written out so that each is its own locals.
+        macro_rules! lanes {
+            ($($lane:ident),*) => {
+                $(let mut $lane = self.lane_from(&mut bin, bins);)*
+                loop {
+                    let mut walking = false;
+                    $(walking |= self.lane_step(&mut $lane, &mut any);)*
+                    if !walking {
+                        break;
                     }
-                    // The size word now: a neighbour released before may have set its
-                    // PREV_FREE.
-                    let word = self.size_word(at);
-                    debug_assert!(word & (FREE | LAST) == 0 && self.logical(at) == CACHED);
-                    // SAFETY: a cached block is a used block to the heap (I8), out of its bin
-                    // now.
-                    unsafe { self.release(at, word) };
-                    any = true;
-                } else {
-                    kept[bin] = at;
                 }
-                node[bin] = next;
-                if next == 0 {
-                    walking -= 1;
-                    live[i & (SIDE_BY_SIDE - 1)] = live[walking & (SIDE_BY_SIDE - 1)];
-                } else {
-                    i += 1;
-                }
-            }
+            };
+        }
+        while bin < bins {
+            lanes!(l0, l1, l2, l3, l4, l5, l6, l7);
         }
         any
+    }
+
+    /// The next non-empty bin from `*bin` (moved past it) as a lane of
+    /// [`Heap::release_merging`]; an idle lane when there is none.
+    #[inline(always)]
+    fn lane_from(&self, bin: &mut usize, bins: usize) -> Lane {
+        while *bin < bins {
+            let at = *bin;
+            *bin += 1;
+            let head = self.cache.head(at);
+            if head != 0 {
+                return Lane {
+                    bin: at,
+                    node: head,
+                    kept: 0,
+                };
+            }
+        }
+        Lane {
+            bin: 0,
+            node: 0,
+            kept: 0,
+        }
+    }
+
+    /// One block of `lane`'s bin: given back if it may merge, else kept. False when the lane
+    /// is idle (its list walked).
+    #[inline(always)]
+    fn lane_step(&mut self, lane: &mut Lane, any: &mut bool) -> bool {
+        let at = lane.node;
+        if at == 0 {
+            return false;
+        }
+        let bin = lane.bin;
+        // Read before the release, which writes the free block's links over it.
+        let next = self.read(at + CACHE_LINK);
+        if self.may_merge(at) {
+            // SAFETY: `at` is in `bin` after `lane.kept` (or its head), followed by `next`.
+            unsafe { self.give_back_cached(bin, at, next, lane.kept) };
+            *any = true;
+        } else {
+            lane.kept = at;
+        }
+        lane.node = next;
+        true
+    }
+
+    /// Takes the cached block `at` out of `bin`, where it follows `kept` (0: it is the head)
+    /// and precedes `next`, and gives it back to the heap. Out of line: once, not in each of
+    /// `release_merging`'s lanes.
+    ///
+    /// # Safety
+    /// `at` is in `bin`'s list, right after `kept` (or its head when `kept` is 0), and its
+    /// link is `next`.
+    #[inline(never)]
+    unsafe fn give_back_cached(&mut self, bin: usize, at: u32, next: u32, kept: u32) {
+        let count = self.cache.count(bin) - 1;
+        if kept == 0 {
+            self.cache.set(bin, next, count);
+        } else {
+            // SAFETY: `kept` is a cached block (I8): its payload's first word is its link.
+            unsafe { self.write(kept + CACHE_LINK, next) };
+            self.cache.set(bin, self.cache.head(bin), count);
+        }
+        // The size word now: a neighbour released before may have set its PREV_FREE.
+        let word = self.size_word(at);
+        debug_assert!(word & (FREE | LAST) == 0 && self.logical(at) == CACHED);
+        // SAFETY: a cached block is a used block to the heap (I8), out of its bin now.
+        unsafe { self.release(at, word) };
     }
 
     /// Whether the cached block at `node`, given back, would merge: its left neighbour free,
@@ -676,7 +705,6 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let next = self.read(node + CACHE_LINK);
             let release = match pick {
                 Pick::All => true,
-                Pick::Merging => self.may_merge(node),
                 Pick::Head => node == head,
             };
             if release {

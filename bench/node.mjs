@@ -2,7 +2,7 @@
 // under wasmtime. The parent (`cargo run --example bench`, see examples/bench/running.rs) starts
 // one Node process per measurement and reads the one line this prints.
 //
-//   node --no-liftoff bench/node.mjs driver=PATH module=PATH cap=N seed=S setup=CALL timed=CALL
+//   node --no-liftoff --no-wasm-lazy-compilation bench/node.mjs driver=PATH module=PATH cap=N seed=S setup=CALL timed=CALL
 //   node bench/node.mjs wat2wasm bench/driver.wat OUT.wasm
 //
 // The request is examples/bench/protocol.rs's `Request` (its `to_args`): every field once, in
@@ -15,8 +15,10 @@
 // the driver (bench/driver.wat, compiled by wabt to binary: `wat2wasm`, once per run) is
 // instantiated with the allocator's exports as its `alloc` imports; `setup(cap, seed)`, then the
 // untimed `setup` call (the scaling rows' holes), then the timed call. Time = this process's CPU
-// time (user + system, `process.cpuUsage`; wasm runs on the main thread, and `--no-liftoff`
-// compiles everything with TurboFan up front, so no compiler thread runs during the timed call).
+// time (user + system, `process.cpuUsage`; wasm runs on the main thread, and `--no-liftoff
+// --no-wasm-lazy-compilation` compiles everything with TurboFan up front, at instantiation, so
+// no compilation runs during the timed call: with lazy compilation, V8's default, a function
+// first called there was compiled in the time measured).
 import { readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);

@@ -40,6 +40,11 @@ pub trait Classes {
     fn first_at_or_above(&self, class: usize) -> Option<usize>;
     /// False when every list is empty.
     fn any(&self) -> bool;
+    /// Whether a list at or above `class` may be non-empty (`first_at_or_above` is some).
+    #[inline(always)]
+    fn any_at_or_above(&self, class: usize) -> bool {
+        self.first_at_or_above(class).is_some()
+    }
     /// Whether the index of non-empty lists marks `class` (for the heap walker).
     fn is_marked(&self, class: usize) -> bool;
     /// The heads' storage, for the heap walker (its length may exceed `CLASSES`).

@@ -93,6 +93,19 @@ impl Classes for Quarters {
         self.words[0] | self.words[1] != 0
     }
 
+    /// Both words masked, without a loop or a branch.
+    #[inline(always)]
+    fn any_at_or_above(&self, class: usize) -> bool {
+        let class = class & 127;
+        let from = u64::MAX << (class & 63);
+        let (low, high) = if class < 64 {
+            (from, u64::MAX)
+        } else {
+            (0, from)
+        };
+        self.words[0] & low | self.words[1] & high != 0
+    }
+
     fn is_marked(&self, class: usize) -> bool {
         self.words[(class >> 6) & 1] >> (class & 63) & 1 != 0
     }

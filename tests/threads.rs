@@ -550,6 +550,34 @@ fn sections(wasm: &[u8]) -> Vec<(u8, &[u8])> {
     out
 }
 
+/// The offset in `code` of a shadow-stack prologue, `global.get g` (0x23 g), `i32.const n`
+/// (0x41, a LEB128), `i32.sub` (0x6b), `local.tee l` (0x22, a LEB128), `global.set g`
+/// (0x24 g) with the same one-byte global index; `None` if there is none.
+fn frame_prologue(code: &[u8]) -> Option<usize> {
+    let leb = |at: usize| -> Option<usize> {
+        let mut at = at;
+        while *code.get(at)? & 0x80 != 0 {
+            at += 1;
+        }
+        Some(at + 1)
+    };
+    (0..code.len()).find(|&at| {
+        let step = || -> Option<bool> {
+            if code[at] != 0x23 || code.get(at + 2) != Some(&0x41) {
+                return Some(false);
+            }
+            let g = *code.get(at + 1)?;
+            let after = leb(at + 3)?;
+            if code.get(after) != Some(&0x6b) || code.get(after + 1) != Some(&0x22) {
+                return Some(false);
+            }
+            let set = leb(after + 2)?;
+            Some(code.get(set) == Some(&0x24) && code.get(set + 1) == Some(&g))
+        };
+        step() == Some(true)
+    })
+}
+
 #[test]
 fn imports_a_shared_memory_exports_the_abi_and_has_no_stack_and_no_data() {
     let wasm = bytes_of(Build::Shipped);
@@ -582,6 +610,19 @@ fn imports_a_shared_memory_exports_the_abi_and_has_no_stack_and_no_data() {
     if module.exports().all(|e| e.name() != "release_thread_cache") {
         assert!(!ids.contains(&6), "the module has globals: {ids:?}");
     }
+    // No function keeps a frame in the shared memory: none moves a global down as LLVM's
+    // prologue moves the shadow stack pointer (`global.get g; i32.const n; i32.sub;
+    // local.tee l; global.set g`), which every instance would do from the same address.
+    let code = sections(&wasm)
+        .into_iter()
+        .find(|&(id, _)| id == 10)
+        .expect("a code section")
+        .1;
+    assert_eq!(
+        frame_prologue(code),
+        None,
+        "a function keeps a frame in memory"
+    );
     // 11: data, 12: data count. No segment can be re-run over live blocks.
     assert!(
         !ids.contains(&11) && !ids.contains(&12),

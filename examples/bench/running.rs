@@ -35,7 +35,12 @@ pub const SEED: u64 = 0x5EED_F00D;
 /// V8 compiles every function with its optimising compiler, TurboFan, up front: by default it
 /// starts with its baseline compiler, Liftoff, and tiers a function up for its next call, but the
 /// driver's loop is one long call, so it would stay baseline code and swamp the allocators.
-pub const NODE_FLAGS: [&str; 1] = ["--no-liftoff"];
+/// `--no-wasm-lazy-compilation`: Node 20's V8 compiles a wasm function when it is first called
+/// (lazy compilation is on by default), so without it a function first reached in the timed
+/// call (an allocator's growth path, its flush) was compiled there, in the time measured: the
+/// scaling row of 1,000 live blocks, 16,000 misfits, took wall-e 3.4–5.3 ms a run with it on,
+/// 1.6–2.1 ms off (docs/small-blocks.md, "Misfits among cached holes").
+pub const NODE_FLAGS: [&str; 2] = ["--no-liftoff", "--no-wasm-lazy-compilation"];
 
 /// The wall-e builds measured (`--baseline` measures each of them at that revision too).
 pub const WALL_E: [&str; 2] = ["wall-e", "wall-e-small"];

@@ -239,7 +239,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(never)]
     fn allocate_slow(&mut self, size: u32, near: bool) -> u32 {
         if near {
-            let p = self.cache_pop_near(size);
+            let p = if size > Self::CACHED_MAX {
+                self.cache_pop_medium(size, 8)
+            } else {
+                self.cache_pop_near(size)
+            };
             if p != 0 {
                 return p;
             }
@@ -325,6 +329,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let p = self.cache_pop(size, align);
             if p != 0 {
                 return p;
+            }
+            if near && size > Self::CACHED_MAX {
+                let p = self.cache_pop_medium(size, align);
+                if p != 0 {
+                    return p;
+                }
             }
         }
         self.allocate_over_aligned(size, align)

@@ -559,9 +559,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         debug_assert!(eff > CLASS_EFF_MAX && eff <= Self::CACHE_EFF_TOP);
         let bin = bin_of(eff);
         let count = self.cache.count(bin);
-        if count >= P::MEDIUM_CAP
-            || (word & PREV_FREE != 0 && header + HEADER + eff != self.top)
-        {
+        if count >= P::MEDIUM_CAP || word & PREV_FREE != 0 || header + HEADER + eff == self.top {
             return false;
         }
         // SAFETY: the caller's promise, and the checks above.

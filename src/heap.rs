@@ -646,7 +646,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             // both hold at least `keep` bytes (none when freeing).
             unsafe {
                 core::ptr::copy_nonoverlapping(self.at(p, keep), self.at(q, keep), keep as usize);
-                self.release(header, self.size_word(header));
+                self.free_used(header);
             }
         }
         q

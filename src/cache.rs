@@ -553,7 +553,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     ///
     /// # Safety
     /// As [`Heap::cache_push`].
-    #[inline(never)]
+    #[inline]
     unsafe fn cache_push_medium(&mut self, header: u32, word: u32) -> bool {
         let eff = word & !FLAGS;
         debug_assert!(eff > CLASS_EFF_MAX && eff <= Self::CACHE_EFF_TOP);
@@ -573,7 +573,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// lower bound holds the request up to 4 or 5 bins qualify; the bitmap finds the first
     /// non-empty one in a shift and a count of zeros) whose payload is aligned to `align`;
     /// 0 if none.
-    #[inline(never)]
+    #[inline]
     pub(crate) fn cache_pop_medium(&mut self, size: u32, align: u32) -> u32 {
         let below = size.wrapping_sub(1);
         if Self::MEDIUM_BINS == 0 || below < Self::CACHED_MAX || below >= Self::MEDIUM_MAX {

@@ -1045,12 +1045,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
         let Some(room) = need.checked_add(align + 8).filter(|&r| r <= MAX_REQUEST) else {
             return 0;
         };
-        if Self::caches() && HEADER + room > self.limit - self.top && self.cache_may_serve(room) {
-            // As in `take`: memory may grow, so the cached blocks that may make a fit go back
-            // first.
+        let mut found = self.find_free(room);
+        if found == 0
+            && Self::caches()
+            && HEADER + room > self.limit - self.top
+            && self.cache_may_serve(room)
+        {
+            // As in `take`: no listed block holds it and memory may grow, so the cached blocks
+            // that may make a fit go back first. (Not before the lists are looked at: with the
+            // medium bins, 595 flushes in 100,000 of talc's random actions came from here, a
+            // listed block serving nearly every such request; natively 1.15 million
+            // instructions.)
             self.flush_cache_for(room);
+            found = self.find_free(room);
         }
-        let found = self.find_free(room);
         // A small block's gap in front is cached rather than freed (`cache_gap`), so that the
         // block, freed, has no free left neighbour and is cached in turn.
         let small = Self::caches() && need <= Self::CACHED_MAX;

@@ -28,6 +28,17 @@
 //!
 //! The bins are a struct of their own ([`Bins`]), so that one set could later belong to each
 //! thread (issue 16): only the heap's flush and the walker look at them from the heap's side.
+//!
+//! **Medium bins** (`Fast`: 64 after the small ones): blocks of 1,048 bytes to 16 KiB, 16 bins
+//! an octave (a bin spans a 16th of its octave: 64 bytes from 1,024, ..., 1,024 from 8,192), a
+//! bitmap of the non-empty ones. A medium block freed (by its header: its size is not the
+//! `Layout`'s class) goes onto the bin of its size under the small blocks' rules (its left
+//! neighbour not free), unless it lies just below the top (it goes back to the bump pointer);
+//! a medium request takes the head of the first non-empty bin whose lower bound holds it and
+//! whose largest size is within 125% of it ([`Heap::cache_pop_medium`]: 4 or 5 bins, one
+//! shift and a count of zeros). No merge on the free, no search or split on the allocation:
+//! in talc's random actions (1-10,000 B) those were most of the time (docs/small-blocks.md,
+//! "Medium blocks"). The flush before growth gives them back as it does small ones.
 
 use crate::block::{fits, FLAGS, FREE, HEADER, LAST, PREV_FREE};
 use crate::heap::Heap;

@@ -42,8 +42,11 @@
 //!   `FREE` flag: nothing merges with it, the block after it has no `PREV_FREE` on its account)
 //!   whose logical size word is `CACHED`, so the pointer check refuses it. Every cached block is
 //!   in exactly one bin, the one of its effective size (`bin_of`: one size a bin to 64 bytes,
-//!   then classes of two, 72 and 80, 88 and 96, ...), once; every block in a bin is cached;
-//!   a bin's count is its list's length, at most `CACHE_CAP`; unless the cache is marked (a
+//!   then classes of two, 72 and 80, 88 and 96, ..., 1,032 and 1,040; above, under `Fast`, the
+//!   *medium* bins, 16 an octave from 1,024 bytes to 16 KiB, each holding the sizes from its
+//!   lower bound to the next bin's), once; every block in a bin is cached; a bin's count is its
+//!   list's length, at most `CACHE_CAP` (a medium bin: `MEDIUM_CAP`); the medium bins' bitmap
+//!   marks exactly the non-empty medium bins; unless the cache is marked (a
 //!   block cached since the last flush before growth), every non-empty bin is below
 //!   `kept_below`. In the checked build a cached payload after its link is poisoned, as a free
 //!   one, and the `checked` module's lookup calls a cached block's pointer freed.
@@ -70,7 +73,10 @@
 //! Under a policy with a cache, a small request first takes the head of its bin and a small
 //! block freed goes onto its bin (cache.rs), inlined into the caller; a request whose bin is
 //! empty then takes the head of the bin just above (inlined too, in `allocate_aligned`) or
-//! looks at the bins within 125% above; the rest of this is the slow path behind it. [`Heap::deallocate_sized`]
+//! looks at the bins within 125% above; a medium request (1,033 bytes to 15.5 KiB, `Fast`)
+//! takes the first non-empty medium bin within 125% above it (its bitmap), and a medium block
+//! freed goes onto its bin by its header, both behind the call; the rest of this is the slow
+//! path behind them. [`Heap::deallocate_sized`]
 //! (`WallE`'s free, with the `Layout`'s size) checks a small block whose header holds exactly
 //! that size in two comparisons and caches it, inlined; a block with slack is checked and
 //! cached out of line, anything else taking [`Heap::deallocate`]'s path. Before the heap grows memory it gives back the cached blocks that may

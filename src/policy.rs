@@ -134,9 +134,9 @@ impl Tuning for Fast {
 /// 4.4 -> 4.7 MiB (x1.07); medium bins only to 4 KiB: 4.5 MiB natively, but most of the random
 /// actions' sizes uncached (docs/small-blocks.md, "Medium blocks").
 const CACHE_BINS: usize = 69 + 64;
-/// `Fast`'s bound on each medium bin: natively, talc's random actions 273 / 267 / 278 / 274
-/// instructions an action at caps 4 / 8 / 16 / 32, pages within one of each other; mixed
-/// sizes 72-73 pages at 2-16 (caps halving with each octave, 16 to 2: 72).
+/// `Fast`'s bound on each medium bin: natively, talc's random actions 273 / 267 / 273 / 274
+/// instructions an action at caps 4 / 8 / 16 / 32, pages within one of each other;
+/// `bench/replay mixed` 72-73 pages at caps 2-16 (main: 69).
 const MEDIUM_CAP: u32 = 16;
 /// `Fast`'s bound on each bin: a large one costs no memory (the cache gives blocks back before
 /// the heap grows), and a structure freed whole comes back from the cache (parser tree: 269,

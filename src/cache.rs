@@ -612,6 +612,32 @@ impl<S: Source, P: Policy> Heap<S, P> {
         0
     }
 
+    /// When no listed block holds a small request of `need` bytes: gives the smallest cached
+    /// medium block that holds it (the head of the first non-empty medium bin whose lower
+    /// bound is at least `need`) back to the heap, where it merges, and takes a listed block
+    /// for `need` (split); 0 if there is no such block.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_from_medium(&mut self, need: u32) -> u32 {
+        let first = if need <= 1 << MEDIUM_OCTAVE {
+            0
+        } else {
+            medium_floor(need - 1) + 1
+        };
+        let bits = if first >= 64 {
+            0
+        } else {
+            self.cache.medium() >> first
+        };
+        if bits == 0 {
+            return 0;
+        }
+        let bin = MEDIUM_FROM + first + bits.trailing_zeros() as usize;
+        debug_assert!(bin_min(bin) >= need);
+        self.release_cached(bin, Pick::Head);
+        self.take_listed_for(need)
+    }
+
     /// [`Heap::cache_push`] for a block `deallocate_sized` checked, onto `bin`, which the
     /// caller knows from the `Layout`; false when the bin is full.
     ///

@@ -28,6 +28,17 @@
 //!
 //! The bins are a struct of their own ([`Bins`]), so that one set could later belong to each
 //! thread (issue 16): only the heap's flush and the walker look at them from the heap's side.
+//!
+//! **Medium bins** (`Fast`: 64 after the small ones): blocks of 1,048 bytes to 16 KiB, 16 bins
+//! an octave (a bin spans a 16th of its octave: 64 bytes from 1,024, ..., 1,024 from 8,192), a
+//! bitmap of the non-empty ones. A medium block freed (by its header: its size is not the
+//! `Layout`'s class) goes onto the bin of its size under the small blocks' rules (its left
+//! neighbour not free), unless it lies just below the top (it goes back to the bump pointer);
+//! a medium request takes the head of the first non-empty bin whose lower bound holds it and
+//! whose largest size is within 125% of it ([`Heap::cache_pop_medium`]: 4 or 5 bins, one
+//! shift and a count of zeros). No merge on the free, no search or split on the allocation:
+//! in talc's random actions (1-10,000 B) those were most of the time (docs/small-blocks.md,
+//! "Medium blocks"). The flush before growth gives them back as it does small ones.
 
 use crate::block::{fits, FLAGS, FREE, HEADER, LAST, PREV_FREE};
 use crate::heap::Heap;
@@ -68,15 +79,19 @@ pub trait CacheBins {
     fn kept_below(&self) -> usize;
     /// Sets [`CacheBins::kept_below`].
     fn set_kept_below(&mut self, bin: usize);
+    /// The non-empty medium bins: bit `m` for bin `MEDIUM_FROM + m` (0 without medium bins).
+    fn medium(&self) -> u64;
 }
 
-/// `N` bins: the heads of their lists, their counts and the mark. (No total is kept: it would
-/// cost every push and pop a load and a store, and only the rare flush needs one; the mark is
-/// one store a push.)
+/// `N` bins: the heads of their lists, their counts and the mark, and for the medium bins
+/// (from `MEDIUM_FROM`) a bitmap of the non-empty ones, kept by `set`. (No total is kept: it
+/// would cost every push and pop a load and a store, and only the rare flush needs one; the
+/// mark is one store a push.)
 #[repr(C)]
 pub struct Bins<const N: usize> {
     heads: [u32; N],
     counts: [u16; N],
+    medium: u64,
     marked: bool,
     kept_below: u16,
 }
@@ -86,6 +101,7 @@ impl<const N: usize> CacheBins for Bins<N> {
     const EMPTY: Self = Bins {
         heads: [0; N],
         counts: [0; N],
+        medium: 0,
         marked: false,
         kept_below: 0,
     };
@@ -108,6 +124,16 @@ impl<const N: usize> CacheBins for Bins<N> {
             *h = head;
             *c = count as u16;
         }
+        // (The small bins' paths tell the compiler their bin is below `MEDIUM_FROM`: this
+        // folds away there.)
+        if bin >= MEDIUM_FROM {
+            let bit = 1u64 << ((bin - MEDIUM_FROM) & 63);
+            if head != 0 {
+                self.medium |= bit;
+            } else {
+                self.medium &= !bit;
+            }
+        }
     }
 
     #[inline(always)]
@@ -127,6 +153,11 @@ impl<const N: usize> CacheBins for Bins<N> {
 
     fn set_kept_below(&mut self, bin: usize) {
         self.kept_below = bin as u16;
+    }
+
+    #[inline(always)]
+    fn medium(&self) -> u64 {
+        self.medium
     }
 }
 
@@ -181,6 +212,11 @@ impl CacheBins for NoCache {
     }
 
     fn set_kept_below(&mut self, _: usize) {}
+
+    #[inline(always)]
+    fn medium(&self) -> u64 {
+        0
+    }
 }
 
 // ---- The bins' classes. ----
@@ -202,21 +238,64 @@ impl CacheBins for NoCache {
 /// Effective sizes up to this have a bin each; above, a bin holds a class of two.
 pub(crate) const FINE_MAX: u32 = 64;
 
+/// The effective sizes of the small bins (one size or a class of two) end here; above it the
+/// medium bins.
+pub(crate) const CLASS_EFF_MAX: u32 = 1040;
+/// The first medium bin: the one after the small bin of `CLASS_EFF_MAX`.
+pub(crate) const MEDIUM_FROM: usize = 69;
+/// Medium bins: 16 an octave from 1,024 bytes (each a 16th of its octave wide: 64 bytes from
+/// 1,024, 128 from 2,048, ...), up to 64 of them (effective sizes below 16 KiB), so that one
+/// `u64` marks the non-empty ones.
+const MEDIUM_STEP_BITS: u32 = 4;
+/// The octave the medium bins start at: 2^10 = 1,024 bytes.
+const MEDIUM_OCTAVE: u32 = 10;
+
+/// The medium bin (counted from `MEDIUM_FROM`) holding the size `x` (at least 1,024): the
+/// octave and its 16th.
+#[inline(always)]
+fn medium_floor(x: u32) -> usize {
+    debug_assert!(x >= 1 << MEDIUM_OCTAVE);
+    let k = 31 - x.leading_zeros();
+    (((k - MEDIUM_OCTAVE) << MEDIUM_STEP_BITS)
+        + ((x >> (k - MEDIUM_STEP_BITS)) & ((1 << MEDIUM_STEP_BITS) - 1))) as usize
+}
+
+/// The smallest size of medium bin `m` (counted from `MEDIUM_FROM`).
+#[inline(always)]
+const fn medium_min(m: usize) -> u32 {
+    let m = m as u32;
+    let steps = 1 << MEDIUM_STEP_BITS;
+    (steps + m % steps) << (MEDIUM_OCTAVE - MEDIUM_STEP_BITS + m / steps)
+}
+
 /// The bin of a block of effective size `eff` (a multiple of 8, at least 8): `eff / 8 - 1` up
-/// to 64, then one per 16 bytes from 72 (72 and 80 in bin 8).
+/// to 64, then one per 16 bytes from 72 (72 and 80 in bin 8) up to 1,040, then the medium
+/// bins.
 #[inline(always)]
 pub(crate) fn bin_of(eff: u32) -> usize {
+    if eff <= CLASS_EFF_MAX {
+        small_bin_of(eff)
+    } else {
+        MEDIUM_FROM + medium_floor(eff)
+    }
+}
+
+/// [`bin_of`] for an `eff` of at most `CLASS_EFF_MAX`.
+#[inline(always)]
+pub(crate) fn small_bin_of(eff: u32) -> usize {
     ((eff + eff.min(FINE_MAX) - 8) >> 4) as usize
 }
 
-/// The bin of a request of `below + 1` bytes (8-aligned): the bin of its [`class_need`].
+/// The bin of a request of `below + 1` bytes (8-aligned) up to `CLASS_MAX`: the bin of its
+/// [`class_need`].
 #[inline(always)]
 pub(crate) fn bin_for(below: u32) -> usize {
     ((below + below.min(FINE_MAX + 8)) >> 4) as usize
 }
 
 /// The effective size a request rounded to `r` bytes (a multiple of 8) is given when it has a
-/// bin: `r` up to 64, else the first size of its class, `r` rounded up to an odd multiple of 8.
+/// small bin: `r` up to 64, else the first size of its class, `r` rounded up to an odd
+/// multiple of 8.
 #[inline(always)]
 pub(crate) fn class_need(r: u32) -> u32 {
     if r > FINE_MAX {
@@ -226,9 +305,13 @@ pub(crate) fn class_need(r: u32) -> u32 {
     }
 }
 
-/// The smallest effective size of `bin`'s blocks (the size its requests are given).
+/// The smallest effective size of `bin`'s blocks (the size its requests are given; for a
+/// medium bin, its lower bound).
 #[inline(always)]
 pub(crate) const fn bin_min(bin: usize) -> u32 {
+    if bin >= MEDIUM_FROM {
+        return medium_min(bin - MEDIUM_FROM);
+    }
     let bin = bin as u32;
     if bin < 8 {
         (bin + 1) * 8
@@ -240,6 +323,9 @@ pub(crate) const fn bin_min(bin: usize) -> u32 {
 /// The largest effective size of `bin`'s blocks.
 #[inline(always)]
 pub(crate) const fn bin_max(bin: usize) -> u32 {
+    if bin >= MEDIUM_FROM {
+        return medium_min(bin - MEDIUM_FROM + 1) - 8;
+    }
     bin_min(bin) + if bin < 8 { 0 } else { 8 }
 }
 
@@ -250,16 +336,48 @@ impl<S: Source, P: Policy> Heap<S, P> {
         <P::Cache as CacheBins>::BINS != 0
     }
 
-    /// The largest request the cache serves (the first size of the last bin's class).
-    pub(crate) const CACHED_MAX: u32 = match <P::Cache as CacheBins>::BINS {
+    /// The small bins (one size or a class of two each): the first `SMALL_BINS`.
+    const SMALL_BINS: usize = if <P::Cache as CacheBins>::BINS < MEDIUM_FROM {
+        <P::Cache as CacheBins>::BINS
+    } else {
+        MEDIUM_FROM
+    };
+    /// The medium bins, after the small ones (at most 64: one bit each in `medium`).
+    const MEDIUM_BINS: usize = <P::Cache as CacheBins>::BINS - Self::SMALL_BINS;
+    /// The largest request the small bins serve (the first size of the last bin's class).
+    pub(crate) const CACHED_MAX: u32 = match Self::SMALL_BINS {
         0 => 0,
         bins => bin_min(bins - 1),
     };
-    /// The largest effective size the cache holds.
-    pub(crate) const CACHED_EFF_MAX: u32 = match <P::Cache as CacheBins>::BINS {
+    /// The largest effective size the small bins hold.
+    pub(crate) const CACHED_EFF_MAX: u32 = match Self::SMALL_BINS {
         0 => 0,
         bins => bin_max(bins - 1),
     };
+    /// The largest effective size the cache holds (the medium bins' if any).
+    pub(crate) const CACHE_EFF_TOP: u32 = match <P::Cache as CacheBins>::BINS {
+        0 => 0,
+        bins => {
+            assert!(bins <= MEDIUM_FROM + 64);
+            bin_max(bins - 1)
+        }
+    };
+    /// The largest request a medium bin serves: the lower bound of the last medium bin (0:
+    /// none).
+    const MEDIUM_MAX: u32 = match Self::MEDIUM_BINS {
+        0 => 0,
+        _ => bin_min(<P::Cache as CacheBins>::BINS - 1),
+    };
+
+    /// At most this many blocks in `bin`.
+    #[inline(always)]
+    pub(crate) fn cap(bin: usize) -> u32 {
+        if bin >= MEDIUM_FROM {
+            P::MEDIUM_CAP
+        } else {
+            P::CACHE_CAP
+        }
+    }
 
     /// The effective size a request rounded to `r` bytes is given: [`class_need`] where the
     /// cache has a bin for it, else `r`.
@@ -272,18 +390,19 @@ impl<S: Source, P: Policy> Heap<S, P> {
         }
     }
 
-    /// `bin`, which the caller knows to be below `BINS`, with that fact told to the compiler:
-    /// the bins' accessors then need no check of the index (the map's `min` hides the bound
-    /// from it: with the checks `pkg/wall-e.wasm` was 7,638 bytes, 7,556 without, 7,243 before
-    /// the classes; the small app 7,943 against 7,909).
+    /// `bin`, which the caller knows to be a small bin (below `SMALL_BINS`), with that fact
+    /// told to the compiler: the bins' accessors then need no check of the index and no
+    /// medium bitmap (the map's `min` hides the bound from it: with the checks
+    /// `pkg/wall-e.wasm` was 7,638 bytes, 7,556 without, 7,243 before the classes; the small
+    /// app 7,943 against 7,909).
     ///
     /// # Safety
-    /// `bin < BINS`.
+    /// `bin < SMALL_BINS`.
     #[inline(always)]
     unsafe fn known_bin(bin: usize) -> usize {
-        debug_assert!(bin < <P::Cache as CacheBins>::BINS);
+        debug_assert!(bin < Self::SMALL_BINS);
         // SAFETY: the caller's promise.
-        unsafe { core::hint::assert_unchecked(bin < <P::Cache as CacheBins>::BINS) };
+        unsafe { core::hint::assert_unchecked(bin < Self::SMALL_BINS) };
         bin
     }
 
@@ -294,7 +413,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// block placed 16-aligned and freed comes back to the next such request).
     #[inline(always)]
     pub(crate) fn cache_pop(&mut self, size: u32, align: u32) -> u32 {
-        let bins = <P::Cache as CacheBins>::BINS;
+        let bins = Self::SMALL_BINS;
         let below = size.wrapping_sub(1);
         if bins == 0 || below >= Self::CACHED_MAX {
             return 0;
@@ -315,7 +434,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// [`Heap::cache_pop_near`], inlined into the caller.
     #[inline(always)]
     pub(crate) fn cache_pop_next(&mut self, size: u32) -> u32 {
-        let bins = <P::Cache as CacheBins>::BINS;
+        let bins = Self::SMALL_BINS;
         let below = size.wrapping_sub(1);
         // The next bin's largest blocks are within 125% from requests of 113 bytes (the bins
         // from 72 bytes hold two sizes; among the requests of 32-104 bytes, which some
@@ -341,7 +460,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// instructions a step together with the sized free of blocks with slack).
     #[inline(always)]
     pub(crate) fn cache_pop_near(&mut self, size: u32) -> u32 {
-        let bins = <P::Cache as CacheBins>::BINS;
+        let bins = Self::SMALL_BINS;
         // As in `cache_pop`: the request's own bin.
         let below = size.wrapping_sub(1);
         if bins == 0 || below >= Self::CACHED_MAX {
@@ -401,15 +520,20 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// word.
     #[inline(always)]
     pub(crate) unsafe fn cache_push(&mut self, header: u32, word: u32) -> bool {
-        let bins = <P::Cache as CacheBins>::BINS;
+        let bins = Self::SMALL_BINS;
         let eff = word & !FLAGS;
-        // As in `cache_pop` (a used block is never empty): `bin < BINS` without a bounds check.
+        // As in `cache_pop` (a used block is never empty): `bin < SMALL_BINS` without a bounds
+        // check.
         let below = eff.wrapping_sub(1);
         if bins == 0 || below >= Self::CACHED_EFF_MAX {
-            return false;
+            // (One comparison on the small blocks' path, as before the medium bins.)
+            return Self::MEDIUM_BINS != 0
+                && below < Self::CACHE_EFF_TOP
+                // SAFETY: the caller's promise.
+                && unsafe { self.cache_push_medium(header, word) };
         }
-        // SAFETY: `eff <= CACHED_EFF_MAX`, the largest size of the last bin's class.
-        let bin = unsafe { Self::known_bin(bin_of(eff)) };
+        // SAFETY: `eff <= CACHED_EFF_MAX`, the largest size of the last small bin's class.
+        let bin = unsafe { Self::known_bin(small_bin_of(eff)) };
         let count = self.cache.count(bin);
         if count >= P::CACHE_CAP {
             return false;
@@ -429,6 +553,89 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // SAFETY: the caller's promise, and the checks above.
         unsafe { self.cache_push_unchecked(header, eff, bin, count) };
         true
+    }
+
+    /// [`Heap::cache_push`] for a medium block (effective size above `CLASS_EFF_MAX`, up to
+    /// `CACHE_EFF_TOP`): onto the medium bin of its size, no merge (the free of a block of
+    /// 1-10 KiB that merged was 264 instructions and 1.4 mispredicted branches natively in
+    /// talc's random actions: docs/small-blocks.md, "Medium blocks"), under the same rules
+    /// as a small block's: the bin not full, the left neighbour not free (but just below the
+    /// top). False: the heap takes it.
+    ///
+    /// # Safety
+    /// As [`Heap::cache_push`].
+    #[inline]
+    unsafe fn cache_push_medium(&mut self, header: u32, word: u32) -> bool {
+        let eff = word & !FLAGS;
+        debug_assert!(eff > CLASS_EFF_MAX && eff <= Self::CACHE_EFF_TOP);
+        let bin = bin_of(eff);
+        let count = self.cache.count(bin);
+        if count >= P::MEDIUM_CAP || word & PREV_FREE != 0 || header + HEADER + eff == self.top {
+            return false;
+        }
+        // SAFETY: the caller's promise, and the checks above.
+        unsafe { self.cache_push_unchecked(header, eff, bin, count) };
+        true
+    }
+
+    /// **A medium request** (`CACHED_MAX < size <= MEDIUM_MAX`): the head of the first
+    /// non-empty medium bin whose blocks all hold the request and are within 125% of it (I5,
+    /// without a split: the bins are a 16th of an octave wide, so from the first bin whose
+    /// lower bound holds the request up to 4 or 5 bins qualify; the bitmap finds the first
+    /// non-empty one in a shift and a count of zeros) whose payload is aligned to `align`;
+    /// 0 if none.
+    #[inline]
+    pub(crate) fn cache_pop_medium(&mut self, size: u32, align: u32) -> u32 {
+        let below = size.wrapping_sub(1);
+        if Self::MEDIUM_BINS == 0 || below < Self::CACHED_MAX || below >= Self::MEDIUM_MAX {
+            return 0;
+        }
+        // The first bin whose smallest size holds the request rounded to 8 (`r`), and the last
+        // whose largest, the next bin's lower bound less 8, is within 125% of it.
+        let first = medium_floor(below) + 1;
+        let r = (below | 7) + 1;
+        let last = (medium_floor(r + r / 4 + HEADER) - 1).min(Self::MEDIUM_BINS - 1);
+        if last < first {
+            return 0;
+        }
+        let mut window = (self.cache.medium() >> first) & ((2u64 << (last - first)) - 1);
+        while window != 0 {
+            let bin = MEDIUM_FROM + first + window.trailing_zeros() as usize;
+            let head = self.cache.head(bin);
+            debug_assert!(head != 0 && bin_max(bin) - r <= r / 4 && bin_min(bin) >= r);
+            if align <= 8 || (head + HEADER) & (align - 1) == 0 {
+                // SAFETY: `head` heads `bin` (I8), within 125% of `size` (above).
+                return unsafe { self.take_cached(bin, head, size) };
+            }
+            window &= window - 1;
+        }
+        0
+    }
+
+    /// When no listed block holds a small request of `need` bytes: gives the smallest cached
+    /// medium block that holds it (the head of the first non-empty medium bin whose lower
+    /// bound is at least `need`) back to the heap, where it merges, and takes a listed block
+    /// for `need` (split); 0 if there is no such block.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_from_medium(&mut self, need: u32) -> u32 {
+        let first = if need <= 1 << MEDIUM_OCTAVE {
+            0
+        } else {
+            medium_floor(need - 1) + 1
+        };
+        let bits = if first >= 64 {
+            0
+        } else {
+            self.cache.medium() >> first
+        };
+        if bits == 0 {
+            return 0;
+        }
+        let bin = MEDIUM_FROM + first + bits.trailing_zeros() as usize;
+        debug_assert!(bin_min(bin) >= need);
+        self.release_cached(bin, Pick::Head);
+        self.take_listed_for(need)
     }
 
     /// [`Heap::cache_push`] for a block `deallocate_sized` checked, onto `bin`, which the
@@ -530,7 +737,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// the last such flush, or a block kept then is large enough to serve `need`.
     #[inline(always)]
     pub(crate) fn cache_may_serve(&self, need: u32) -> bool {
-        self.cache.marked() || bin_of(need.min(Self::CACHED_EFF_MAX)) < self.cache.kept_below()
+        self.cache.marked() || bin_of(need.min(Self::CACHE_EFF_TOP)) < self.cache.kept_below()
     }
 
     /// Before the heap grows memory for `need` bytes: gives back to the heap a cached block
@@ -550,9 +757,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(never)]
     pub(crate) fn flush_cache_for(&mut self, need: u32) -> bool {
         let bins = <P::Cache as CacheBins>::BINS;
-        let from = bin_of(need.min(Self::CACHED_EFF_MAX));
-        let fit = |bin: usize| fits(bin_min(bin), need);
-        if let Some(bin) = (from..bins).find(|&bin| self.cache.head(bin) != 0 && fit(bin)) {
+        let from = bin_of(need.min(Self::CACHE_EFF_TOP));
+        // (The head's own size: a medium bin's blocks span a 16th of an octave.)
+        let fit = |heap: &Self, head: u32| head != 0 && fits(heap.eff(head), need);
+        if let Some(bin) = (from..bins).find(|&bin| fit(self, self.cache.head(bin))) {
             self.release_cached(bin, Pick::Head);
             if self.find_free(need) != 0 {
                 return true;

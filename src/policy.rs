@@ -53,6 +53,8 @@ pub trait Tuning: 'static {
     type Cache: CacheBins;
     /// Blocks a bin holds at most; a block freed into a full bin goes to the heap.
     const CACHE_CAP: u32;
+    /// Blocks a medium bin (cache.rs: 1-16 KiB, 16 bins an octave) holds at most.
+    const MEDIUM_CAP: u32 = 0;
     /// A large block (`LARGE_MIN` bytes or more, alignment up to `PAGE_EDGE`) never starts
     /// within `PAGE_EDGE` bytes of a 4 KiB boundary: a gap of at most 264 bytes goes in front,
     /// as a free block (heap.rs, `Heap::placement_gap`). Writing one byte per 4 KiB of a
@@ -117,13 +119,25 @@ impl Tuning for Fast {
     const LARGE_OFF_EDGE: bool = true;
     type Cache = Bins<CACHE_BINS>;
     const CACHE_CAP: u32 = CACHE_CAP;
+    const MEDIUM_CAP: u32 = MEDIUM_CAP;
 }
 
 /// `Fast`'s cache: 69 bins, requests up to 1,032 bytes (Rust programs' small objects reach
 /// 1,024; bins of one size to 64 bytes, then of two: cache.rs). Against bins up to 256 bytes, on the raw benchmark: mixed sizes 297 ->
 /// 285 instructions a call, but 4.2 -> 4.4 MiB of heap, realloc growth 2,576 -> 2,663. See
 /// docs/small-blocks.md.
-const CACHE_BINS: usize = 69;
+///
+/// Then 64 medium bins (1-16 KiB, 16 an octave, cache.rs): talc's random actions (Rust-level,
+/// 1-10,000 B) under wasmtime 326 -> 233 instructions an action (wasmalloc 181), x1.69-1.71 ->
+/// x1.29-1.32 wasmalloc's time; `make bench`'s mixed sizes 309 -> 270 instructions a call.
+/// Memory: random actions 2,880 -> 3,008 KiB (x1.07 dlmalloc's), mixed sizes (full scale)
+/// 4.4 -> 4.7 MiB (x1.07); medium bins only to 4 KiB: 4.5 MiB natively, but most of the random
+/// actions' sizes uncached (docs/small-blocks.md, "Medium blocks").
+const CACHE_BINS: usize = 69 + 64;
+/// `Fast`'s bound on each medium bin: natively, talc's random actions 273 / 267 / 273 / 274
+/// instructions an action at caps 4 / 8 / 16 / 32, pages within one of each other;
+/// `bench/replay mixed` 72-73 pages at caps 2-16 (main: 69).
+const MEDIUM_CAP: u32 = 16;
 /// `Fast`'s bound on each bin: a large one costs no memory (the cache gives blocks back before
 /// the heap grows), and a structure freed whole comes back from the cache (parser tree: 269,
 /// 255, 218 instructions a call at caps 64, 256, 1,024 then; 239 -> 199 from 1,024 to 2,048,

@@ -3,7 +3,7 @@
 #[cfg(feature = "checked")]
 use crate::block::poison_start;
 use crate::block::{FLAGS, FREE, HEADER, LAST, PREV_FREE};
-use crate::cache::{bin_of, CacheBins, CACHED};
+use crate::cache::{bin_of, CacheBins, CACHED, MEDIUM_FROM};
 use crate::classes::Classes;
 use crate::heap::{Heap, SPARE_KEEP};
 use crate::policy::Policy;
@@ -448,7 +448,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 node = self.cache_link(node);
             }
             check(
-                length == self.cache.count(bin) && length <= P::CACHE_CAP,
+                length == self.cache.count(bin) && length <= Self::cap(bin),
                 bin as u32,
                 "cache corrupt",
             )?;
@@ -458,6 +458,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 "cache corrupt",
             )?;
         }
+        check(self.medium_bitmap_agrees(), 0, "cache corrupt")?;
         // Under atomics the threads' own caches (handoff.rs, I9: the threaded module's and
         // `WallE`'s) hold cached blocks too, which this walk cannot reach: there, at least the
         // heap's are all found (and `WallE::validate` adds the caller's own cache:
@@ -637,7 +638,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             let head = self.cache.head(bin);
             let count = self.cache.count(bin);
             check(
-                (head != 0) == (count != 0) && count <= P::CACHE_CAP,
+                (head != 0) == (count != 0) && count <= Self::cap(bin),
                 bin as u32,
                 "cache corrupt",
             )?;
@@ -650,7 +651,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 )?;
             }
         }
-        Ok(())
+        check(self.medium_bitmap_agrees(), 0, "cache corrupt")
+    }
+
+    /// Whether the medium bins' bitmap marks exactly the non-empty medium bins (I8).
+    fn medium_bitmap_agrees(&self) -> bool {
+        let expected = (MEDIUM_FROM..<P::Cache as CacheBins>::BINS)
+            .filter(|&bin| self.cache.head(bin) != 0)
+            .fold(0u64, |bits, bin| bits | 1 << (bin - MEDIUM_FROM));
+        self.cache.medium() == expected
     }
 
     /// Checks what can be checked of a free block at `header` without the blocks around it: in

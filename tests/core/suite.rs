@@ -792,6 +792,7 @@ fn small_over_aligned_blocks_come_back_aligned_from_the_cache() {
         let big = h.allocate(4000);
         h.allocate(8); // a guard
         h.deallocate(big);
+        h.flush_cache(); // (a medium block is cached)
         let q = h.allocate_aligned(40, align);
         assert!(q >= big && q < big + 4000 && q % align == 0, "{q} in the free block at {big}");
         h.deallocate_sized(q, 40);
@@ -907,12 +908,14 @@ fn deallocate_sized_frees_by_the_header_and_ignores_bad_pointers() {
     let _guard = h.allocate(8);
     h.deallocate_sized(a, 24);
     h.deallocate_sized(b, 64); // wrong: still freed
-    h.deallocate_sized(c, 2000); // above the cache: the heap's path
+    h.deallocate_sized(c, 2000); // a medium block: its bin, by the header
     for p in [a, b, c] {
         assert_eq!(h.size(p), 0, "{p:#x} freed");
     }
     let s = valid(&h);
-    if P::CACHE_CAP != 0 {
+    if P::MEDIUM_CAP != 0 {
+        assert_eq!((s.cached_blocks, s.cached_bytes), (3, 24 + 104 + 2000));
+    } else if P::CACHE_CAP != 0 {
         assert_eq!((s.cached_blocks, s.cached_bytes), (2, 24 + 104));
     }
     let digest = h.shape_digest();
@@ -1060,4 +1063,117 @@ fn reallocate_sized_grows_the_top_block_in_place_and_refuses_bad_pointers() {
     free(&mut h, r);
     assert_eq!(h.reallocate_sized(r, size + 200_000, size + 300_000, 8), 0);
     valid(&h);
+}
+
+// ---- The medium bins (cache.rs: 1-16 KiB, 16 an octave; policies with them only). ----
+
+/// A medium block freed is cached (freed memory to every call, as a small one) and serves the
+/// next request it holds within 125%, unsplit; not a request it would hold beyond 125%.
+#[test]
+fn a_medium_block_is_cached_and_serves_a_request_within_125_percent() {
+    if P::MEDIUM_CAP == 0 {
+        return;
+    }
+    let mut h = heap(1, 8);
+    let _before = h.allocate(40);
+    let a = h.allocate(3000);
+    let b = h.allocate(3000);
+    let _guard = h.allocate(40);
+    fill(&h, b, 3000, 2);
+    h.deallocate(a);
+    let s = valid(&h);
+    assert_eq!((s.cached_blocks, s.cached_bytes, s.free_blocks), (1, 3000, 0));
+    assert_eq!(h.size(a), 0, "a cached block has no size");
+    assert_eq!(h.locate(a), Place::Freed);
+    h.deallocate(a); // double free: ignored
+    assert_eq!(valid(&h), s);
+    assert_ne!(h.allocate(2000), a, "3,000 bytes are beyond 125% of 2,000");
+    assert_eq!(h.allocate(2900), a, "within 125%: the cached block, as it is");
+    assert_eq!(h.size(a), 2900);
+    assert_eq!(effective(&h, a), 3000, "not split");
+    assert!(holds(&h, b, 3000, 2));
+    valid(&h);
+}
+
+/// A medium bin holds at most `MEDIUM_CAP` blocks (the rest merge); a medium block after a
+/// free one, or just below the top, goes to the heap.
+#[test]
+fn a_medium_bin_is_bounded_and_merges_what_it_does_not_take() {
+    if P::MEDIUM_CAP == 0 {
+        return;
+    }
+    let n = P::MEDIUM_CAP + 3;
+    let mut h = heap(1, 64);
+    let blocks: Vec<u32> = (0..n)
+        .map(|_| {
+            let p = h.allocate(1500);
+            h.allocate(8); // a guard: no two freed blocks merge
+            p
+        })
+        .collect();
+    for &p in &blocks {
+        h.deallocate(p);
+    }
+    let s = valid(&h);
+    assert_eq!((s.cached_blocks, s.free_blocks), (P::MEDIUM_CAP, 3));
+    // After a free block: merged, not cached.
+    let mut h = heap(1, 64);
+    let (x, y) = (h.allocate(40), h.allocate(2000));
+    let _guard = h.allocate(8);
+    free(&mut h, x);
+    let before = valid(&h);
+    h.deallocate(y);
+    let after = valid(&h);
+    assert_eq!(after.cached_blocks, before.cached_blocks, "not cached");
+    assert_eq!(after.free_bytes, before.free_bytes + 2008, "merged");
+    // Just below the top: back to the bump pointer.
+    let z = h.allocate(5000);
+    let top_room = valid(&h).top_room;
+    h.deallocate(z);
+    let s = valid(&h);
+    assert_eq!((s.cached_blocks, s.top_room), (after.cached_blocks, top_room + 5008));
+}
+
+/// An over-aligned medium request takes a cached block whose payload is aligned.
+#[test]
+fn an_over_aligned_medium_request_takes_an_aligned_cached_block() {
+    if P::MEDIUM_CAP == 0 {
+        return;
+    }
+    let mut h = heap(1, 8);
+    // The heap starts at 1,024: after a block of 1,264 bytes the next payload is at 2,304, a
+    // multiple of 256 (a medium size is not rounded to a class).
+    let _pad = h.allocate(1264);
+    let a = h.allocate(4000);
+    assert_eq!(a % 256, 0);
+    let _guard = h.allocate(8);
+    h.deallocate_sized(a, 4000);
+    assert_eq!(valid(&h).cached_blocks, 1);
+    assert_eq!(h.allocate_aligned(3900, 256), a);
+    valid(&h);
+}
+
+/// Medium blocks cached side by side are given back before memory grows: merged, they serve
+/// a larger request without growth.
+#[test]
+fn cached_medium_blocks_merge_before_memory_grows() {
+    if P::MEDIUM_CAP == 0 {
+        return;
+    }
+    let mut h = heap(1, 8);
+    let mut blocks = vec![h.allocate(2000)];
+    while h.top_room() > 3000 {
+        blocks.push(h.allocate(2000));
+    }
+    let pages = h.source().pages();
+    for &p in blocks.iter().take(8) {
+        h.deallocate(p);
+    }
+    assert_eq!(valid(&h).cached_blocks, 8);
+    let big = h.allocate(12000);
+    assert_eq!(big, blocks[0], "served by the merged cached blocks");
+    assert_eq!(h.source().pages(), pages, "without growing memory");
+    valid(&h);
+    h.flush_cache();
+    assert_eq!(valid(&h).cached_blocks, 0);
 }

@@ -131,8 +131,70 @@ fn churn<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32) -> u64 {
     sum
 }
 
+/// `make bench`'s "mixed sizes" row (bench/driver.wat's `churn` with `log`: 2,000 live blocks
+/// of 2^k + [0, 2^k) bytes, k uniform in [0, 14)), through the raw calls (`allocate`,
+/// `deallocate` with no size), its generator (an LCG from `seed`); returns the peak of live
+/// bytes.
+#[inline(never)]
+fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u64 {
+    const LIVE: usize = 2_000;
+    let mut rng = seed;
+    let mut below = |n: u32| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (((rng >> 32) as u32 as u64 * n as u64) >> 32) as u32
+    };
+    let pick = |below: &mut dyn FnMut(u32) -> u32| {
+        let p = 1u32 << below(14);
+        p + below(p)
+    };
+    let (mut live, mut peak) = (0u64, 0u64);
+    let mut blocks = vec![(0u32, 0u32); LIVE];
+    for block in blocks.iter_mut() {
+        let size = pick(&mut below);
+        let p = heap.allocate(size);
+        assert!(p != 0);
+        *block = (p, size);
+        live += size as u64;
+    }
+    peak = peak.max(live);
+    for _ in 0..steps {
+        let i = below(LIVE as u32) as usize;
+        heap.deallocate(blocks[i].0);
+        live -= blocks[i].1 as u64;
+        let size = pick(&mut below);
+        let p = heap.allocate(size);
+        assert!(p != 0);
+        blocks[i] = (p, size);
+        live += size as u64;
+        peak = peak.max(live);
+    }
+    stats(heap, "");
+    for &(p, _) in &blocks {
+        heap.deallocate(p);
+    }
+    peak
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "mixed") {
+        let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(50_000);
+        let memory = HostMemory::new(1, 4096, 1024);
+        let (peak, pages) = if args.iter().any(|a| a == "small") {
+            let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
+            (mixed(&mut heap, steps, 1), heap.source().pages())
+        } else {
+            let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
+            (mixed(&mut heap, steps, 1), heap.source().pages())
+        };
+        println!(
+            "mixed steps={steps}: {pages} pages, peak live {peak} B, efficiency {:.0}%",
+            peak as f64 * 100.0 / (pages as f64 * 65536.0)
+        );
+        return;
+    }
     if args.iter().any(|a| a == "churn") {
         let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(400_000);
         let memory = HostMemory::new(1, 4096, 1024);

@@ -1763,7 +1763,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
     /// ([`Heap::give_cached_chain`]).
-    const CHAIN_ROOM: u32 = 128;
+    const CHAIN_ROOM: u32 = 1024;
 
     /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
     /// chain `take_cached_chain` would take starts there).
@@ -1780,15 +1780,29 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
-    /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
-    /// linked behind it, of its class (cache.rs: `eff` or `eff + 8` above 64 bytes), the
-    /// last one's link cleared; the head and how many, `(0, 0)` for none.
-    pub(crate) fn take_cached_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
+    /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the blocks linked behind `after`
+    /// in its bin, or from the bin's head when `after` is 0, of its class (cache.rs: `eff` or
+    /// `eff + 8` above 64 bytes), cut out of the list, the last one's link cleared; the first
+    /// one and how many, `(0, 0)` for none.
+    ///
+    /// # Safety
+    /// `after` is 0 or a block of the bin's list (found by following it from its head, with no
+    /// change to the cache since).
+    pub(crate) unsafe fn take_cached_chain(
+        &mut self,
+        eff: u32,
+        after: u32,
+        max: u32,
+    ) -> (u32, u32) {
         if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return (0, 0);
         }
         let bin = crate::cache::bin_of(eff);
-        let head = self.cache.head(bin);
+        let head = if after == 0 {
+            self.cache.head(bin)
+        } else {
+            self.cache_link(after)
+        };
         let (mut node, mut last, mut count) = (head, 0, 0);
         while node != 0 && count < max && crate::cache::bin_of(self.eff(node)) == bin {
             last = node;
@@ -1798,10 +1812,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if count == 0 {
             return (0, 0);
         }
-        // SAFETY: `last` is a cached block of this heap (I8): its link word is the cache's.
-        unsafe { self.write(last + HEADER, 0) };
+        // SAFETY: `last` is a cached block of this heap (I8): its link word is the cache's; so
+        // is `after`'s, per the caller's promise.
+        unsafe {
+            self.write(last + HEADER, 0);
+            if after != 0 {
+                self.write(after + HEADER, node);
+            }
+        }
         let left = self.cache.count(bin) - count;
-        self.cache.set(bin, node, left);
+        let first = if after == 0 {
+            node
+        } else {
+            self.cache.head(bin)
+        };
+        self.cache.set(bin, first, left);
         (head, count)
     }
 

@@ -1100,5 +1100,5 @@ fn threads_that_end_leave_live_blocks_that_others_free_later() {
 
 /// The most memory one thread's cache holds (bytes, headers included): what a thread that
 /// ends without `release_thread_cache` leaves behind (`ThreadCache::BOUND` of the module's
-/// cache in src/exports.rs: 32 bins of 8–256 bytes, 64 blocks each).
-const THREAD_CACHE_BOUND: u64 = 286_720;
+/// cache in src/per_thread.rs: 32 bins of 8–256 bytes, 128 blocks each).
+const THREAD_CACHE_BOUND: u64 = 573_440;

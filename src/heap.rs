@@ -1983,7 +1983,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
 /// heap walks clean.
 #[cfg(test)]
 mod run_tests {
-    use crate::cache::CACHED;
+    use crate::cache::{CacheBins, CACHED};
     use crate::heap::Heap;
     use crate::host::HostMemory;
 
@@ -2040,5 +2040,47 @@ mod run_tests {
             (0, 0),
             "back at the bump pointer"
         );
+    }
+
+    /// Two threads' chains in one heap cache bin: a refill that looks past the first (its
+    /// `after`, handoff.rs) takes the second out of the middle of the list, and the first stays.
+    #[test]
+    fn a_chain_is_taken_from_below_another() {
+        let mut heap = H::new(HostMemory::new(1, 64, 1000));
+        let a = heap.allocate(20);
+        let run = heap.take_run(24, 8, true);
+        assert_ne!(run, 0);
+        let block = |i: u32| run + i * 32;
+        // Chains of 4 linked through the payloads, as a thread's bin links them.
+        for i in 0..8 {
+            let next = if i % 4 == 3 { 0 } else { block(i + 1) };
+            // SAFETY: the run's blocks are this test's, cached.
+            unsafe { heap.write(block(i) + 8, next) };
+        }
+        // SAFETY: two chains of cached blocks of 24 bytes, given up.
+        unsafe {
+            assert!(heap.give_cached_chain(24, block(0), block(3), 4));
+            assert!(heap.give_cached_chain(24, block(4), block(7), 4));
+        }
+        assert_eq!(heap.cached_chain_head(24), block(4));
+        heap.validate().expect("two chains in the heap's cache");
+        // SAFETY: `block(7)` is in the bin's list, reached from its head.
+        let (first, n) = unsafe { heap.take_cached_chain(24, block(7), 4) };
+        assert_eq!((first, n), (block(0), 4), "the chain below");
+        assert_eq!(heap.cached_chain_head(24), block(4), "the one on top stays");
+        assert_eq!(heap.cache_link(block(7)), 0);
+        assert_eq!(heap.cache.count(crate::cache::bin_of(24)), 4);
+        // SAFETY: from the head.
+        let (first, n) = unsafe { heap.take_cached_chain(24, 0, 4) };
+        assert_eq!((first, n), (block(4), 4));
+        assert_eq!(heap.cached_chain_head(24), 0);
+        for i in 0..8 {
+            // SAFETY: taken back, cached, this test's.
+            unsafe { heap.give_back_claimed(block(i)) };
+        }
+        heap.deallocate(a);
+        heap.flush_cache();
+        let stats = heap.validate().expect("walk");
+        assert_eq!((stats.used_blocks, stats.free_blocks), (0, 0));
     }
 }

@@ -219,7 +219,10 @@ impl CacheHeap for Heap {
         if after == 0 {
             self.cache_head = node;
         } else {
-            self.memory.block(after).link.with_mut(|p| unsafe { *p = node });
+            self.memory
+                .block(after)
+                .link
+                .with_mut(|p| unsafe { *p = node });
         }
         self.cache_count -= count;
         (head, count)

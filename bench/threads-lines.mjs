@@ -3,6 +3,7 @@
 // core is rarely free (docs/threads.md, "Churn that scales").
 //   node bench/threads-lines.mjs [module.wasm] [steps] [runs]
 // (default pkg/wall-e.threads.wasm, 200,000 steps a worker, 3 runs; needs binaryen's wasm-opt.)
+// ROW=lifo: the LIFO row instead (stacks of 1-100 blocks of 1-256 bytes, steps / 100 of them).
 //
 // The module and bench/driver.wat are instrumented by `wasm-opt --instrument-memory`: every
 // load and store (atomic ones included; a compare-and-swap and memory.fill/copy are not seen)
@@ -65,14 +66,17 @@ if (!isMainThread) {
   const imports = { alloc: { ...a, memory }, env: hooks(driver, seen) };
   const warm = new WebAssembly.Instance(d, imports).exports;
   const timed = new WebAssembly.Instance(d, imports).exports;
-  warm.setup(LIVE, 1000n + BigInt(index));
-  warm.churn(LIVE, 1, 64, 0, steps / 10);
-  timed.setup(LIVE, 1n + BigInt(index));
+  const lifo = process.env.ROW === "lifo";
+  warm.setup(lifo ? 100 : LIVE, 1000n + BigInt(index));
+  if (lifo) warm.lifo(steps / 1000, 100, 1, 256);
+  else warm.churn(LIVE, 1, 64, 0, steps / 10);
+  timed.setup(lifo ? 100 : LIVE, 1n + BigInt(index));
   Atomics.add(go, 0, 1);
   while (Atomics.load(go, 0) < 2);
   const ops0 = Number(timed.ops.value);
   on = true;
-  timed.churn(LIVE, 1, 64, 0, steps);
+  if (lifo) timed.lifo(steps / 100, 100, 1, 256);
+  else timed.churn(LIVE, 1, 64, 0, steps);
   on = false;
   parentPort.postMessage({ ops: Number(timed.ops.value) - ops0, bad: timed.errors.value + timed.nils.value });
 } else {

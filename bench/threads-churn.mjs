@@ -58,16 +58,21 @@ if (!isMainThread) {
   const imports = { alloc: { ...alloc, memory } };
   const warm = new WebAssembly.Instance(driver, imports).exports;
   const d = new WebAssembly.Instance(driver, imports).exports;
-  warm.setup(live, 1000n + BigInt(index));
-  warm.churn(live, 1, 64, 0, steps / 10);
-  d.setup(live, 1n + BigInt(index));
+  // ROW=lifo: bench/threads.mjs's LIFO row instead (2,500 × scale rounds of stacks of 1-100
+  // blocks of 1-256 bytes, split over the workers).
+  const lifo = process.env.ROW === "lifo";
+  warm.setup(lifo ? 100 : live, 1000n + BigInt(index));
+  if (lifo) warm.lifo(steps / 400, 100, 1, 256);
+  else warm.churn(live, 1, 64, 0, steps / 10);
+  d.setup(lifo ? 100 : live, 1n + BigInt(index));
   Atomics.add(go, 0, 1);
   Atomics.notify(go, 0);
   while (Atomics.load(go, 1) === 0) Atomics.wait(go, 1, 0);
   const ops0 = Number(d.ops.value);
   const c0 = oncpu();
   const start = performance.timeOrigin + performance.now();
-  d.churn(live, 1, 64, 0, steps);
+  if (lifo) d.lifo(steps / 40, 100, 1, 256);
+  else d.churn(live, 1, 64, 0, steps);
   const end = performance.timeOrigin + performance.now();
   const cpu = oncpu() - c0;
   parentPort.postMessage({ start, end, cpu, ops: Number(d.ops.value) - ops0, errors: d.errors.value + d.nils.value });

@@ -203,6 +203,10 @@ const MAX_BINS: usize = 32;
 /// How many chains of the heap cache's bin a refill looks at for one it may take.
 const SEARCH: u32 = 4;
 
+/// A thread's tag is its cache's address: caches sit on 64-byte lines of their own
+/// (per_thread.rs's `Slot`), so two threads' tags agree modulo 64.
+const TAG_ALIGN: u32 = 64;
+
 impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
     fn default() -> Self {
         Self::new()
@@ -354,6 +358,14 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
             let tag = unsafe { words.tag(head) };
             if tag == ANY_THREAD || tag == self.tag() {
                 mine = true;
+                break;
+            }
+            // Past another thread's chain only (a cache's address, aligned as this one's): a
+            // head that is not a chain's (a block the heap's own frees cached, its tag word user
+            // data) ends the search, so that a refill does not follow the links of blocks another
+            // thread has just freed (their lines: LIFO on 2 workers scaled x1.25-1.33 with the
+            // search past any head, x1.53-1.64 without it).
+            if tag == 0 || tag % TAG_ALIGN != self.tag() % TAG_ALIGN {
                 break;
             }
             let mut last = head;

@@ -128,7 +128,7 @@ test("out of memory under contention: every worker gets nil, the blocks freed by
   // while another worker's cache went back at the end of a round can cost a block; chains a
   // round's frees left in the heap's cache (room for 1,024 blocks a size: "Churn that scales")
   // stay in 200-byte pieces until the heap needs them, and the runs around them leave a few
-  // more gaps (4-9 blocks in all, against 2-3 with room for 128). A cache lost would cost a
+  // more gaps (1-9 blocks in all in these runs, against 2-3 with room for 128). A cache lost would cost a
   // batch of blocks (32) or a chain (33) or more.
   for (const t of totals) assert.ok(Math.abs(t - totals[0]) <= 3 * WORKERS, `the same capacity every round (within ${3 * WORKERS} blocks): nothing lost: ${totals}`);
   assert.ok(totals[0] * 208 > 32 * 65536 * 0.98, `${totals[0]} blocks of 200 bytes leave more than 2% of the memory unused`);

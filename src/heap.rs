@@ -1762,12 +1762,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
-    /// ([`Heap::give_cached_chain`]). 1,024 (`CACHE_CAP`), not 128: two workers that free their
-    /// 5,000 blocks at once left 4,000 a worker to merge one by one under the lock, in memory
-    /// the other worker's next runs then carved (line transfers on 2 workers' churn: 5.1-8.4 per
-    /// 1,000 calls with 128, 3.9 with 1,024; docs/threads.md, "Churn that scales"). The heap
-    /// gives these blocks back before it grows (I8), as any it caches.
-    const CHAIN_ROOM: u32 = 1024;
+    /// ([`Heap::give_cached_chain`]). Not 1,024: that kept more of two workers' drains as chains
+    /// (line transfers on 2 workers' churn 3.9 against 5.1-8.4 per 1,000 calls in one set of
+    /// runs, no difference in another), but the chains left between the OOM tests' rounds cost
+    /// up to 16 blocks of 9,955 a round (512: 8; 128: 3; docs/threads.md, "Churn that scales").
+    const CHAIN_ROOM: u32 = 128;
 
     /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
     /// chain `take_cached_chain` would take starts there).

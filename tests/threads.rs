@@ -762,12 +762,11 @@ fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
             eprintln!("OOM {fixed:?}: round {round}: {blocks} blocks, {bytes} bytes");
             if let Some(size) = fixed {
                 let first: u32 = counts.iter().map(|c| c[0].0).sum();
-                // Give or take 3 blocks per thread: the gap in front of a refill's run, carved
+                // Give or take a block per thread: the gap in front of a refill's run, carved
                 // while another thread's cache went back (docs/threads.md, "Lines of their
-                // own"), and chains left in the heap's cache between rounds, with gaps around
-                // them ("Churn that scales"); a cache lost would cost a batch (32) or more.
+                // own"); a cache lost would cost a batch (32) or more.
                 assert!(
-                    blocks.abs_diff(first) <= 3 * THREADS,
+                    blocks.abs_diff(first) <= THREADS,
                     "round {round}: the same capacity again ({blocks}, first {first})"
                 );
                 let heap = (CAP * PAGE) as u64;
@@ -851,9 +850,9 @@ fn out_of_memory_under_contention_with_cross_thread_frees_every_thread_gets_nil(
     for round in 0..ROUNDS {
         let blocks: u32 = counts.iter().map(|c| c[round]).sum();
         eprintln!("OOM with cross-thread frees: round {round}: {blocks} blocks of 200 bytes");
-        // Give or take 3 blocks per thread (above).
+        // Give or take a block per thread (above).
         assert!(
-            blocks.abs_diff(first) <= 3 * THREADS,
+            blocks.abs_diff(first) <= THREADS,
             "round {round}: the same capacity again ({blocks}, first {first})"
         );
         let heap = (CAP * PAGE) as u64;

@@ -8,8 +8,9 @@
 //! # The protocol
 //! - **A thread owns a cache** ([`ThreadCache`]): bins of freed small blocks by effective size,
 //!   LIFO, bounded (`CAP` blocks a bin), their storage cache.rs's [`Bins`], the heap's own
-//!   cache unit (issue 21), and its rule: a block whose left neighbour is free is not cached but
-//!   goes to the heap (under the lock) to merge. Nobody else reads or writes it, so its pushes and pops
+//!   cache unit (issue 21) — but not its rule that a block whose left neighbour is free goes to
+//!   the heap to merge: here that cost a turn of the lock for 3.5% of churn's frees
+//!   ([`ThreadCache::keep`]). Nobody else reads or writes it, so its pushes and pops
 //!   are plain loads and stores. Blocks are not owned by the thread that allocated them (glibc's
 //!   tcache, not mimalloc's owner lists): a block freed by another thread goes into *that*
 //!   thread's cache (and, in its flush, back towards a producer: below).
@@ -56,7 +57,7 @@ pub const CACHED: u32 = crate::cache::CACHED;
 /// The bins of a thread's cache are the heap's cache unit (cache.rs): the same storage.
 pub use crate::cache::{Bins, CacheBins};
 
-use crate::block::{FLAGS, HEADER, LAST, PREV_FREE};
+use crate::block::{FLAGS, HEADER, LAST};
 /// Word 1's flag of a free block (block.rs), for a model's heap.
 pub const FREE: u32 = crate::block::FREE;
 
@@ -119,8 +120,13 @@ pub trait CacheHeap {
     /// Up to `max` blocks of effective size `eff` at once from the heap's own cache (blocks a
     /// thread's flush left there, [`CacheHeap::give_chain`]): the head of a chain linked
     /// through the blocks' payloads ([`Words::link`]), its last link 0, word 0 [`CACHED`]
-    /// already, and how many; `(0, 0)` for none.
-    fn take_chain(&mut self, eff: u32, max: u32) -> (u32, u32);
+    /// already, and how many; `(0, 0)` for none. They are the blocks after `after` in the
+    /// bin's list, or its first ones when `after` is 0.
+    ///
+    /// # Safety
+    /// `after` is 0 or a block of the list of `eff`'s bin, found by following it from its head
+    /// ([`CacheHeap::chain_head`], [`Words::link`]) in this turn of the lock.
+    unsafe fn take_chain(&mut self, eff: u32, after: u32, max: u32) -> (u32, u32);
     /// Takes a thread's chain of `count` cached blocks of effective size `eff`, `head` to
     /// `last` (linked through their payloads, word 0 [`CACHED`]), into the heap's own cache as
     /// they are, in O(1): no block merged or split, no header written; false (nothing done)
@@ -160,8 +166,6 @@ pub enum Freed {
     /// Not for a cache (a large block, a free one, a region's end): the heap decides, under the
     /// lock.
     Heap,
-    /// Claimed, and given to the heap at once to merge with its free left neighbour.
-    Merged,
 }
 
 /// What [`ThreadCache::claim`] found.
@@ -196,6 +200,13 @@ pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32> {
 /// The most bins a thread's cache has (the size of its balance array).
 const MAX_BINS: usize = 32;
 
+/// How many chains of the heap cache's bin a refill looks at for one it may take.
+const SEARCH: u32 = 4;
+
+/// A thread's tag is its cache's address: caches sit on 64-byte lines of their own
+/// (per_thread.rs's `Slot`), so two threads' tags agree modulo 64.
+const TAG_ALIGN: u32 = 64;
+
 impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
     fn default() -> Self {
         Self::new()
@@ -207,6 +218,10 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
     pub const MAX_EFF: u32 = 8 * B::BINS as u32;
     /// The most blocks a bin holds.
     pub const BIN_CAP: u32 = CAP;
+    /// A flush's chain: half a bin and one, at most 33 blocks (a chain is taken whole under the
+    /// lock, which follows its links; and a refill that skips another thread's chain skips
+    /// this many blocks).
+    pub const CHAIN: u32 = if CAP / 2 + 1 < 33 { CAP / 2 + 1 } else { 33 };
     /// The most bytes a cache holds, headers included: what a thread that ends without
     /// [`ThreadCache::release`] leaves behind.
     pub const BOUND: u64 = {
@@ -325,15 +340,51 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         // one: a producer fed by a consumer's flushes then takes the lock once per half bin,
         // not once per `BATCH`): a consumer's (any thread's), or this thread's own (blocks it
         // allocated, on lines of its runs: another thread taking them would share those lines).
-        let head = heap.chain_head(eff);
-        // SAFETY: a block in the heap's cache, read under the lock.
-        let tag = if head != 0 {
-            unsafe { words.tag(head) }
-        } else {
-            0
-        };
-        let (chain, count) = if tag == ANY_THREAD || tag == self.tag() {
-            heap.take_chain(eff, CAP / 2 + 1)
+        // Not only the bin's first chain: with two threads flushing into one bin their chains
+        // alternate there, and a refill that looked at the first one only carved new runs while
+        // its own chains lay one below (churn on 2 workers: 2 x 5,000 blocks freed and taken
+        // again every run went through merges and new runs, on lines the other core had
+        // written; docs/threads.md, "Churn that scales"). So up to `SEARCH` chains are looked
+        // at, skipping `CHAIN` blocks each: a chain's length when a flush gave it, and when a
+        // pop of the heap's own took from it, a wrong guess that costs a wrong tag only.
+        let mut after = 0;
+        let mut head = heap.chain_head(eff);
+        let mut mine = false;
+        for _ in 0..SEARCH {
+            if head == 0 {
+                break;
+            }
+            // SAFETY: a block in the heap's cache, read under the lock.
+            let tag = unsafe { words.tag(head) };
+            if tag == ANY_THREAD || tag == self.tag() {
+                mine = true;
+                break;
+            }
+            // Past another thread's chain only (a cache's address, aligned as this one's): a
+            // head that is not a chain's (a block the heap's own frees cached, its tag word user
+            // data) ends the search, so that a refill does not follow the links of blocks another
+            // thread has just freed (their lines: LIFO on 2 workers scaled x1.25-1.33 with the
+            // search past any head, x1.53-1.64 without it).
+            if tag == 0 || tag % TAG_ALIGN != self.tag() % TAG_ALIGN {
+                break;
+            }
+            let mut last = head;
+            for _ in 1..Self::CHAIN {
+                // SAFETY: as above: the heap cache's list, followed under the lock.
+                let next = unsafe { words.link(last) };
+                if next == 0 {
+                    break;
+                }
+                last = next;
+            }
+            after = last;
+            // SAFETY: as above.
+            head = unsafe { words.link(last) };
+        }
+        let (chain, count) = if mine {
+            // SAFETY: `after` is 0 or a block of the bin's list, followed from its head in this
+            // turn of the lock.
+            unsafe { heap.take_chain(eff, after, Self::CHAIN) }
         } else {
             (0, 0)
         };
@@ -455,17 +506,16 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         header: u32,
         word: u32,
     ) -> Freed {
-        // cache.rs's rule: a block whose left neighbour is free goes to the heap and merges
-        // (caching it would keep that free memory in pieces) — claimed first, like any other,
-        // so that a free racing this one still has one winner.
-        if word & PREV_FREE != 0 {
-            shared.lock().give_back(header);
-            return Freed::Merged;
-        }
+        // Not cache.rs's rule (a block whose left neighbour is free goes to the heap to merge):
+        // here that was a turn of the lock for 3.5% of churn's frees — a run's first block has
+        // the run's gap in front of it, and once it merged, the next one had free memory in
+        // front — with the heap's state and the merged memory then pulled between the cores
+        // (docs/threads.md, "Churn that scales"). I8 allows a cached block whose left
+        // neighbour is free; it merges when it leaves the cache.
         debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::MAX_EFF);
         let bin = crate::cache::bin_of(word & !FLAGS);
         if self.bins.count(bin) >= CAP {
-            self.flush(words, shared, bin, CAP / 2 + 1, true);
+            self.flush(words, shared, bin, Self::CHAIN, true);
         }
         self.push(words, bin, header);
         Freed::Cached

@@ -1762,7 +1762,10 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
-    /// ([`Heap::give_cached_chain`]).
+    /// ([`Heap::give_cached_chain`]). Not 1,024: that kept more of two workers' drains as chains
+    /// (line transfers on 2 workers' churn 3.9 against 5.1-8.4 per 1,000 calls in one set of
+    /// runs, no difference in another), but the chains left between the OOM tests' rounds cost
+    /// up to 16 blocks of 9,955 a round (512: 8; 128: 3; docs/threads.md, "Churn that scales").
     const CHAIN_ROOM: u32 = 128;
 
     /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
@@ -1780,15 +1783,29 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// Up to `max` blocks of effective size `eff` from the heap's own cache (I8) at once, for a
-    /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the head of its bin and the blocks
-    /// linked behind it, of its class (cache.rs: `eff` or `eff + 8` above 64 bytes), the
-    /// last one's link cleared; the head and how many, `(0, 0)` for none.
-    pub(crate) fn take_cached_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
+    /// thread's cache (handoff.rs, `CacheHeap::take_chain`): the blocks linked behind `after`
+    /// in its bin, or from the bin's head when `after` is 0, of its class (cache.rs: `eff` or
+    /// `eff + 8` above 64 bytes), cut out of the list, the last one's link cleared; the first
+    /// one and how many, `(0, 0)` for none.
+    ///
+    /// # Safety
+    /// `after` is 0 or a block of the bin's list (found by following it from its head, with no
+    /// change to the cache since).
+    pub(crate) unsafe fn take_cached_chain(
+        &mut self,
+        eff: u32,
+        after: u32,
+        max: u32,
+    ) -> (u32, u32) {
         if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return (0, 0);
         }
         let bin = crate::cache::bin_of(eff);
-        let head = self.cache.head(bin);
+        let head = if after == 0 {
+            self.cache.head(bin)
+        } else {
+            self.cache_link(after)
+        };
         let (mut node, mut last, mut count) = (head, 0, 0);
         while node != 0 && count < max && crate::cache::bin_of(self.eff(node)) == bin {
             last = node;
@@ -1798,10 +1815,21 @@ impl<S: Source, P: Policy> Heap<S, P> {
         if count == 0 {
             return (0, 0);
         }
-        // SAFETY: `last` is a cached block of this heap (I8): its link word is the cache's.
-        unsafe { self.write(last + HEADER, 0) };
+        // SAFETY: `last` is a cached block of this heap (I8): its link word is the cache's; so
+        // is `after`'s, per the caller's promise.
+        unsafe {
+            self.write(last + HEADER, 0);
+            if after != 0 {
+                self.write(after + HEADER, node);
+            }
+        }
         let left = self.cache.count(bin) - count;
-        self.cache.set(bin, node, left);
+        let first = if after == 0 {
+            node
+        } else {
+            self.cache.head(bin)
+        };
+        self.cache.set(bin, first, left);
         (head, count)
     }
 
@@ -1958,7 +1986,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
 /// heap walks clean.
 #[cfg(test)]
 mod run_tests {
-    use crate::cache::CACHED;
+    use crate::cache::{CacheBins, CACHED};
     use crate::heap::Heap;
     use crate::host::HostMemory;
 
@@ -2015,5 +2043,47 @@ mod run_tests {
             (0, 0),
             "back at the bump pointer"
         );
+    }
+
+    /// Two threads' chains in one heap cache bin: a refill that looks past the first (its
+    /// `after`, handoff.rs) takes the second out of the middle of the list, and the first stays.
+    #[test]
+    fn a_chain_is_taken_from_below_another() {
+        let mut heap = H::new(HostMemory::new(1, 64, 1000));
+        let a = heap.allocate(20);
+        let run = heap.take_run(24, 8, true);
+        assert_ne!(run, 0);
+        let block = |i: u32| run + i * 32;
+        // Chains of 4 linked through the payloads, as a thread's bin links them.
+        for i in 0..8 {
+            let next = if i % 4 == 3 { 0 } else { block(i + 1) };
+            // SAFETY: the run's blocks are this test's, cached.
+            unsafe { heap.write(block(i) + 8, next) };
+        }
+        // SAFETY: two chains of cached blocks of 24 bytes, given up.
+        unsafe {
+            assert!(heap.give_cached_chain(24, block(0), block(3), 4));
+            assert!(heap.give_cached_chain(24, block(4), block(7), 4));
+        }
+        assert_eq!(heap.cached_chain_head(24), block(4));
+        heap.validate().expect("two chains in the heap's cache");
+        // SAFETY: `block(7)` is in the bin's list, reached from its head.
+        let (first, n) = unsafe { heap.take_cached_chain(24, block(7), 4) };
+        assert_eq!((first, n), (block(0), 4), "the chain below");
+        assert_eq!(heap.cached_chain_head(24), block(4), "the one on top stays");
+        assert_eq!(heap.cache_link(block(7)), 0);
+        assert_eq!(heap.cache.count(crate::cache::bin_of(24)), 4);
+        // SAFETY: from the head.
+        let (first, n) = unsafe { heap.take_cached_chain(24, 0, 4) };
+        assert_eq!((first, n), (block(4), 4));
+        assert_eq!(heap.cached_chain_head(24), 0);
+        for i in 0..8 {
+            // SAFETY: taken back, cached, this test's.
+            unsafe { heap.give_back_claimed(block(i)) };
+        }
+        heap.deallocate(a);
+        heap.flush_cache();
+        let stats = heap.validate().expect("walk");
+        assert_eq!((stats.used_blocks, stats.free_blocks), (0, 0));
     }
 }

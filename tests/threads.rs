@@ -764,7 +764,7 @@ fn out_of_memory_under_contention_loses_nothing_and_never_deadlocks() {
                 let first: u32 = counts.iter().map(|c| c[0].0).sum();
                 // Give or take a block per thread: the gap in front of a refill's run, carved
                 // while another thread's cache went back (docs/threads.md, "Lines of their
-                // own"); a cache lost would cost a batch (16) or more.
+                // own"); a cache lost would cost a batch (32) or more.
                 assert!(
                     blocks.abs_diff(first) <= THREADS,
                     "round {round}: the same capacity again ({blocks}, first {first})"
@@ -1100,5 +1100,5 @@ fn threads_that_end_leave_live_blocks_that_others_free_later() {
 
 /// The most memory one thread's cache holds (bytes, headers included): what a thread that
 /// ends without `release_thread_cache` leaves behind (`ThreadCache::BOUND` of the module's
-/// cache in src/exports.rs: 32 bins of 8–256 bytes, 64 blocks each).
-const THREAD_CACHE_BOUND: u64 = 286_720;
+/// cache in src/per_thread.rs: 32 bins of 8–256 bytes, 128 blocks each).
+const THREAD_CACHE_BOUND: u64 = 573_440;

@@ -126,7 +126,7 @@ test("out of memory under contention: every worker gets nil, the blocks freed by
   // The same capacity every round, give or take a block per worker: a refill's run starts on a
   // 64-byte line (docs/threads.md, "Lines of their own"), and the gap in front of one carved
   // while another worker's cache went back at the end of a round can cost a block. A cache
-  // lost would cost a batch of blocks (16) or more.
+  // lost would cost a batch of blocks (32) or a chain (33) or more.
   for (const t of totals) assert.ok(Math.abs(t - totals[0]) <= WORKERS, `the same capacity every round (within ${WORKERS} blocks): nothing lost: ${totals}`);
   assert.ok(totals[0] * 208 > 32 * 65536 * 0.98, `${totals[0]} blocks of 200 bytes leave more than 2% of the memory unused`);
 });

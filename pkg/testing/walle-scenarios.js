@@ -11,9 +11,9 @@
 // `__wbindgen_thread_destroy()`, "pages": the memory's size) in that worker; `end` terminates it.
 // No browser-only or Node-only API here: the page imports this file as it is.
 
-/** `ThreadCache::BOUND` (src/per_thread.rs): 32 bins of 8–256 bytes, 64 blocks each, headers
+/** `ThreadCache::BOUND` (src/per_thread.rs): 32 bins of 8–256 bytes, 128 blocks each, headers
  * included: what a thread that ends without `release_thread_cache` keeps. */
-export const CACHE_BOUND = 286_720;
+export const CACHE_BOUND = 573_440;
 /** Caches in `WallE`'s pool: threads beyond them work through the lock. */
 export const SLOTS = 64;
 /** Each worker's stack (wasm-bindgen's `thread_stack_size`, a multiple of 64 KiB). */
@@ -172,7 +172,7 @@ export async function oom(spawn, { n = 4, rounds = 3 } = {}) {
   const ms = Date.now() - began;
   // Give or take a block per worker: the gap in front of a refill's run, carved while another
   // worker's cache went back (docs/threads.md, "Lines of their own"); a lost cache would cost a
-  // batch (16 blocks) or more, and the used blocks after each round (above) show nothing kept.
+  // batch (32 blocks) or more, and the used blocks after each round (above) show nothing kept.
   assert(totals.every((t) => Math.abs(t - totals[0]) <= n), `blocks each round: ${totals.join(", ")} (memory lost)`);
   const pages = await lead.call("pages");
   await endAll(lead, workers, base);

@@ -195,9 +195,13 @@ impl CacheHeap for Heap {
         b.size_word.store(8 | FREE, Ordering::Relaxed);
         self.free.push(header);
     }
-    fn take_chain(&mut self, eff: u32, max: u32) -> (u32, u32) {
+    unsafe fn take_chain(&mut self, eff: u32, after: u32, max: u32) -> (u32, u32) {
         assert_eq!(eff, 8);
-        let head = self.cache_head;
+        let head = if after == 0 {
+            self.cache_head
+        } else {
+            self.memory.block(after).link.with(|p| unsafe { *p })
+        };
         let (mut node, mut last, mut count) = (head, 0, 0);
         while node != 0 && count < max {
             assert_eq!(
@@ -212,7 +216,14 @@ impl CacheHeap for Heap {
             return (0, 0);
         }
         self.memory.block(last).link.with_mut(|p| unsafe { *p = 0 });
-        self.cache_head = node;
+        if after == 0 {
+            self.cache_head = node;
+        } else {
+            self.memory
+                .block(after)
+                .link
+                .with_mut(|p| unsafe { *p = node });
+        }
         self.cache_count -= count;
         (head, count)
     }

@@ -192,7 +192,8 @@ export async function loadClient(heap, source, options = {}) {
  * must be at or below `start`. Then:
  *  - by default, the probe grows in place into a filler that takes the room up to `start`, the
  *    covering block is allocated next (its payload starts exactly at `start`), and the filler is
- *    freed: a free block below the range, for later allocations;
+ *    freed: a free block below the range (or a cached one, given back to the lists before
+ *    memory grows), for later allocations;
  *  - with `{ fromProbe: true }`, the probe grows in place to cover [probe, end): nothing below
  *    the range is left free (what an AssemblyScript client needs: see `loadAssemblyScript`).
  * The result is checked: the block must start at or below `start` and reach `end`. A fresh wall-e

@@ -5,7 +5,8 @@
 // harness from the allocator (docs/threads.md, "Churn that scales").
 //   node --no-liftoff bench/threads-churn.mjs [module.wasm | standin] [reps] [scale]
 // (default pkg/wall-e.threads.wasm, 5 repetitions, scale 4; MIN=1 prints the best run of each
-// rather than the median: on a shared machine, the one a second core was free for.)
+// rather than the median: on a shared machine, the one a second core was free for; ROW=lifo: the
+// LIFO row instead, bench/threads-row.mjs.)
 // `standin` is not an allocator worth the name: a free list of 64-byte slots per instance, in a
 // region of its own of the memory (2 MiB apart), its head in a wasm global: two workers on one
 // shared memory that share nothing else. It scales as on a memory each (x2.03 and x2.02 on an
@@ -13,6 +14,7 @@
 // Also prints on-CPU ns a call of all workers (/proc/thread-self/schedstat).
 import { readFileSync } from "node:fs";
 import { Worker, isMainThread, workerData, parentPort } from "node:worker_threads";
+import { sameThreadRow } from "./threads-row.mjs";
 
 const oncpu = () => Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]);
 const root = new URL("..", import.meta.url).pathname;
@@ -56,23 +58,14 @@ if (!isMainThread) {
     ? new WebAssembly.Instance(module, { alloc: { memory }, env: { base: new WebAssembly.Global({ value: "i32" }, base) } }).exports
     : new WebAssembly.Instance(module, { env: { memory } }).exports;
   const imports = { alloc: { ...alloc, memory } };
-  const warm = new WebAssembly.Instance(driver, imports).exports;
-  const d = new WebAssembly.Instance(driver, imports).exports;
-  // ROW=lifo: bench/threads.mjs's LIFO row instead (2,500 × scale rounds of stacks of 1-100
-  // blocks of 1-256 bytes, split over the workers).
-  const lifo = process.env.ROW === "lifo";
-  warm.setup(lifo ? 100 : live, 1000n + BigInt(index));
-  if (lifo) warm.lifo(steps / 400, 100, 1, 256);
-  else warm.churn(live, 1, 64, 0, steps / 10);
-  d.setup(lifo ? 100 : live, 1n + BigInt(index));
+  const { timed: d, run } = sameThreadRow(driver, imports, { index, live, steps, lifoPer: 40 });
   Atomics.add(go, 0, 1);
   Atomics.notify(go, 0);
   while (Atomics.load(go, 1) === 0) Atomics.wait(go, 1, 0);
   const ops0 = Number(d.ops.value);
   const c0 = oncpu();
   const start = performance.timeOrigin + performance.now();
-  if (lifo) d.lifo(steps / 40, 100, 1, 256);
-  else d.churn(live, 1, 64, 0, steps);
+  run();
   const end = performance.timeOrigin + performance.now();
   const cpu = oncpu() - c0;
   parentPort.postMessage({ start, end, cpu, ops: Number(d.ops.value) - ops0, errors: d.errors.value + d.nils.value });

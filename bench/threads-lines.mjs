@@ -22,6 +22,7 @@ import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker, isMainThread, workerData, parentPort } from "node:worker_threads";
+import { sameThreadRow } from "./threads-row.mjs";
 
 const LINES = 1 << 18; // lines of 64 bytes watched: the first 16 MiB
 const LIVE = 5_000;
@@ -64,19 +65,12 @@ if (!isMainThread) {
   const a = new WebAssembly.Instance(new WebAssembly.Module(alloc), { env: { memory, ...hooks(alloc, seen) } }).exports;
   const d = new WebAssembly.Module(driver);
   const imports = { alloc: { ...a, memory }, env: hooks(driver, seen) };
-  const warm = new WebAssembly.Instance(d, imports).exports;
-  const timed = new WebAssembly.Instance(d, imports).exports;
-  const lifo = process.env.ROW === "lifo";
-  warm.setup(lifo ? 100 : LIVE, 1000n + BigInt(index));
-  if (lifo) warm.lifo(steps / 1000, 100, 1, 256);
-  else warm.churn(LIVE, 1, 64, 0, steps / 10);
-  timed.setup(lifo ? 100 : LIVE, 1n + BigInt(index));
+  const { timed, run } = sameThreadRow(d, imports, { index, live: LIVE, steps, lifoPer: 100 });
   Atomics.add(go, 0, 1);
   while (Atomics.load(go, 0) < 2);
   const ops0 = Number(timed.ops.value);
   on = true;
-  if (lifo) timed.lifo(steps / 100, 100, 1, 256);
-  else timed.churn(LIVE, 1, 64, 0, steps);
+  run();
   on = false;
   parentPort.postMessage({ ops: Number(timed.ops.value) - ops0, bad: timed.errors.value + timed.nils.value });
 } else {

@@ -714,6 +714,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
             && self.spare() == 0
             && HEADER + need <= self.limit - self.top
             && !self.lists.any_at_or_above(class_of::<P>(need))
+            && (!Self::caches() || self.cache.medium() == 0)
         {
             // SAFETY: the room is there (checked).
             return unsafe { self.bump(need, 0) };
@@ -728,10 +729,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // Nothing free (stack-like use gives every block back to the top): bump at once. (Not
         // tested in the size-tuned module: its search finds an empty bitmap at once, and the
         // test cost it 25 bytes.)
+        // (A cached medium block serves a small request before the top is bumped: see below.)
         if !P::INLINE_FAST_PATHS
             || listed
             || self.spare() != 0
             || HEADER + need > self.limit - self.top
+            || (Self::caches() && self.cache.medium() != 0 && need <= Self::CACHED_EFF_MAX)
         {
             let own = class_of::<P>(need);
             // The classes above `from` are searched for a head that fits: above the own class when

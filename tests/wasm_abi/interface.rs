@@ -103,11 +103,14 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     // wasmtime, docs/small-blocks.md; then 7,243 with large blocks placed off the page edges,
     // docs/large-blocks.md; 7,282 with over-aligned requests from the cache; ~7,530 with the
     // cache's classes of two sizes, ~240 for the class arithmetic at each inlined bin look:
-    // Rust-level churn 11-17% faster, docs/small-blocks.md): a guard against growth; the
+    // Rust-level churn 11-17% faster, docs/small-blocks.md; ~8,610 with the flush walking four
+    // bins side by side in locals, ~1,070, scaling 100k 604 -> 517 instructions a call;
+    // 9,791 with the medium bins of 1-16 KiB, ~1,180, talc's random actions x1.6-1.7 ->
+    // x1.2-1.3 wasmalloc's time, docs/small-blocks.md): a guard against growth; the
     // size-tuned one has its own budget below.
     assert!(
-        bytes.len() <= 7552,
-        "pkg/wall-e.wasm is {} bytes, over 7.375 KiB",
+        bytes.len() <= 9984,
+        "pkg/wall-e.wasm is {} bytes, over 9.75 KiB",
         bytes.len()
     );
     for variant in Variant::ALL {

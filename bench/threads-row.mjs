@@ -7,10 +7,11 @@ export function sameThreadRow(driver, imports, { index, live, steps, lifoPer }) 
   const lifo = process.env.ROW === "lifo";
   const warm = new WebAssembly.Instance(driver, imports).exports;
   const timed = new WebAssembly.Instance(driver, imports).exports;
-  warm.setup(lifo ? 100 : live, 1000n + BigInt(index));
+  // A nil slot table would put the driver's table at address 0, over the heap: stop instead.
+  if (!warm.setup(lifo ? 100 : live, 1000n + BigInt(index))) throw new Error("setup: no memory");
   if (lifo) warm.lifo(steps / (10 * lifoPer), 100, 1, 256);
   else warm.churn(live, 1, 64, 0, steps / 10);
-  timed.setup(lifo ? 100 : live, 1n + BigInt(index));
+  if (!timed.setup(lifo ? 100 : live, 1n + BigInt(index))) throw new Error("setup: no memory");
   const run = () => (lifo ? timed.lifo(steps / lifoPer, 100, 1, 256) : timed.churn(live, 1, 64, 0, steps));
   return { timed, run };
 }

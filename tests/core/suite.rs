@@ -860,6 +860,55 @@ fn isolated_cached_blocks_too_small_stay_cached_when_memory_grows() {
     assert_eq!(valid(&h).cached_blocks, 99);
 }
 
+/// Before the heap grows, the walk of a bin for blocks that may merge stops after 64 blocks in
+/// a row that may not (`ISOLATED_RUN`, cache.rs): a mergeable block cached under 10 isolated
+/// holes is given back and merges; one under 100 stays cached, its bin's list intact, and the
+/// user's `flush_cache` still gives it back.
+#[test]
+fn the_walk_before_growth_stops_after_a_run_of_isolated_cached_blocks() {
+    if P::CACHE_CAP == 0 {
+        return;
+    }
+    for (holes, given_back) in [(10, true), (100, false)] {
+        let mut h = heap(1, 16);
+        // `x` cached with the free block `y` after it: it may merge.
+        let x = h.allocate(24);
+        let y = h.allocate(20000); // above the medium bins: freed to the heap
+        h.allocate(8); // a guard: `y` is not below the top
+        let isolated: Vec<u32> = (0..holes)
+            .map(|_| {
+                let p = h.allocate(24);
+                h.allocate(8); // a guard: every hole is isolated
+                p
+            })
+            .collect();
+        h.deallocate(x);
+        h.deallocate(y);
+        for &p in &isolated {
+            h.deallocate(p); // cached above `x` in its bin (LIFO)
+        }
+        let s = valid(&h);
+        assert_eq!((s.cached_blocks, s.free_blocks), (holes + 1, 1));
+        // Requests that fit nothing listed or cached, until memory grows.
+        let pages = h.source().pages();
+        while h.source().pages() == pages {
+            assert_ne!(h.allocate(30000), 0);
+        }
+        let s = valid(&h);
+        if given_back {
+            assert_eq!(s.cached_blocks, holes, "x given back, merged with y");
+            assert_eq!(s.largest_free, 20000 + 24 + 8);
+        } else {
+            assert_eq!(s.cached_blocks, holes + 1, "x not looked at: still cached");
+            assert_eq!(s.largest_free, 20000);
+        }
+        h.flush_cache();
+        let s = valid(&h);
+        assert_eq!(s.cached_blocks, 0);
+        assert!(s.largest_free >= 20000 + 24 + 8, "merged by the user's flush");
+    }
+}
+
 /// A request whose bin is empty takes a cached block from a bin above only within 125% of
 /// its rounded size (I5), and the block keeps its effective size (its slack): freed again, it
 /// goes back to its own bin.

@@ -96,21 +96,7 @@ pub extern "C" fn allocate(size: u32) -> u32 {
                 return header + crate::block::HEADER;
             }
         }
-        let p = {
-            let _locked = HEAP.lock.lock();
-            // SAFETY: under the lock.
-            unsafe { HEAP.heap() }.allocate(size)
-        };
-        if p != 0 || size == 0 {
-            return p;
-        }
-        // Out of memory: this thread's cache back first, then once more.
-        if let Some(c) = per_thread::cache() {
-            c.release(&per_thread::LinearWords, &HEAP);
-        }
-        let _locked = HEAP.lock.lock();
-        // SAFETY: under the lock.
-        return unsafe { HEAP.heap() }.allocate(size);
+        return per_thread::allocate_locked(size);
     }
     #[allow(unreachable_code)]
     {
@@ -140,12 +126,16 @@ pub extern "C" fn deallocate(ptr: u32) {
                 _ => return,
             }
         }
+        return per_thread::deallocate_locked(ptr);
     }
-    #[cfg(wall_e_atomics)]
-    let _locked = HEAP.lock.lock();
-    checked::guard(ptr);
-    // SAFETY: as in `allocate`.
-    unsafe { HEAP.heap() }.deallocate(ptr)
+    #[allow(unreachable_code)]
+    {
+        #[cfg(wall_e_atomics)]
+        let _locked = HEAP.lock.lock();
+        checked::guard(ptr);
+        // SAFETY: as in `allocate`.
+        unsafe { HEAP.heap() }.deallocate(ptr)
+    }
 }
 
 /// Resizes a block, in place when possible; 0 on failure with the old block kept.
@@ -156,14 +146,18 @@ pub extern "C" fn reallocate(ptr: u32, size: u32) -> u32 {
         if let Some(q) = per_thread::reallocate(ptr, size) {
             return q;
         }
+        return per_thread::reallocate_locked(ptr, size);
     }
-    #[cfg(wall_e_atomics)]
-    let _locked = HEAP.lock.lock();
-    checked::guard(ptr);
-    // SAFETY: as in `allocate`.
-    let p = unsafe { HEAP.heap() }.reallocate(ptr, size);
-    trace::stamp(p);
-    p
+    #[allow(unreachable_code)]
+    {
+        #[cfg(wall_e_atomics)]
+        let _locked = HEAP.lock.lock();
+        checked::guard(ptr);
+        // SAFETY: as in `allocate`.
+        let p = unsafe { HEAP.heap() }.reallocate(ptr, size);
+        trace::stamp(p);
+        p
+    }
 }
 
 /// The size last asked for of a live block; 0 for nil or a pointer that is not one.
@@ -177,11 +171,16 @@ pub extern "C" fn size(ptr: u32) -> u32 {
             return n;
         }
     }
-    #[cfg(wall_e_atomics)]
-    let _locked = HEAP.lock.lock();
-    checked::guard(ptr);
-    // SAFETY: as in `allocate`.
-    unsafe { HEAP.heap() }.size(ptr)
+    #[cfg(all(wall_e_module_caches, not(wall_e_lock_only)))]
+    return per_thread::size_locked(ptr);
+    #[allow(unreachable_code)]
+    {
+        #[cfg(wall_e_atomics)]
+        let _locked = HEAP.lock.lock();
+        checked::guard(ptr);
+        // SAFETY: as in `allocate`.
+        unsafe { HEAP.heap() }.size(ptr)
+    }
 }
 
 /// Hands this thread's (this instance's) cache of small freed blocks back to the shared heap:
@@ -211,8 +210,61 @@ mod per_thread {
     #[inline(always)]
     pub(super) fn cache() -> Option<&'static mut Cache> {
         // SAFETY: exports never re-enter each other, and each uses the reference it gets before
-        // it asks again: one reference to the instance's cache at a time.
-        unsafe { POOL.cache() }
+        // it asks again: one reference to the instance's cache at a time; the module has no
+        // other pool.
+        unsafe { POOL.sole_cache() }
+    }
+
+    // The calls that take the lock, out of line: inlined, the heap's paths made each export
+    // one large function (18 locals, the shadow stack pointer saved and restored on every
+    // call) around a fast path of a few loads and stores.
+
+    /// `allocate` when the cache has no block for it: under the lock; when the heap is out of
+    /// memory, this thread's cache back first, then once more.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn allocate_locked(size: u32) -> u32 {
+        let p = {
+            let _locked = HEAP.lock.lock();
+            // SAFETY: under the lock.
+            unsafe { HEAP.heap() }.allocate(size)
+        };
+        if p != 0 || size == 0 {
+            return p;
+        }
+        if let Some(c) = cache() {
+            c.release(&LinearWords, &HEAP);
+        }
+        let _locked = HEAP.lock.lock();
+        // SAFETY: under the lock.
+        unsafe { HEAP.heap() }.allocate(size)
+    }
+
+    /// `deallocate` of a block the caches do not take (a large one, or no cache): the heap
+    /// decides, under the lock.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn deallocate_locked(ptr: u32) {
+        let _locked = HEAP.lock.lock();
+        // SAFETY: under the lock.
+        unsafe { HEAP.heap() }.deallocate(ptr)
+    }
+
+    /// `size` of a block the lock-free check does not answer for (a large one).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn size_locked(ptr: u32) -> u32 {
+        let _locked = HEAP.lock.lock();
+        // SAFETY: under the lock.
+        unsafe { HEAP.heap() }.size(ptr)
+    }
+
+    /// `reallocate` of a block that is not a live small one: under the lock.
+    #[inline(never)]
+    pub(super) fn reallocate_locked(ptr: u32, size: u32) -> u32 {
+        let _locked = HEAP.lock.lock();
+        // SAFETY: under the lock.
+        unsafe { HEAP.heap() }.reallocate(ptr, size)
     }
 
     /// `release_thread_cache`: every block back, and the slot free for another instance.

@@ -330,7 +330,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
     /// [`CACHED`]: the caller publishes it), the rest pushed on the bin as they come (no array:
     /// the threaded module has no stack); 0 when the heap has nothing. (Inlined: out of line,
     /// the threaded module was 575 bytes larger.)
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     fn refill<W: Words, S: Locked>(&mut self, words: &W, shared: &S, bin: usize) -> u32 {
         let eff = crate::cache::bin_min(bin);
         // The first block taken is returned (the lowest address, as the heap alone would
@@ -540,7 +541,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
     /// Gives `n` blocks of `bin` (or all it has) back to the heap in one turn of the lock:
     /// into the heap's own cache as one chain when `chain` and it has room (the lock held
     /// for O(1): the blocks are cut off the bin before it is taken), else one by one (merged).
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     fn flush<W: Words, S: Locked>(
         &mut self,
         words: &W,

@@ -1766,11 +1766,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
     }
 
     /// At most this many blocks in a heap cache bin for a thread's chain to be added to it
-    /// ([`Heap::give_cached_chain`]). Not 1,024: that kept more of two workers' drains as chains
-    /// (line transfers on 2 workers' churn 3.9 against 5.1-8.4 per 1,000 calls in one set of
-    /// runs, no difference in another), but the chains left between the OOM tests' rounds cost
-    /// up to 16 blocks of 9,955 a round (512: 8; 128: 3; docs/threads.md, "Churn that scales").
-    const CHAIN_ROOM: u32 = 128;
+    /// ([`Heap::give_cached_chain`]): the policy's bound on a bin, as for the heap's own
+    /// frees. Was 128 (a few chains): a thread that freed a structure whole (the parser tree's
+    /// 10,000 nodes) then gave all but 4 chains a bin back block by block under the lock, merged,
+    /// and carved them again as runs when it rebuilt it — 290 wasm instructions a call against
+    /// the single-threaded module's 184, 223 with room for 2,048 (`cargo run --example
+    /// threads_fuel`), ×1.49 -> ×1.24 its time in V8 (docs/threads.md, "Uncontended"). 1,024
+    /// was tried before for 2 workers' churn (line transfers 3.9 against 5.1-8.4 per 1,000
+    /// calls in one set of runs, no difference in another).
+    const CHAIN_ROOM: u32 = P::CACHE_CAP;
 
     /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
     /// chain `take_cached_chain` would take starts there).

@@ -61,7 +61,10 @@ fn slot() -> u32 {
             ".globaltype wall_e_thread_cache, i32",
             "global.get wall_e_thread_cache",
             "local.set {}",
-            out(local) r
+            out(local) r,
+            // No stack: without it, every function that inlines this saved and restored the
+            // shadow stack pointer (four instructions a call; the global is never moved).
+            options(nostack)
         )
     };
     r
@@ -75,7 +78,8 @@ fn set_slot(v: u32) {
             ".globaltype wall_e_thread_cache, i32",
             "local.get {}",
             "global.set wall_e_thread_cache",
-            in(local) v
+            in(local) v,
+            options(nostack)
         )
     };
 }
@@ -146,6 +150,27 @@ impl Pool {
         }
         self.index(addr)?;
         // SAFETY: as in `existing`.
+        Some(unsafe { &mut *(addr as usize as *mut Cache) })
+    }
+
+    /// This instance's cache, its slot claimed on first use; `None` when every slot is taken.
+    /// For the pool of a program that has no other (the threaded module's): a global that is
+    /// not 0 is then one of its caches, set by its `claim`, and is used without [`Pool::cache`]'s
+    /// check of its range (six instructions on every call).
+    ///
+    /// # Safety
+    /// As for [`Pool::existing`]; no other pool's `claim` runs in this instance.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub(crate) unsafe fn sole_cache(&self) -> Option<&mut Cache> {
+        let mut addr = slot();
+        if addr == 0 {
+            addr = self.claim();
+            if addr == 0 {
+                return None;
+            }
+        }
+        // SAFETY: as in `existing`; the global holds one of this pool's caches (the contract).
         Some(unsafe { &mut *(addr as usize as *mut Cache) })
     }
 

@@ -187,8 +187,9 @@ pub enum Claim {
 }
 
 /// One thread's cache: the bins `B` (effective sizes `8, 16, …, 8 × B::BINS`), each a LIFO list
-/// of at most `CAP` blocks threaded through their payloads; `BATCH` blocks are taken at a time.
-pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32> {
+/// of at most `CAP` blocks threaded through their payloads (`SMALL_CAP` for the bins of
+/// effective sizes up to 64 bytes, [`ThreadCache::bin_cap`]); `BATCH` blocks are taken at a time.
+pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32> {
     bins: B,
     /// Per bin: blocks this thread gave back to the heap less blocks it took (saturating).
     /// Positive only for a thread that freed more blocks of that size than it allocated (a
@@ -207,28 +208,50 @@ const SEARCH: u32 = 4;
 /// (per_thread.rs's `Slot`), so two threads' tags agree modulo 64.
 const TAG_ALIGN: u32 = 64;
 
-impl<B: CacheBins, const CAP: u32, const BATCH: u32> Default for ThreadCache<B, CAP, BATCH> {
+impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32> Default
+    for ThreadCache<B, CAP, BATCH, SMALL_CAP>
+{
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> {
+impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
+    ThreadCache<B, CAP, BATCH, SMALL_CAP>
+{
     /// The largest effective size cached.
     pub const MAX_EFF: u32 = 8 * B::BINS as u32;
-    /// The most blocks a bin holds.
-    pub const BIN_CAP: u32 = CAP;
+    /// The bins of effective sizes up to 64 bytes (the first 8) hold up to `SMALL_CAP` blocks.
+    const SMALL_BINS: usize = 8;
+
+    /// The most blocks bin `bin` holds: `SMALL_CAP` for effective sizes up to 64 bytes, else
+    /// `CAP`.
+    #[inline(always)]
+    pub const fn bin_cap(bin: usize) -> u32 {
+        if bin < Self::SMALL_BINS {
+            SMALL_CAP
+        } else {
+            CAP
+        }
+    }
     /// A flush's chain: half a bin and one, at most 33 blocks (a chain is taken whole under the
     /// lock, which follows its links; and a refill that skips another thread's chain skips
     /// this many blocks).
-    pub const CHAIN: u32 = if CAP / 2 + 1 < 33 { CAP / 2 + 1 } else { 33 };
+    pub const CHAIN: u32 = {
+        let least = if CAP < SMALL_CAP { CAP } else { SMALL_CAP };
+        if least / 2 + 1 < 33 {
+            least / 2 + 1
+        } else {
+            33
+        }
+    };
     /// The most bytes a cache holds, headers included: what a thread that ends without
     /// [`ThreadCache::release`] leaves behind.
     pub const BOUND: u64 = {
         let mut bytes = 0u64;
         let mut bin = 0;
         while bin < B::BINS {
-            bytes += (8 * (bin as u64 + 1) + HEADER as u64) * CAP as u64;
+            bytes += (8 * (bin as u64 + 1) + HEADER as u64) * Self::bin_cap(bin) as u64;
             bin += 1;
         }
         bytes
@@ -515,7 +538,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32> ThreadCache<B, CAP, BATCH> 
         // neighbour is free; it merges when it leaves the cache.
         debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::MAX_EFF);
         let bin = crate::cache::bin_of(word & !FLAGS);
-        if self.bins.count(bin) >= CAP {
+        if self.bins.count(bin) >= Self::bin_cap(bin) {
             self.flush(words, shared, bin, Self::CHAIN, true);
         }
         self.push(words, bin, header);

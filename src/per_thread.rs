@@ -34,13 +34,23 @@ use crate::source::Source;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// 32 bins (effective sizes 8–256 bytes), 128 blocks a bin, 32 carved at a time: at most
-/// 560 KiB a thread (`Cache::BOUND`). 128 rather than 64 a bin: churn's live blocks of a size
-/// drift by a few dozen either way, and a bin of 64 then ran empty or full and went to the
-/// shared heap every few hundred steps; with two workers, each turn moved the heap's state
-/// and memory between the cores (8.8 line transfers per 1,000 calls with search and 64 a bin,
-/// 3.9 with 128; docs/threads.md, "Churn that scales").
-pub(crate) type Cache = ThreadCache<Bins<32>, 128, 32>;
+/// 32 bins (effective sizes 8–256 bytes), 32 blocks carved at a time; 1,024 blocks a bin to 64
+/// bytes, 64 above: at most 610 KiB a thread (`Cache::BOUND`, 624,640 bytes).
+///
+/// 1,024 to 64 bytes: what a thread frees of its small blocks stays with it, not in the shared
+/// heap, where the next growth (I8) merged it with the other threads' memory and their refills
+/// carved it again — the lines then moved between the cores. Churn on 2 workers (5,000 live
+/// blocks of 1–64 bytes each, freed and taken again between the warm-up and the timed run):
+/// 128 a bin, 2.9–3.4 line transfers per 1,000 calls (`bench/threads-lines.mjs`), 2 ÷ 1 worker
+/// ×1.39–×1.59; 256, 0.5–2.7; 1,024, 0.02–0.03 and ×1.97–×1.98, the ceiling of the same runs
+/// (a memory and heap per worker: ×1.97–×2.05; docs/threads.md, "Memory that stays with its
+/// thread"). (Before: 64 a bin ran empty or full every few hundred steps, 8.8 transfers, 128
+/// 3.9.) 64 above 64 bytes, not 128: no row needs more (the same counts under wasmtime, LIFO on
+/// 2 workers as fast), and it pays for most of the small bins' bound (573,440 bytes before).
+pub(crate) type Cache = ThreadCache<Bins<32>, 64, 32, 1024>;
+
+// The figure the docs, the README and the tests give (tests/threads.rs, pkg/testing).
+const _: () = assert!(Cache::BOUND == 624_640);
 
 // Global (`.globl`) so that code inlined into another crate (`WallE`'s, in a program) reaches
 // it; hidden, so that it is never exported.

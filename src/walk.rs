@@ -476,7 +476,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Checks a thread's own cache (handoff.rs, I9) after a walk that found `stats`: every
     /// block in it a cached block of its bin's size (as in the heap's bins, I8), each bin's
-    /// count its length and at most `cap`, and the heap's bins and this cache together no more
+    /// count its length and at most `cap(bin)`, and the heap's bins and this cache together no more
     /// blocks than the walk found cached, so none is in two places. (Only the caller's own
     /// cache: another thread's is written by that thread without the lock.)
     #[cfg_attr(
@@ -486,7 +486,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     pub(crate) fn check_thread_cache<B: CacheBins>(
         &self,
         bins: &B,
-        cap: u32,
+        cap: fn(usize) -> u32,
         stats: &Stats,
     ) -> Result<(), Corruption> {
         let mut binned: u32 = (0..<P::Cache as CacheBins>::BINS)
@@ -503,7 +503,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 node = self.cache_link(node);
             }
             check(
-                length == bins.count(bin) && length <= cap,
+                length == bins.count(bin) && length <= cap(bin),
                 bin as u32,
                 "thread cache corrupt",
             )?;

@@ -181,7 +181,7 @@ impl WallE {
         #[cfg(all(wall_e_walle_caches, not(wall_e_module), not(wall_e_lock_only)))]
         // SAFETY: no other reference to this thread's cache is alive (not re-entered).
         if let Some(cache) = unsafe { self.threads.existing() } {
-            heap.check_thread_cache(cache.bins(), crate::per_thread::Cache::BIN_CAP, &stats)?;
+            heap.check_thread_cache(cache.bins(), crate::per_thread::Cache::bin_cap, &stats)?;
         }
         Ok(stats)
     }

@@ -34,13 +34,13 @@ const RUNS: u32 = 20;
 const ROUNDS: u32 = 40;
 
 /// The most bytes a thread's cache holds (`ThreadCache::BOUND` of src/per_thread.rs's `Cache`:
-/// 32 bins of 8–256 bytes, 128 blocks each, headers included): what a thread that ends without
-/// handing its cache back leaves behind.
+/// 32 bins of 8–256 bytes, 1,024 blocks each to 64 bytes and 64 above, headers included): what
+/// a thread that ends without handing its cache back leaves behind.
 const CACHE_BOUND: u64 = {
     let mut bytes = 0;
     let mut bin = 1;
     while bin <= 32 {
-        bytes += (8 * bin + 8) * 128;
+        bytes += (8 * bin + 8) * if bin <= 8 { 1024 } else { 64 };
         bin += 1;
     }
     bytes

@@ -20,7 +20,7 @@ use wall_e::handoff::{Bins, CacheHeap, Freed, Locked, ThreadCache, Words, CACHED
 /// Blocks of the model memory (headers at 16, 32, ...).
 const BLOCKS: usize = 3;
 /// One bin (effective size 8), at most 2 blocks, refilled 2 at a time.
-type Cache = ThreadCache<Bins<1>, 2, 2>;
+type Cache = ThreadCache<Bins<1>, 2, 2, 2>;
 
 struct Block {
     logical: AtomicU32,

@@ -152,6 +152,7 @@ impl Pool {
     /// # Safety
     /// As for [`Pool::existing`].
     #[allow(clippy::mut_from_ref)]
+    #[cfg_attr(wall_e_module, allow(dead_code))]
     #[inline(always)]
     pub(crate) unsafe fn cache(&self) -> Option<&mut Cache> {
         let mut addr = slot();
@@ -171,6 +172,7 @@ impl Pool {
     /// # Safety
     /// As for [`Pool::existing`]; no other pool's `claim` runs in this instance.
     #[allow(clippy::mut_from_ref)]
+    #[cfg_attr(not(wall_e_module), allow(dead_code))]
     #[inline(always)]
     pub(crate) unsafe fn sole_cache(&self) -> Option<&mut Cache> {
         let mut addr = slot();

@@ -130,8 +130,10 @@ pub trait CacheHeap {
     /// Takes a thread's chain of `count` cached blocks of effective size `eff`, `head` to
     /// `last` (linked through their payloads, word 0 [`CACHED`]), into the heap's own cache as
     /// they are, in O(1): no block merged or split, no header written; false (nothing done)
-    /// when that cache has no room, and the caller gives them back one by one.
-    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool;
+    /// when that cache has no room, and the caller gives them back one by one. `own`: the
+    /// chain's thread allocated its blocks itself (tagged as its own, [`ThreadCache::flush`]),
+    /// which leaves the heap more room for it than for a consumer's.
+    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32, own: bool) -> bool;
     /// A **run** for a thread's refill: `n` blocks of effective size `eff` laid end to end from
     /// a 64-byte line boundary (`n × (eff + 8)` a multiple of 64), carved as one piece from a
     /// free block, or when `grow` from the top (growing memory if needed), so that no other
@@ -221,6 +223,19 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
 {
     /// The largest effective size cached.
     pub const MAX_EFF: u32 = 8 * B::BINS as u32;
+    /// The largest effective size of a block in this cache, which a free or a resize claims:
+    /// the class of a request of [`Self::MAX_EFF`] bytes (cache.rs: 264 and 272 for 256 bytes,
+    /// the bin of requests of 249–256 bytes). Was `MAX_EFF`: the blocks of 264 bytes that an
+    /// allocation took from that bin went to the shared heap, under the lock, when freed, and
+    /// the bin was refilled every 32 of them (3% of LIFO's and FIFO's frees; LIFO on 2 workers
+    /// 18.0–22.3 line transfers per 1,000 calls; docs/threads.md, "Uncontended").
+    pub const CLAIM_MAX: u32 = {
+        let below = Self::MAX_EFF - 1;
+        let fine = crate::cache::FINE_MAX + 8;
+        let least = if below < fine { below } else { fine };
+        // `cache::bin_for`, in a constant.
+        crate::cache::bin_max(((below + least) >> 4) as usize)
+    };
     /// The bins of effective sizes up to 64 bytes (the first 8) hold up to `SMALL_CAP` blocks.
     const SMALL_BINS: usize = 8;
 
@@ -246,12 +261,18 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         }
     };
     /// The most bytes a cache holds, headers included: what a thread that ends without
-    /// [`ThreadCache::release`] leaves behind.
+    /// [`ThreadCache::release`] leaves behind. Counted over the bins a request of up to
+    /// [`Self::MAX_EFF`] bytes uses, each full of its largest blocks (cache.rs's classes: two
+    /// effective sizes a bin above 64 bytes). (It counted every bin of `B` as 8 bytes wide:
+    /// 573,440 bytes for 128 a bin, where 351,232 was the most such a cache held.)
     pub const BOUND: u64 = {
         let mut bytes = 0u64;
         let mut bin = 0;
         while bin < B::BINS {
-            bytes += (8 * (bin as u64 + 1) + HEADER as u64) * Self::bin_cap(bin) as u64;
+            if crate::cache::bin_min(bin) <= Self::CLAIM_MAX {
+                bytes +=
+                    (crate::cache::bin_max(bin) as u64 + HEADER as u64) * Self::bin_cap(bin) as u64;
+            }
             bin += 1;
         }
         bytes
@@ -505,7 +526,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         let eff = word & !FLAGS;
         // As in `allocate`: an empty block wraps above `MAX_EFF`.
         let below = eff.wrapping_sub(1);
-        if word & (FREE | LAST) != 0 || below >= Self::MAX_EFF {
+        if word & (FREE | LAST) != 0 || below >= Self::CLAIM_MAX {
             return Claim::Heap;
         }
         let logical = words.logical(header);
@@ -536,9 +557,19 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         // front — with the heap's state and the merged memory then pulled between the cores
         // (docs/threads.md, "Churn that scales"). I8 allows a cached block whose left
         // neighbour is free; it merges when it leaves the cache.
-        debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::MAX_EFF);
+        debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::CLAIM_MAX);
         let bin = crate::cache::bin_of(word & !FLAGS);
-        if self.bins.count(bin) >= Self::bin_cap(bin) {
+        // A small bin holds up to `SMALL_CAP` blocks only while the thread has taken more blocks
+        // of its size from the heap than it gave back (its balance below 0: its own working
+        // set, which then stays with it); a thread that frees more than it allocates (a
+        // consumer: other threads' blocks) gives them back from `CAP` on, as before (with
+        // 1,024 for it too, producer/consumer on 2 workers grew the heap by 8 pages, not 3).
+        let count = self.bins.count(bin);
+        if count >= CAP
+            && (bin >= Self::SMALL_BINS
+                || count >= SMALL_CAP
+                || self.balance.get(bin).map_or(true, |&b| b >= 0))
+        {
             self.flush(words, shared, bin, Self::CHAIN, true);
         }
         self.push(words, bin, header);
@@ -554,7 +585,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         }
         let word = words.size_word(header);
         let eff = word & !FLAGS;
-        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= Self::MAX_EFF {
+        if word & (FREE | LAST) != 0 || eff.wrapping_sub(1) >= Self::CLAIM_MAX {
             return None;
         }
         let logical = words.logical(header);
@@ -600,7 +631,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         // SAFETY: the chain is this thread's until the lock hands it over.
         unsafe { words.set_tag(head, tag) };
         let mut heap = shared.lock();
-        if chain && heap.give_chain(eff, head, last, count) {
+        if chain && heap.give_chain(eff, head, last, count, !surplus) {
             return;
         }
         let mut node = head;

@@ -1771,10 +1771,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// 10,000 nodes) then gave all but 4 chains a bin back block by block under the lock, merged,
     /// and carved them again as runs when it rebuilt it — 290 wasm instructions a call against
     /// the single-threaded module's 184, 223 with room for 2,048 (`cargo run --example
-    /// threads_fuel`), ×1.49 -> ×1.24 its time in V8 (docs/threads.md, "Uncontended"). 1,024
-    /// was tried before for 2 workers' churn (line transfers 3.9 against 5.1-8.4 per 1,000
-    /// calls in one set of runs, no difference in another).
+    /// threads_fuel`), ×1.49 -> ×1.24 its time in V8 (docs/threads.md, "Uncontended"). For a
+    /// thread's own chains only (blocks it allocated, which its refills take back).
     const CHAIN_ROOM: u32 = P::CACHE_CAP;
+    /// The same for a consumer's chain (tagged for any thread): 128, a few chains. Not
+    /// `CHAIN_ROOM`: the OOM tests' capacity then fell by 4-12 blocks of 9,953 a round in Node
+    /// (chains kept between rounds, their runs carved again elsewhere); 1,024 cost up to 16
+    /// blocks a round (512: 8; 128: 3), for 2 workers' churn's line transfers 3.9 against
+    /// 5.1-8.4 per 1,000 calls in one set of runs, no difference in another.
+    const CHAIN_ROOM_ANY: u32 = 128;
 
     /// The head of the heap cache's bin for `eff` if it is a block of that size, else 0 (the
     /// chain `take_cached_chain` would take starts there).
@@ -1843,7 +1848,8 @@ impl<S: Source, P: Policy> Heap<S, P> {
 
     /// Takes a thread's chain of `count` cached blocks of effective size `eff` (`head` to
     /// `last`, linked through their payloads as the cache's bins are) into the heap's own cache
-    /// in O(1); false when the bin has no room for them (or `eff` no bin).
+    /// in O(1); false when the bin has no room for them (`CHAIN_ROOM` blocks for a thread's
+    /// `own` chain, `CHAIN_ROOM_ANY` for a consumer's; or `eff` no bin).
     ///
     /// # Safety
     /// The chain is `count` used blocks of this heap of effective size `eff`, word 0 `CACHED`,
@@ -1854,6 +1860,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
         head: u32,
         last: u32,
         count: u32,
+        own: bool,
     ) -> bool {
         if !Self::caches() || eff < 8 || eff > Self::CACHED_EFF_MAX {
             return false;
@@ -1868,7 +1875,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
         // lines: 7-21% of the lines of 2 workers' live blocks held blocks of both (9-45% with
         // room for 1,024; `node bench/threads-mixing.mjs`); with runs and tagged chains, 0%
         // (docs/threads.md, "Lines of their own").
-        if n + count > Self::CHAIN_ROOM {
+        let room = if own {
+            Self::CHAIN_ROOM
+        } else {
+            Self::CHAIN_ROOM_ANY
+        };
+        if n + count > room {
             return false;
         }
         // SAFETY: the caller's promise.

@@ -35,7 +35,7 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// 32 bins (effective sizes 8–256 bytes), 32 blocks carved at a time; 1,024 blocks a bin to 64
-/// bytes, 64 above: at most 610 KiB a thread (`Cache::BOUND`, 624,640 bytes).
+/// bytes, 64 above: at most 502 KiB a thread (`Cache::BOUND`, 513,536 bytes).
 ///
 /// 1,024 to 64 bytes: what a thread frees of its small blocks stays with it, not in the shared
 /// heap, where the next growth (I8) merged it with the other threads' memory and their refills
@@ -50,7 +50,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 pub(crate) type Cache = ThreadCache<Bins<32>, 64, 32, 1024>;
 
 // The figure the docs, the README and the tests give (tests/threads.rs, pkg/testing).
-const _: () = assert!(Cache::BOUND == 624_640);
+const _: () = assert!(Cache::BOUND == 513_536);
 
 // Global (`.globl`) so that code inlined into another crate (`WallE`'s, in a program) reaches
 // it; hidden, so that it is never exported.
@@ -316,9 +316,9 @@ impl<S: Source, P: Policy> CacheHeap for Heap<S, P> {
         self.cached_chain_head(eff)
     }
     #[inline(always)]
-    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
+    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32, own: bool) -> bool {
         // SAFETY: a thread's chain of its cached blocks (handoff.rs), given up.
-        unsafe { self.give_cached_chain(eff, head, last, count) }
+        unsafe { self.give_cached_chain(eff, head, last, count, own) }
     }
 }
 

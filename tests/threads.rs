@@ -1100,6 +1100,6 @@ fn threads_that_end_leave_live_blocks_that_others_free_later() {
 
 /// The most memory one thread's cache holds (bytes, headers included): what a thread that
 /// ends without `release_thread_cache` leaves behind (`ThreadCache::BOUND` of the module's
-/// cache in src/per_thread.rs: 32 bins of 8–256 bytes, 1,024 blocks each to 64 bytes and 64
-/// above).
-const THREAD_CACHE_BOUND: u64 = 624_640;
+/// cache in src/per_thread.rs: the bins of 8–272 bytes, 1,024 blocks each to 64 bytes and 64
+/// above, each full of its largest blocks).
+const THREAD_CACHE_BOUND: u64 = 513_536;

@@ -7,9 +7,9 @@
 import { rng, patternByte } from "./stress.js";
 
 /** The most memory one thread's cache holds (bytes, headers included): what a worker that is
- * terminated without `releaseThreadCache()` leaves behind (src/per_thread.rs: 32 bins of 8–256
- * bytes, 1,024 blocks each to 64 bytes and 64 above). */
-export const THREAD_CACHE_BOUND = 624_640;
+ * terminated without `releaseThreadCache()` leaves behind (src/per_thread.rs: the bins of 8–272
+ * bytes, 1,024 blocks each to 64 bytes and 64 above, each full of its largest blocks). */
+export const THREAD_CACHE_BOUND = 513_536;
 
 export function fill(heap, p, len, tag) {
   const b = new Uint8Array(heap.memory.buffer, p, len);

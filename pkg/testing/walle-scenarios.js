@@ -11,10 +11,10 @@
 // `__wbindgen_thread_destroy()`, "pages": the memory's size) in that worker; `end` terminates it.
 // No browser-only or Node-only API here: the page imports this file as it is.
 
-/** `ThreadCache::BOUND` (src/per_thread.rs): 32 bins of 8–256 bytes, 1,024 blocks each to 64
- * bytes and 64 above, headers included: what a thread that ends without `release_thread_cache`
- * keeps. */
-export const CACHE_BOUND = 624_640;
+/** `ThreadCache::BOUND` (src/per_thread.rs): the bins of 8–272 bytes, 1,024 blocks each to 64
+ * bytes and 64 above, each full of its largest blocks, headers included: what a thread that ends
+ * without `release_thread_cache` keeps. */
+export const CACHE_BOUND = 513_536;
 /** Caches in `WallE`'s pool: threads beyond them work through the lock. */
 export const SLOTS = 64;
 /** Each worker's stack (wasm-bindgen's `thread_stack_size`, a multiple of 64 KiB). */

@@ -236,7 +236,7 @@ impl CacheHeap for Heap {
     fn take_run(&mut self, _eff: u32, _n: u32, _grow: bool) -> u32 {
         0
     }
-    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32) -> bool {
+    fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32, _own: bool) -> bool {
         assert_eq!(eff, 8);
         if self.cache_count + count > HEAP_CACHE {
             return false;

@@ -198,6 +198,11 @@ pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32, const SMA
     /// consumer: blocks of other threads): only then does a flush hand its chain over
     /// ([`ThreadCache::flush`]). Any value is safe: it decides where blocks go, not whether.
     balance: [i16; MAX_BINS],
+    /// Per bin: how many blocks it holds beyond `CAP` before a free flushes it: `SMALL_CAP -
+    /// CAP` for a bin to 64 bytes while its balance is below 0 (the thread's own working set),
+    /// else 0 ([`ThreadCache::keep`]). Set with the balance, off the fast path, which then
+    /// reads one number (0 in a new cache: no data segment for the module's pool).
+    extra: [u16; MAX_BINS],
 }
 
 /// The most bins a thread's cache has (the size of its balance array).
@@ -279,7 +284,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
     };
 
     /// The balance array covers every bin.
-    const FITS: () = assert!(B::BINS <= MAX_BINS);
+    const FITS: () =
+        assert!(B::BINS <= MAX_BINS && SMALL_CAP.saturating_sub(CAP) <= u16::MAX as u32);
 
     /// An empty cache.
     #[allow(clippy::let_unit_value)]
@@ -288,6 +294,7 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         ThreadCache {
             bins: B::EMPTY,
             balance: [0; MAX_BINS],
+            extra: [0; MAX_BINS],
         }
     }
 
@@ -297,15 +304,21 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         self as *const Self as usize as u32
     }
 
-    /// Adds `delta` to `bin`'s balance; whether it is then positive (a consumer's surplus).
+    /// Adds `delta` to `bin`'s balance, and sets the bin's `extra` room from it; whether it
+    /// is then positive (a consumer's surplus).
     #[inline(always)]
     fn account(&mut self, bin: usize, delta: i16) -> bool {
-        match self.balance.get_mut(bin) {
-            Some(b) => {
+        match (self.balance.get_mut(bin), self.extra.get_mut(bin)) {
+            (Some(b), Some(extra)) => {
                 *b = b.saturating_add(delta);
+                *extra = if bin < Self::SMALL_BINS && *b < 0 {
+                    SMALL_CAP.saturating_sub(CAP) as u16
+                } else {
+                    0
+                };
                 *b > 0
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -564,12 +577,8 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         // set, which then stays with it); a thread that frees more than it allocates (a
         // consumer: other threads' blocks) gives them back from `CAP` on, as before (with
         // 1,024 for it too, producer/consumer on 2 workers grew the heap by 8 pages, not 3).
-        let count = self.bins.count(bin);
-        if count >= CAP
-            && (bin >= Self::SMALL_BINS
-                || count >= SMALL_CAP
-                || self.balance.get(bin).map_or(true, |&b| b >= 0))
-        {
+        let extra = self.extra.get(bin).map_or(0, |&e| e as u32);
+        if self.bins.count(bin) >= CAP + extra {
             self.flush(words, shared, bin, Self::CHAIN, true);
         }
         self.push(words, bin, header);
@@ -656,5 +665,6 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         // The next owner of this cache (or this thread, after running out of memory) starts
         // with no history.
         self.balance = [0; MAX_BINS];
+        self.extra = [0; MAX_BINS];
     }
 }

@@ -2065,6 +2065,43 @@ mod run_tests {
         );
     }
 
+    /// The heap's cache keeps a thread's own chains up to `CHAIN_ROOM` (the policy's
+    /// `CACHE_CAP`) blocks a bin, a consumer's up to `CHAIN_ROOM_ANY` (128).
+    #[test]
+    fn own_chains_get_more_room_than_a_consumers() {
+        let mut heap = H::new(HostMemory::new(1, 64, 1000));
+        assert_ne!(heap.allocate(20), 0, "the heap set up");
+        // Chains of 4 linked through the payloads, as a thread's bin links them: two a run of 8.
+        let mut chains = [0u32; 34];
+        for pair in chains.chunks_mut(2) {
+            let run = heap.take_run(24, 8, true);
+            assert_ne!(run, 0);
+            for i in 0..8 {
+                let next = if i % 4 == 3 { 0 } else { run + (i + 1) * 32 };
+                // SAFETY: the run's blocks are this test's, cached.
+                unsafe { heap.write(run + i * 32 + 8, next) };
+            }
+            pair.copy_from_slice(&[run, run + 128]);
+        }
+        let give = |heap: &mut H, head: u32, own: bool| {
+            // SAFETY: a chain of 4 cached blocks of 24 bytes of a run, given up once.
+            unsafe { heap.give_cached_chain(24, head, head + 96, 4, own) }
+        };
+        for &head in &chains[..32] {
+            assert!(
+                give(&mut heap, head, false),
+                "a consumer's chain up to 128 blocks"
+            );
+        }
+        assert!(!give(&mut heap, chains[32], false), "not past 128");
+        assert!(
+            give(&mut heap, chains[32], true),
+            "a thread's own chain past 128"
+        );
+        assert!(give(&mut heap, chains[33], true));
+        heap.validate().expect("chains in the heap's cache");
+    }
+
     /// Two threads' chains in one heap cache bin: a refill that looks past the first (its
     /// `after`, handoff.rs) takes the second out of the middle of the list, and the first stays.
     #[test]
@@ -2082,8 +2119,8 @@ mod run_tests {
         }
         // SAFETY: two chains of cached blocks of 24 bytes, given up.
         unsafe {
-            assert!(heap.give_cached_chain(24, block(0), block(3), 4));
-            assert!(heap.give_cached_chain(24, block(4), block(7), 4));
+            assert!(heap.give_cached_chain(24, block(0), block(3), 4, true));
+            assert!(heap.give_cached_chain(24, block(4), block(7), 4, false));
         }
         assert_eq!(heap.cached_chain_head(24), block(4));
         heap.validate().expect("two chains in the heap's cache");

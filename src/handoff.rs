@@ -198,10 +198,14 @@ pub struct ThreadCache<B: CacheBins, const CAP: u32, const BATCH: u32, const SMA
     /// consumer: blocks of other threads): only then does a flush hand its chain over
     /// ([`ThreadCache::flush`]). Any value is safe: it decides where blocks go, not whether.
     balance: [i16; MAX_BINS],
-    /// Per bin: how many blocks it holds beyond `CAP` before a free flushes it: `SMALL_CAP -
-    /// CAP` for a bin to 64 bytes while its balance is below 0 (the thread's own working set),
-    /// else 0 ([`ThreadCache::keep`]). Set with the balance, off the fast path, which then
-    /// reads one number (0 in a new cache: no data segment for the module's pool).
+    /// Per bin: how many blocks it holds beyond `CAP` before a free flushes it. For a bin to 64
+    /// bytes whose balance is not positive, the most blocks of its size the thread has taken
+    /// from the heap (net: the deepest its balance went) up to `SMALL_CAP`, less `CAP`: its own
+    /// working set stays with it; else 0 ([`ThreadCache::keep`]). Set with the balance, off
+    /// the fast path, which then reads one number (0 in a new cache: no data segment for the
+    /// module's pool). (`SMALL_CAP - CAP` whenever the balance was below 0: a consumer that had
+    /// allocated a little in its warm-up kept up to 1,024 blocks a size, producer/consumer on
+    /// 2 workers grew the heap by 6 pages, not 3.)
     extra: [u16; MAX_BINS],
 }
 
@@ -311,11 +315,15 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         match (self.balance.get_mut(bin), self.extra.get_mut(bin)) {
             (Some(b), Some(extra)) => {
                 *b = b.saturating_add(delta);
-                *extra = if bin < Self::SMALL_BINS && *b < 0 {
-                    SMALL_CAP.saturating_sub(CAP) as u16
+                if *b > 0 || bin >= Self::SMALL_BINS {
+                    *extra = 0;
                 } else {
-                    0
-                };
+                    // As many as the thread has taken from the heap (net) at most, a high-water
+                    // mark (a flush does not lower it: else each flush lowered the room under
+                    // the bin's count and the next free flushed again).
+                    let taken = (b.unsigned_abs() as u32).min(SMALL_CAP);
+                    *extra = (*extra).max(taken.saturating_sub(CAP) as u16);
+                }
                 *b > 0
             }
             _ => false,
@@ -572,11 +580,11 @@ impl<B: CacheBins, const CAP: u32, const BATCH: u32, const SMALL_CAP: u32>
         // neighbour is free; it merges when it leaves the cache.
         debug_assert!((word & !FLAGS).wrapping_sub(1) < Self::CLAIM_MAX);
         let bin = crate::cache::bin_of(word & !FLAGS);
-        // A small bin holds up to `SMALL_CAP` blocks only while the thread has taken more blocks
-        // of its size from the heap than it gave back (its balance below 0: its own working
-        // set, which then stays with it); a thread that frees more than it allocates (a
-        // consumer: other threads' blocks) gives them back from `CAP` on, as before (with
-        // 1,024 for it too, producer/consumer on 2 workers grew the heap by 8 pages, not 3).
+        // A small bin holds more than `CAP` blocks (up to `SMALL_CAP`) only as many as the
+        // thread has taken from the heap (`extra`: its own working set, which then stays with
+        // it); a thread that frees more than it allocates (a consumer: other threads' blocks)
+        // gives them back from `CAP` on, as before (with 1,024 for it too, producer/consumer on
+        // 2 workers grew the heap by 8 pages, not 3).
         let extra = self.extra.get(bin).map_or(0, |&e| e as u32);
         if self.bins.count(bin) >= CAP + extra {
             self.flush(words, shared, bin, Self::CHAIN, true);

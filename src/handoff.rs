@@ -131,7 +131,7 @@ pub trait CacheHeap {
     /// `last` (linked through their payloads, word 0 [`CACHED`]), into the heap's own cache as
     /// they are, in O(1): no block merged or split, no header written; false (nothing done)
     /// when that cache has no room, and the caller gives them back one by one. `own`: the
-    /// chain's thread allocated its blocks itself (tagged as its own, [`ThreadCache::flush`]),
+    /// chain's thread allocated its blocks itself (tagged as its own by `ThreadCache::flush`),
     /// which leaves the heap more room for it than for a consumer's.
     fn give_chain(&mut self, eff: u32, head: u32, last: u32, count: u32, own: bool) -> bool;
     /// A **run** for a thread's refill: `n` blocks of effective size `eff` laid end to end from

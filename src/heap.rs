@@ -630,8 +630,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 } else {
                     0
                 };
-                let mut q =
-                    self.allocate_moved(size.saturating_add(headroom), align, headroom == 0);
+                let mut q = if headroom != 0 && Self::caches() && size > Self::CACHED_MAX {
+                    self.cache_pop_medium(size, align)
+                } else {
+                    0
+                };
+                if q == 0 {
+                    q = self.allocate_moved(size.saturating_add(headroom), align, headroom == 0);
+                }
                 if q == 0 && headroom != 0 {
                     q = self.allocate_moved(size, align, true);
                 }

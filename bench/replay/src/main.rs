@@ -150,6 +150,9 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
         p + below(p)
     };
     let (mut live, mut peak) = (0u64, 0u64);
+    // The driver's slot table (`setup`), allocated first.
+    let table = heap.allocate(LIVE as u32 * 8);
+    assert!(table != 0);
     let mut blocks = vec![(0u32, 0u32); LIVE];
     for block in blocks.iter_mut() {
         let size = pick(&mut below);
@@ -174,25 +177,153 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
     for &(p, _) in &blocks {
         heap.deallocate(p);
     }
+    heap.deallocate(table);
     peak
+}
+
+
+/// `make bench`'s "string building" row (bench/driver.wat's `grow` without doubling: 64
+/// strings of 1-16 bytes, each step appends 1-16 bytes to a random one with `reallocate`, a
+/// string past its limit (64-4,096 B, drawn anew each time) is freed and started again),
+/// through the raw calls, the driver's slot table allocated first (`setup`), its generator
+/// seeded as `bench/run`'s repetition `rep`. With `TRACE` set: the heap walk's counts and map
+/// at each growth of memory.
+#[inline(never)]
+fn strings<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u64 {
+    const N: u32 = 64;
+    let mut rng = seed;
+    let mut below = |n: u32| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (((rng >> 32) as u32 as u64 * n as u64) >> 32) as u32
+    };
+    let trace = std::env::var_os("TRACE").is_some();
+    let table = heap.allocate(2 * N * 8);
+    assert!(table != 0);
+    let mut blocks = vec![(0u32, 0u32); N as usize];
+    let mut limits = vec![0u32; N as usize];
+    let (mut live, mut peak) = (0u64, 0u64);
+    for i in 0..N as usize {
+        let size = 1 + below(16);
+        blocks[i] = (heap.allocate(size), size);
+        live += size as u64;
+        limits[i] = 64 + below(4096 - 64 + 1);
+    }
+    let mut pages = heap.source().pages();
+    for step in 0..steps {
+        let i = below(N) as usize;
+        let (p, size) = blocks[i];
+        let next = size + 1 + below(16);
+        let what;
+        if next > limits[i] {
+            heap.deallocate(p);
+            live -= size as u64;
+            let old = size;
+            let size = 1 + below(16);
+            blocks[i] = (heap.allocate(size), size);
+            live += size as u64;
+            limits[i] = 64 + below(4096 - 64 + 1);
+            what = format!("new {size} (freed {old} at {p})");
+        } else {
+            let q = heap.reallocate(p, next);
+            assert!(q != 0);
+            blocks[i] = (q, next);
+            live += (next - size) as u64;
+            what = format!("realloc {p} {size} -> {next}: {q}");
+        }
+        peak = peak.max(live);
+        if trace && heap.source().pages() != pages {
+            pages = heap.source().pages();
+            eprintln!("step {step}: {what}; now {pages} pages, live {live} B");
+            map(heap);
+        }
+    }
+    stats(heap, "");
+    for &(p, _) in &blocks {
+        heap.deallocate(p);
+    }
+    heap.deallocate(table);
+    peak
+}
+
+/// The heap's blocks, one line each (`TRACE`).
+fn map<P: Policy>(heap: &Heap<HostMemory, P>) {
+    let s = heap.validate().expect("a valid heap");
+    eprintln!(
+        "  used {} blocks / {} B, free {} / {} B, cached {} / {} B, heap {} B, top room {}",
+        s.used_blocks,
+        s.used_bytes,
+        s.free_blocks,
+        s.free_bytes,
+        s.cached_blocks,
+        s.cached_bytes,
+        s.heap_bytes,
+        s.top_room
+    );
+    let mut out = vec![wall_e::Span::default(); 4096];
+    let (n, _) = heap.blocks(0, &mut out).expect("blocks");
+    let mut line = String::new();
+    for s in &out[..n] {
+        let k = match s.kind {
+            0 => "U",
+            1 => "F",
+            2 => "S",
+            3 => "M",
+            4 => "R",
+            _ => "C",
+        };
+        line.push_str(&format!(" {k}{}", s.size));
+    }
+    eprintln!(" {line}");
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "strings") {
+        let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(800_000);
+        for rep in 0..7u64 {
+            let seed = 0x5EED_F00D + rep;
+            let memory = HostMemory::new(1, 4096, 1024);
+            let (peak, pages) = if args.iter().any(|a| a == "small") {
+                let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
+                (strings(&mut heap, steps, seed), heap.source().pages())
+            } else {
+                let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
+                (strings(&mut heap, steps, seed), heap.source().pages())
+            };
+            println!("strings steps={steps} rep {rep}: {pages} pages, peak live {peak} B");
+            if std::env::var_os("ONE").is_some() {
+                break;
+            }
+        }
+        return;
+    }
     if args.iter().any(|a| a == "mixed") {
-        let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(50_000);
-        let memory = HostMemory::new(1, 4096, 1024);
-        let (peak, pages) = if args.iter().any(|a| a == "small") {
-            let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
-            (mixed(&mut heap, steps, 1), heap.source().pages())
-        } else {
-            let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
-            (mixed(&mut heap, steps, 1), heap.source().pages())
+        let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(400_000);
+        // `bench/run`'s seeds (repetition r: `SEED + r`), or `seed=N`.
+        let seeds: Vec<u64> = match args.iter().find_map(|a| a.strip_prefix("seed=")) {
+            Some(n) => vec![n.parse().expect("seed=N")],
+            None => (0..7).map(|r| 0x5EED_F00D + r).collect(),
         };
-        println!(
-            "mixed steps={steps}: {pages} pages, peak live {peak} B, efficiency {:.0}%",
-            peak as f64 * 100.0 / (pages as f64 * 65536.0)
-        );
+        let mut all = Vec::new();
+        for seed in seeds {
+            let memory = HostMemory::new(1, 4096, 1024);
+            let (peak, pages) = if args.iter().any(|a| a == "small") {
+                let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
+                (mixed(&mut heap, steps, seed), heap.source().pages())
+            } else {
+                let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
+                (mixed(&mut heap, steps, seed), heap.source().pages())
+            };
+            println!(
+                "mixed steps={steps} seed={seed:#x}: {pages} pages, peak live {peak} B, efficiency {:.0}%",
+                peak as f64 * 100.0 / (pages as f64 * 65536.0)
+            );
+            all.push(pages);
+        }
+        all.sort();
+        println!("median {} pages", all[all.len() / 2]);
         return;
     }
     if args.iter().any(|a| a == "churn") {

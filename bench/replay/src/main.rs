@@ -162,7 +162,9 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
         live += size as u64;
     }
     peak = peak.max(live);
-    for _ in 0..steps {
+    let trace = std::env::var_os("TRACE").is_some();
+    let mut pages = heap.source().pages();
+    for step in 0..steps {
         let i = below(LIVE as u32) as usize;
         heap.deallocate(blocks[i].0);
         live -= blocks[i].1 as u64;
@@ -172,6 +174,11 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
         blocks[i] = (p, size);
         live += size as u64;
         peak = peak.max(live);
+        if trace && heap.source().pages() != pages {
+            pages = heap.source().pages();
+            eprintln!("step {step}: allocate {size}; now {pages} pages, live {live} B");
+            summary(heap);
+        }
     }
     stats(heap, "");
     for &(p, _) in &blocks {
@@ -180,7 +187,6 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
     heap.deallocate(table);
     peak
 }
-
 
 /// `make bench`'s "string building" row (bench/driver.wat's `grow` without doubling: 64
 /// strings of 1-16 bytes, each step appends 1-16 bytes to a random one with `reallocate`, a
@@ -247,6 +253,31 @@ fn strings<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> 
     peak
 }
 
+/// The heap walk's counts (`TRACE`).
+fn summary<P: Policy>(heap: &Heap<HostMemory, P>) {
+    let s = heap.validate().expect("a valid heap");
+    let mut out = vec![wall_e::Span::default(); 8192];
+    let (n, _) = heap.blocks(0, &mut out).expect("blocks");
+    let slack: u64 = out[..n]
+        .iter()
+        .filter(|s| s.kind == 0)
+        .map(|s| (s.size - s.logical) as u64)
+        .sum();
+    eprintln!("  slack in used blocks {slack} B");
+    eprintln!(
+        "  used {} blocks / {} B, free {} / {} B (largest {}), cached {} / {} B, heap {} B, top room {}",
+        s.used_blocks,
+        s.used_bytes,
+        s.free_blocks,
+        s.free_bytes,
+        s.largest_free,
+        s.cached_blocks,
+        s.cached_bytes,
+        s.heap_bytes,
+        s.top_room
+    );
+}
+
 /// The heap's blocks, one line each (`TRACE`).
 fn map<P: Policy>(heap: &Heap<HostMemory, P>) {
     let s = heap.validate().expect("a valid heap");
@@ -304,8 +335,15 @@ fn main() {
         // `bench/run`'s seeds (repetition r: `SEED + r`), or `seed=N`.
         let seeds: Vec<u64> = match args.iter().find_map(|a| a.strip_prefix("seed=")) {
             Some(n) => vec![n.parse().expect("seed=N")],
-            None => (0..7).map(|r| 0x5EED_F00D + r).collect(),
+            None => {
+                let n = args
+                    .iter()
+                    .find_map(|a| a.strip_prefix("seeds="))
+                    .map_or(7, |n| n.parse().expect("seeds=N"));
+                (0..n).map(|r| 0x5EED_F00D + r).collect()
+            }
         };
+        let quiet = args.iter().any(|a| a == "quiet");
         let mut all = Vec::new();
         for seed in seeds {
             let memory = HostMemory::new(1, 4096, 1024);
@@ -316,14 +354,25 @@ fn main() {
                 let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
                 (mixed(&mut heap, steps, seed), heap.source().pages())
             };
-            println!(
-                "mixed steps={steps} seed={seed:#x}: {pages} pages, peak live {peak} B, efficiency {:.0}%",
-                peak as f64 * 100.0 / (pages as f64 * 65536.0)
-            );
+            if !quiet {
+                println!(
+                    "mixed steps={steps} seed={seed:#x}: {pages} pages, peak live {peak} B, efficiency {:.0}%",
+                    peak as f64 * 100.0 / (pages as f64 * 65536.0)
+                );
+            }
             all.push(pages);
         }
+        let mean = all.iter().sum::<u32>() as f64 / all.len() as f64;
+        let first7: Vec<u32> = all.iter().take(7).copied().collect();
+        let mut m7 = first7.clone();
+        m7.sort();
         all.sort();
-        println!("median {} pages", all[all.len() / 2]);
+        println!(
+            "median {} pages, mean {mean:.2} over {} seeds; bench/run's 7: {first7:?} median {}",
+            all[all.len() / 2],
+            all.len(),
+            m7[m7.len() / 2]
+        );
         return;
     }
     if args.iter().any(|a| a == "churn") {

@@ -1226,3 +1226,37 @@ fn cached_medium_blocks_merge_before_memory_grows() {
     h.flush_cache();
     assert_eq!(valid(&h).cached_blocks, 0);
 }
+
+/// The block just below the top does not grow memory to grow in place while a cached block
+/// could hold it: the cache goes back first, as before any growth (I8), and the block moves
+/// to the fit (`make bench`'s string building grew memory at its top string while the medium
+/// bins held freed strings' memory: 640 KiB-1 MiB of heap, 128 KiB with this). With no fit,
+/// it grows in place.
+#[test]
+fn the_block_at_the_top_moves_to_a_cached_fit_before_memory_grows() {
+    if P::MEDIUM_CAP == 0 {
+        return;
+    }
+    let mut h = heap(1, 8);
+    let c = h.allocate(3000);
+    let _guard = h.allocate(40);
+    while h.top_room() > 2200 {
+        h.allocate(1000);
+    }
+    let s = h.allocate(1000);
+    fill(&h, s, 1000, 7);
+    h.deallocate(c);
+    assert_eq!(valid(&h).cached_blocks, 1);
+    let pages = h.source().pages();
+    let q = h.reallocate(s, 2500);
+    assert_eq!(q, c, "moved to the cached block's place");
+    assert_eq!(h.source().pages(), pages, "without growing memory");
+    assert!(holds(&h, q, 1000, 7));
+    let s = valid(&h);
+    assert_eq!(s.cached_blocks, 0);
+    // Nothing cached or listed holds it: the block at the top grows in place.
+    let t = h.allocate(1000);
+    assert_eq!(h.reallocate(t, 60_000), t);
+    assert!(h.source().pages() > pages);
+    valid(&h);
+}

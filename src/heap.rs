@@ -81,7 +81,9 @@
 //! that size in two comparisons and caches it, inlined; a block with slack is checked and
 //! cached out of line, anything else taking [`Heap::deallocate`]'s path. Before the heap grows memory it gives back the cached blocks that may
 //! merge (a bin's walk stops after a run of isolated ones, cache.rs `ISOLATED_RUN`), or fit
-//! the request (released as below), and looks for a fit again. A request
+//! the request (released as below), and looks for a fit again; so does the block just below
+//! `top` before memory grows for it to grow in place, and it moves to a listed block that
+//! fits rather than growing memory (`fit_before_growth`). A request
 //! aligned above 8 takes its bin's head when the head's payload is aligned; else a small one
 //! is placed with its gap in front cached (so that, freed, it is cached in turn and comes back
 //! aligned), a large one at the end of the free block it is carved from.

@@ -13,6 +13,9 @@
 //! callgrind_annotate --inclusive=yes --tree=calling callgrind.out.<pid>
 //! STATS=1 $R 3                                 # the heap walk's counts before each run's frees
 //! $R churn 400000 [small]                       # bench/rust's churn instead: N steps
+//! $R strings [small]                            # make bench's string building, bench/run's 7 seeds: pages
+//! $R mixed [seeds=N | seed=S] [quiet] [small]   # make bench's mixed sizes: pages per seed, median, mean
+//! TRACE=1 ONE=1 $R strings                      # the heap walk's counts (and map) at each growth
 //! ```
 //!
 //! `churn`: the workload `churn` (10,000 live objects of 16-1,024 B, align 8; each step frees

@@ -897,9 +897,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[cold]
     #[inline(never)]
     fn fit_before_growth(&mut self, need: u32) -> bool {
-        if self.cache_may_serve(need) {
-            self.flush_cache_for(need);
-        }
+        // (No `cache_may_serve` test: this runs once for each growth of memory at most, and the
+        // flush with nothing cached since the last one walks only the kept blocks.)
+        self.flush_cache_for(need);
         self.find_free(need) != 0
     }
 
@@ -1256,7 +1256,14 @@ impl<S: Source, P: Policy> Heap<S, P> {
             if self.ensure(need - eff) && self.top == next {
                 self.set_top(header + HEADER + need);
                 // (`need` and the flag, as `word` plus the growth: 6 bytes less in the
-                // size-tuned module.)
+                // size-tuned module. With a cache, the word read again: the give-back before
+                // growth may have freed the block before this one, so its `PREV_FREE` may be
+                // new: the shadow model's find.)
+                let word = if Self::caches() {
+                    self.size_word(header)
+                } else {
+                    word
+                };
                 return Some(word + (need - eff));
             }
             return None;

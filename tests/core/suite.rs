@@ -1260,3 +1260,30 @@ fn the_block_at_the_top_moves_to_a_cached_fit_before_memory_grows() {
     assert!(h.source().pages() > pages);
     valid(&h);
 }
+
+/// The give-back before the block at the top grows memory may free the block before it (a
+/// cached block merged with a free one): the block then grows in place with its `PREV_FREE`
+/// flag as the heap now has it (the shadow model found the stale flag).
+#[test]
+fn the_block_at_the_top_grows_with_its_flag_after_the_give_back() {
+    if P::MEDIUM_CAP == 0 {
+        return;
+    }
+    let mut h = heap(1, 8);
+    let _guard = h.allocate(40);
+    while h.top_room() > 30_000 {
+        h.allocate(1000);
+    }
+    let f = h.allocate(17_000); // above the medium bins: freed, it is listed
+    let c = h.allocate(2000);
+    let s = h.allocate(1000);
+    fill(&h, s, 1000, 3);
+    h.deallocate(c); // cached: its left neighbour is used
+    h.deallocate(f); // free: `c` now has a free left neighbour
+    assert_eq!(valid(&h).cached_blocks, 1);
+    // 30,000 bytes: more than the top's room and than `f` and `c` merged.
+    assert_eq!(h.reallocate(s, 30_000), s, "grown in place");
+    assert!(holds(&h, s, 1000, 3));
+    let v = valid(&h);
+    assert_eq!((v.cached_blocks, v.free_blocks), (0, 1), "`c` merged with `f`");
+}

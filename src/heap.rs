@@ -899,7 +899,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     fn fit_before_growth(&mut self, need: u32) -> bool {
         // (No `cache_may_serve` test: 97 bytes of module less, and this runs only when memory
         // would grow for the block at the top: string building at full scale 373 -> 371
-        // instructions a call, the same as with the test.)
+        // instructions a call, 372 with the test.)
         self.flush_cache_for(need);
         self.find_free(need) != 0
     }

@@ -1061,11 +1061,12 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (`cache_gap`). A large block taken from a listed free block goes at its end
     /// (`place_at_end`).
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
-        // (Rounded to 8 only: a block placed aligned is not one a cache class serves often,
-        // and its free takes the header's word.)
+        // (Rounded to 8 only, but under `ODD_SIZES`: a block placed aligned is not one a
+        // cache class serves often, and its free takes the header's word.)
         let Some(need) = effective(size, P::TAIL) else {
             return 0;
         };
+        let need = if P::ODD_SIZES { Self::need_of(need) } else { need };
         // A free block this large holds an aligned payload wherever it starts: the gap in front
         // is at most `align + 8` (a gap of exactly 8 cannot be a free block, so it grows by one
         // more alignment step). (A large block's move off a page edge is made only where the
@@ -1693,7 +1694,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(never)]
     fn start(&mut self) -> bool {
         let (start, end) = self.source.initial();
-        let start = (start as u64 + 7) & !7;
+        let mut start = (start as u64 + 7) & !7;
+        if P::ODD_SIZES {
+            // The first payload 16-aligned (`Tuning::ODD_SIZES`).
+            start |= 8;
+        }
         let end = end as u64 & !7;
         debug_assert!(!S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end));
         if S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end) {

@@ -634,8 +634,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // A new block from `allocate_aligned`, where a block that grows by a little gets
                 // headroom for the next little growths (strings built piecemeal; not vectors that
                 // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
-                // (8 bytes less where the cache's classes may round the request up by 8.)
-                let grain = if Self::caches() && size < Self::CACHED_MAX {
+                // (8 bytes less where the cache's classes, or `ODD_SIZES`, may round the
+                // request up by 8.)
+                let grain = if (Self::caches() && size < Self::CACHED_MAX) || P::ODD_SIZES {
                     16
                 } else {
                     8

@@ -24,7 +24,10 @@ use wall_e::{Fast, Heap, HostMemory, Policy, Small};
 /// The generator's seed: the benchmark's, or `SEED=n` (another sequence of the same kind, to
 /// tell a change's effect from the luck of one sequence's placements).
 fn seed(benchmark: u64) -> u64 {
-    std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(benchmark)
+    std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(benchmark)
 }
 
 /// bench/rust/src/rng.rs, the same sequence.

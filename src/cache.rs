@@ -399,7 +399,7 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// cache has a bin for it, else `r`.
     #[inline(always)]
     pub(crate) fn need_of(r: u32) -> u32 {
-        if Self::caches() && r <= Self::CACHED_MAX {
+        if (Self::caches() && r <= Self::CACHED_MAX) || P::ODD_SIZES {
             class_need(r)
         } else {
             r

@@ -30,8 +30,13 @@
 //!   free block), and a block that cannot be split is taken only if it is within 125%. (A block
 //!   resized in place, or placed at an alignment above 8, may keep an 8-byte tail too small to
 //!   split off.) Under a policy with a cache a request of 65 bytes up to the cache's largest
-//!   is first rounded up to an odd multiple of 8 (its bin's class, cache.rs): 8 bytes more at
-//!   most, the whole block still within 125% of the request rounded to 8.
+//!   is first rounded up to an odd multiple of 8 (its bin's class, cache.rs), and under
+//!   `ODD_SIZES` (`Fast`) every request above 64 bytes is (but one that the room at the top
+//!   holds only rounded to 8): 8 bytes more at most, the whole block still within 125% of the
+//!   request rounded to 8. (Not an invariant: a rule of placement. Such blocks leave the next
+//!   block's payload in the 16-byte phase of their own, and under `ODD_SIZES` the heap's first
+//!   payload is 16-aligned when it starts in the memory it was given; smaller blocks, gaps and
+//!   regions opened in grown memory change the phase, and the walk checks none of it.)
 //! - **I6 fresh memory:** bytes from `fresh` (>= `top`) to the end of the current region have
 //!   never been written since the memory grew, so they are zero.
 //! - **I7 tail:** under a policy with a `TAIL` ([`crate::policy::Traced`]), a used block's
@@ -284,6 +289,16 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// size written: its payload, or 0.
     #[inline(always)]
     fn take_for(&mut self, need: u32, size: u32) -> u32 {
+        let mut need = need;
+        if P::ODD_SIZES && HEADER + need > self.limit - self.top {
+            // The odd size does not fit the room at the top, but the request rounded to 8 (8
+            // bytes less) does: memory does not grow for those 8 bytes (the room at the top is
+            // usable whole, as without `ODD_SIZES`).
+            match effective(size, P::TAIL) {
+                Some(rounded) if HEADER + rounded <= self.limit - self.top => need = rounded,
+                _ => {}
+            }
+        }
         let mut header = self.take(need);
         if header == 0 && Self::caches() {
             // Out of memory with the request rounded up to its cache class: the request
@@ -621,8 +636,9 @@ impl<S: Source, P: Policy> Heap<S, P> {
                 // A new block from `allocate_aligned`, where a block that grows by a little gets
                 // headroom for the next little growths (strings built piecemeal; not vectors that
                 // double), as much as the 125% rule allows even with an unsplittable 8-byte tail.
-                // (8 bytes less where the cache's classes may round the request up by 8.)
-                let grain = if Self::caches() && size < Self::CACHED_MAX {
+                // (8 bytes less where the cache's classes, or `ODD_SIZES`, may round the
+                // request up by 8.)
+                let grain = if (Self::caches() && size < Self::CACHED_MAX) || P::ODD_SIZES {
                     16
                 } else {
                     8
@@ -1082,10 +1098,15 @@ impl<S: Source, P: Policy> Heap<S, P> {
     /// (`cache_gap`). A large block taken from a listed free block goes at its end
     /// (`place_at_end`).
     fn allocate_over_aligned(&mut self, size: u32, align: u32) -> u32 {
-        // (Rounded to 8 only: a block placed aligned is not one a cache class serves often,
-        // and its free takes the header's word.)
+        // (Rounded to 8 only, but under `ODD_SIZES`: a block placed aligned is not one a
+        // cache class serves often, and its free takes the header's word.)
         let Some(need) = effective(size, P::TAIL) else {
             return 0;
+        };
+        let need = if P::ODD_SIZES {
+            Self::need_of(need)
+        } else {
+            need
         };
         // A free block this large holds an aligned payload wherever it starts: the gap in front
         // is at most `align + 8` (a gap of exactly 8 cannot be a free block, so it grows by one
@@ -1727,7 +1748,11 @@ impl<S: Source, P: Policy> Heap<S, P> {
     #[inline(never)]
     fn start(&mut self) -> bool {
         let (start, end) = self.source.initial();
-        let start = (start as u64 + 7) & !7;
+        let mut start = (start as u64 + 7) & !7;
+        if P::ODD_SIZES {
+            // The first payload 16-aligned (`Tuning::ODD_SIZES`).
+            start |= 8;
+        }
         let end = end as u64 & !7;
         debug_assert!(!S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end));
         if S::INITIAL_HOLDS_A_REGION || (start != 0 && start + 24 <= end) {

@@ -55,6 +55,11 @@ pub trait Tuning: 'static {
     const CACHE_CAP: u32;
     /// Blocks a medium bin (cache.rs: 1-16 KiB, 16 bins an octave) holds at most.
     const MEDIUM_CAP: u32 = 0;
+    /// Every request above 64 bytes is given an odd multiple of 8 bytes (as the small cache
+    /// classes are), and the heap's first payload is 16-aligned: a block of such a size
+    /// keeps the next block's payload in its own 16-byte phase, so that payloads are
+    /// 16-aligned but where a smaller block or a gap changed the phase.
+    const ODD_SIZES: bool = false;
     /// A large block (`LARGE_MIN` bytes or more, alignment up to `PAGE_EDGE`) never starts
     /// within `PAGE_EDGE` bytes of a 4 KiB boundary: a gap of at most 264 bytes goes in front,
     /// as a free block (heap.rs, `Heap::placement_gap`). Writing one byte per 4 KiB of a
@@ -120,6 +125,11 @@ impl Tuning for Fast {
     type Cache = Bins<CACHE_BINS>;
     const CACHE_CAP: u32 = CACHE_CAP;
     const MEDIUM_CAP: u32 = MEDIUM_CAP;
+    // talc's random actions (Rust-level, 1-10,000 B, align 8-2,048) under wasmtime: 225.6 ->
+    // 217.7 instructions an action (wasmalloc 181.0), over-aligned requests through the heap
+    // 6,120 -> 3,439 in 100,000 natively; with realloc 342.6 -> 349.3 (not explained); memory
+    // equal, `pkg/wall-e.wasm` +19 bytes (docs/small-blocks.md, "The 16-byte phase").
+    const ODD_SIZES: bool = true;
 }
 
 /// `Fast`'s cache: 69 bins, requests up to 1,032 bytes (Rust programs' small objects reach

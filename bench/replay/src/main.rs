@@ -12,6 +12,7 @@
 //! valgrind --tool=callgrind --branch-sim=yes $R 1 [small] [realloc]
 //! callgrind_annotate --inclusive=yes --tree=calling callgrind.out.<pid>
 //! STATS=1 $R 3                                 # the heap walk's counts before each run's frees
+//! SEED=7 $R 3                                  # another sequence (the benchmark's by default)
 //! $R churn 400000 [small]                       # bench/rust's churn instead: N steps
 //! $R strings [small]                            # make bench's string building, bench/run's 7 seeds: pages
 //! $R mixed [seeds=N | seed=S] [quiet] [small]   # make bench's mixed sizes: pages per seed, median, mean
@@ -22,6 +23,15 @@
 //! a random one and allocates one of a new random size), the same generator and seed.
 
 use wall_e::{Fast, Heap, HostMemory, Policy, Small};
+
+/// The generator's seed: the benchmark's, or `SEED=n` (another sequence of the same kind, to
+/// tell a change's effect from the luck of one sequence's placements).
+fn seed(benchmark: u64) -> u64 {
+    std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(benchmark)
+}
 
 /// bench/rust/src/rng.rs, the same sequence.
 struct Rng(u64);
@@ -52,7 +62,7 @@ const MAX_LIVE: usize = 8_192;
 /// `runs` runs of `ACTIONS` actions; returns how many reallocations moved their block.
 #[inline(never)]
 fn run<P: Policy>(heap: &mut Heap<HostMemory, P>, runs: u32, with_realloc: bool) -> u64 {
-    let mut rng = Rng(0x7A1C);
+    let mut rng = Rng(seed(0x7A1C));
     let mut blocks = vec![(0u32, 0u32, 0u32); MAX_LIVE];
     let choices = if with_realloc { 5 } else { 4 };
     let mut moves = 0;
@@ -111,7 +121,7 @@ fn stats<P: Policy>(heap: &Heap<HostMemory, P>, what: &str) {
 #[inline(never)]
 fn churn<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32) -> u64 {
     const LIVE: usize = 10_000;
-    let mut rng = Rng(0xC4_0122);
+    let mut rng = Rng(seed(0xC4_0122));
     let mut blocks = vec![(0u32, 0u32); LIVE];
     for block in blocks.iter_mut() {
         let size = rng.between(16, 1024);

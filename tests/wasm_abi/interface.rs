@@ -108,11 +108,13 @@ pub(crate) fn initial_memory_is_one_page_and_module_is_small() {
     // 9,791 with the medium bins of 1-16 KiB, ~1,180, talc's random actions x1.6-1.7 ->
     // x1.2-1.3 wasmalloc's time, docs/small-blocks.md; +19 with every request above 64 bytes
     // an odd multiple of 8, `ODD_SIZES`, talc's random actions 225.6 -> 217.7 instructions an
-    // action, docs/small-blocks.md: 9,894 with the bounded walk before growth): a guard
-    // against growth; the size-tuned one has its own budget below.
+    // action, docs/small-blocks.md; +84 with the walk before growth bounded, scaling 100k 521
+    // -> 320 instructions a call, docs/large-blocks.md; +97 with the block at the top moving to
+    // a fit before memory grows, string building's heap 640 KiB -> 128 KiB: 9,991 bytes): a
+    // guard against growth; the size-tuned one has its own budget below.
     assert!(
-        bytes.len() <= 9984,
-        "pkg/wall-e.wasm is {} bytes, over 9.75 KiB",
+        bytes.len() <= 10240,
+        "pkg/wall-e.wasm is {} bytes, over 10 KiB",
         bytes.len()
     );
     for variant in Variant::ALL {

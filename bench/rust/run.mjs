@@ -397,13 +397,16 @@ async function main() {
 
 const SECTION = "## Rust programs (#[global_allocator])";
 
-/// Replaces the section (from its heading to the end of the file: it is always the last one) or
-/// appends it. `make bench` (examples/bench/main.rs) keeps it when it rewrites the rest.
+/// Replaces the section (from its heading to the next `## ` heading, which `make bench-threads`'
+/// "Threads" is, or to the end of the file) or appends it. `make bench` (examples/bench/main.rs)
+/// keeps it, and whatever follows it, when it rewrites the rest.
 function writeSection(path, section) {
   const old = existsSync(path) ? readFileSync(path, "utf8") : "";
   const at = old.indexOf(`\n${SECTION}\n`);
   const head = at >= 0 ? old.slice(0, at + 1) : old.length ? old.replace(/\n*$/, "\n\n") : "";
-  writeFileSync(path, head + section);
+  const next = at >= 0 ? old.indexOf("\n## ", at + 1) : -1;
+  const tail = next >= 0 ? `\n${old.slice(next + 1)}` : "";
+  writeFileSync(path, head + section.replace(/\n*$/, "\n") + tail);
 }
 
 function tables(o, allocators, workloads, plan, results, failed, chromiumVersion, started) {

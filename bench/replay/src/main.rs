@@ -54,6 +54,37 @@ impl Rng {
     }
 }
 
+/// bench/driver.wat's generator (a 64-bit LCG; its high half), for the `make bench` rows.
+struct Lcg(u64);
+
+impl Lcg {
+    /// Uniform in [0, n), as the driver's `$below`.
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (((self.0 >> 32) as u32 as u64 * n as u64) >> 32) as u32
+    }
+}
+
+/// With `TRACE` set, what grew memory (`what`, at `step`) and the heap then, `show`n, whenever
+/// the heap's pages differ from `pages` (which it updates).
+fn trace_growth<P: Policy>(
+    heap: &Heap<HostMemory, P>,
+    pages: &mut u32,
+    step: u32,
+    what: &dyn Fn() -> String,
+    live: u64,
+    show: fn(&Heap<HostMemory, P>),
+) {
+    if std::env::var_os("TRACE").is_some() && heap.source().pages() != *pages {
+        *pages = heap.source().pages();
+        eprintln!("step {step}: {}; now {pages} pages, live {live} B", what());
+        show(heap);
+    }
+}
+
 /// Successful actions per run, the minimum live set and the room for it, as in workloads.rs.
 const ACTIONS: u32 = 100_000;
 const MIN_LIVE: usize = 50;
@@ -151,13 +182,8 @@ fn churn<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32) -> u64 {
 #[inline(never)]
 fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u64 {
     const LIVE: usize = 2_000;
-    let mut rng = seed;
-    let mut below = |n: u32| {
-        rng = rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (((rng >> 32) as u32 as u64 * n as u64) >> 32) as u32
-    };
+    let mut driver = Lcg(seed);
+    let mut below = |n: u32| driver.below(n);
     let pick = |below: &mut dyn FnMut(u32) -> u32| {
         let p = 1u32 << below(14);
         p + below(p)
@@ -175,7 +201,6 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
         live += size as u64;
     }
     peak = peak.max(live);
-    let trace = std::env::var_os("TRACE").is_some();
     let mut pages = heap.source().pages();
     for step in 0..steps {
         let i = below(LIVE as u32) as usize;
@@ -187,11 +212,14 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
         blocks[i] = (p, size);
         live += size as u64;
         peak = peak.max(live);
-        if trace && heap.source().pages() != pages {
-            pages = heap.source().pages();
-            eprintln!("step {step}: allocate {size}; now {pages} pages, live {live} B");
-            summary(heap);
-        }
+        trace_growth(
+            heap,
+            &mut pages,
+            step,
+            &|| format!("allocate {size}"),
+            live,
+            summary,
+        );
     }
     stats(heap, "");
     for &(p, _) in &blocks {
@@ -210,14 +238,8 @@ fn mixed<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u6
 #[inline(never)]
 fn strings<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> u64 {
     const N: u32 = 64;
-    let mut rng = seed;
-    let mut below = |n: u32| {
-        rng = rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (((rng >> 32) as u32 as u64 * n as u64) >> 32) as u32
-    };
-    let trace = std::env::var_os("TRACE").is_some();
+    let mut driver = Lcg(seed);
+    let mut below = |n: u32| driver.below(n);
     let table = heap.allocate(2 * N * 8);
     assert!(table != 0);
     let mut blocks = vec![(0u32, 0u32); N as usize];
@@ -252,11 +274,7 @@ fn strings<P: Policy>(heap: &mut Heap<HostMemory, P>, steps: u32, seed: u64) -> 
             what = format!("realloc {p} {size} -> {next}: {q}");
         }
         peak = peak.max(live);
-        if trace && heap.source().pages() != pages {
-            pages = heap.source().pages();
-            eprintln!("step {step}: {what}; now {pages} pages, live {live} B");
-            map(heap);
-        }
+        trace_growth(heap, &mut pages, step, &|| what.clone(), live, map);
     }
     stats(heap, "");
     for &(p, _) in &blocks {
@@ -322,20 +340,29 @@ fn map<P: Policy>(heap: &Heap<HostMemory, P>) {
     eprintln!(" {line}");
 }
 
+/// Runs `$e` over a fresh heap named `$heap` of the policy `args` ask for (`small`: `Small`,
+/// else `Fast`) and returns its result with the heap's pages after it. The host memory holds
+/// 256 MiB at most, and the heap starts past 1 KiB, as a module's data would.
+macro_rules! on_policy {
+    ($args:expr, $heap:ident => $e:expr) => {{
+        let memory = HostMemory::new(1, 4096, 1024);
+        if $args.iter().any(|a| a == "small") {
+            let mut $heap: Heap<HostMemory, Small> = Heap::new(memory);
+            ($e, $heap.source().pages())
+        } else {
+            let mut $heap: Heap<HostMemory, Fast> = Heap::new(memory);
+            ($e, $heap.source().pages())
+        }
+    }};
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "strings") {
         let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(800_000);
         for rep in 0..7u64 {
             let seed = 0x5EED_F00D + rep;
-            let memory = HostMemory::new(1, 4096, 1024);
-            let (peak, pages) = if args.iter().any(|a| a == "small") {
-                let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
-                (strings(&mut heap, steps, seed), heap.source().pages())
-            } else {
-                let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
-                (strings(&mut heap, steps, seed), heap.source().pages())
-            };
+            let (peak, pages) = on_policy!(args, heap => strings(&mut heap, steps, seed));
             println!("strings steps={steps} rep {rep}: {pages} pages, peak live {peak} B");
             if std::env::var_os("ONE").is_some() {
                 break;
@@ -359,14 +386,7 @@ fn main() {
         let quiet = args.iter().any(|a| a == "quiet");
         let mut all = Vec::new();
         for seed in seeds {
-            let memory = HostMemory::new(1, 4096, 1024);
-            let (peak, pages) = if args.iter().any(|a| a == "small") {
-                let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
-                (mixed(&mut heap, steps, seed), heap.source().pages())
-            } else {
-                let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
-                (mixed(&mut heap, steps, seed), heap.source().pages())
-            };
+            let (peak, pages) = on_policy!(args, heap => mixed(&mut heap, steps, seed));
             if !quiet {
                 println!(
                     "mixed steps={steps} seed={seed:#x}: {pages} pages, peak live {peak} B, efficiency {:.0}%",
@@ -390,15 +410,8 @@ fn main() {
     }
     if args.iter().any(|a| a == "churn") {
         let steps: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(400_000);
-        let memory = HostMemory::new(1, 4096, 1024);
         let start = std::time::Instant::now();
-        let (sum, pages) = if args.iter().any(|a| a == "small") {
-            let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
-            (churn(&mut heap, steps), heap.source().pages())
-        } else {
-            let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
-            (churn(&mut heap, steps), heap.source().pages())
-        };
+        let (sum, pages) = on_policy!(args, heap => churn(&mut heap, steps));
         let ns = start.elapsed().as_nanos() as f64 / steps as f64;
         println!("churn steps={steps}: {ns:.1} ns/step, {pages} pages (sum {sum})");
         return;
@@ -406,16 +419,8 @@ fn main() {
     let small = args.iter().any(|a| a == "small");
     let realloc = args.iter().any(|a| a == "realloc");
     let runs: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);
-    // 256 MiB of host buffer at most; the heap starts past 1 KiB, as a module's data would.
-    let memory = HostMemory::new(1, 4096, 1024);
     let start = std::time::Instant::now();
-    let (moves, pages) = if small {
-        let mut heap: Heap<HostMemory, Small> = Heap::new(memory);
-        (run(&mut heap, runs, realloc), heap.source().pages())
-    } else {
-        let mut heap: Heap<HostMemory, Fast> = Heap::new(memory);
-        (run(&mut heap, runs, realloc), heap.source().pages())
-    };
+    let (moves, pages) = on_policy!(args, heap => run(&mut heap, runs, realloc));
     let ns = start.elapsed().as_nanos() as f64 / (runs as f64 * ACTIONS as f64);
     println!(
         "{} realloc={realloc} runs={runs}: {ns:.1} ns/op, {moves} moves, {pages} pages",
